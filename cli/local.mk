@@ -1,0 +1,1 @@
+# cli: see docs/DEVELOPING.md

@@ -1,0 +1,1 @@
+# shared: see docs/DEVELOPING.md

@@ -1,0 +1,42 @@
+/* pd_cfg: pushdesk.conf (key = value, '#' comments), every key overridable
+ * by the environment variable PUSHDESK_<KEY>. Only known keys are accepted:
+ * the table in pd_cfg.c is the single list of keys, with defaults, that
+ * pushdesk.conf(5) documents. */
+#ifndef PD_CFG_H
+#define PD_CFG_H
+
+#include <stddef.h>
+
+struct pd_cfg;
+
+/* A config holding every key's default. NULL on ENOMEM. */
+struct pd_cfg *pd_cfg_new(void);
+void pd_cfg_free(struct pd_cfg *c);
+
+/* Read a file. 0, or -1 with err = "FILE:LINE: reason" (bad syntax, unknown
+ * key, value too long, unreadable file). Later keys override earlier ones. */
+int pd_cfg_load_file(struct pd_cfg *c, const char *path, char *err, size_t errlen);
+/* Apply PUSHDESK_<KEY> variables from envp (NULL = environ). Unknown
+ * PUSHDESK_* variables are ignored (PUSHDESK_STATE etc. belong to scripts). */
+int pd_cfg_load_env(struct pd_cfg *c, char **envp, char *err, size_t errlen);
+/* The usual order for a program: path (if not NULL, else $PUSHDESK_CONFIG if
+ * set, else no file), then the environment. */
+int pd_cfg_load(struct pd_cfg *c, const char *path, char *err, size_t errlen);
+
+/* Set one key (as a file line would). 0, or -1 if the key is unknown. */
+int pd_cfg_set(struct pd_cfg *c, const char *key, const char *value);
+
+/* The value (the default when unset); "" for an empty value; NULL only for a
+ * key that is not in the table (a programmer error). Borrowed from c. */
+const char *pd_cfg_get(const struct pd_cfg *c, const char *key);
+/* Integer value. 0, or -1 with err filled if not an integer in [min,max]. */
+int pd_cfg_get_long(const struct pd_cfg *c, const char *key, long min, long max, long *out,
+		    char *err, size_t errlen);
+/* 1 for yes/true/on/1, 0 for no/false/off/0/""; -1 otherwise. */
+int pd_cfg_get_bool(const struct pd_cfg *c, const char *key);
+
+/* Iterate the table, for docs and checks: returns the i-th key name and its
+ * default, or NULL past the end. */
+const char *pd_cfg_key_at(size_t i, const char **default_value, const char **help);
+
+#endif

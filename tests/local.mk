@@ -1,0 +1,23 @@
+# Unit tests (Check) run by `make check`; fuzz targets are built either as
+# libFuzzer binaries (--enable-fuzz, CC=clang) or with a standalone driver
+# that replays the seed corpus, which `make check` runs as a regression test.
+TEST_CFLAGS = $(CHECK_CFLAGS) $(PD_DEPCFLAGS)
+TEST_LIBS = libpushdesk.a $(CHECK_LIBS) $(PD_LIBS)
+
+if FUZZ
+FUZZ_CFLAGS = -fsanitize=fuzzer,address,undefined
+FUZZ_LDFLAGS = -fsanitize=fuzzer,address,undefined
+FUZZ_DRIVER =
+else
+FUZZ_CFLAGS =
+FUZZ_LDFLAGS =
+FUZZ_DRIVER = tests/fuzz/standalone.c
+endif
+EXTRA_DIST += tests/fuzz/standalone.c tests/fuzz/corpus tests/run tests/lib tests/integration tests/node/package.json
+
+include tests/unit/shared.mk
+include tests/unit/broker.mk
+include tests/unit/api.mk
+include tests/fuzz/shared.mk
+include tests/fuzz/broker.mk
+include tests/fuzz/api.mk
