@@ -1,1 +1,10 @@
-# shared: see docs/DEVELOPING.md
+# libpushdesk.a: configuration, logging, buffers, JSON, JWT, errors.
+noinst_LIBRARIES += libpushdesk.a
+libpushdesk_a_CPPFLAGS = $(AM_CPPFLAGS) $(PD_DEPCFLAGS)
+libpushdesk_a_SOURCES = \
+	shared/pd_buf.c shared/pd_buf.h \
+	shared/pd_cfg.c shared/pd_cfg.h \
+	shared/pd_err.c shared/pd_err.h \
+	shared/pd_json.c shared/pd_json.h \
+	shared/pd_jwt.c shared/pd_jwt.h \
+	shared/pd_log.c shared/pd_log.h

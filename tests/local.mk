@@ -5,13 +5,13 @@ TEST_CFLAGS = $(CHECK_CFLAGS) $(PD_DEPCFLAGS)
 TEST_LIBS = libpushdesk.a $(CHECK_LIBS) $(PD_LIBS)
 
 if FUZZ
-FUZZ_CFLAGS = -fsanitize=fuzzer,address,undefined
-FUZZ_LDFLAGS = -fsanitize=fuzzer,address,undefined
-FUZZ_DRIVER =
+PD_FUZZ_CFLAGS = -fsanitize=fuzzer,address,undefined
+PD_FUZZ_LINKFLAGS = -fsanitize=fuzzer,address,undefined
+PD_FUZZ_DRIVER =
 else
-FUZZ_CFLAGS =
-FUZZ_LDFLAGS =
-FUZZ_DRIVER = tests/fuzz/standalone.c
+PD_FUZZ_CFLAGS =
+PD_FUZZ_LINKFLAGS =
+PD_FUZZ_DRIVER = tests/fuzz/standalone.c
 endif
 EXTRA_DIST += tests/fuzz/standalone.c tests/fuzz/corpus tests/run tests/lib tests/integration tests/node/package.json
 
