@@ -37,6 +37,14 @@ out:
 int main(int argc, char **argv)
 {
 	int files = 0, failed = 0;
+#ifdef PD_FUZZ_CORPUS
+	/* With no arguments, replay the target's own seed corpus (for make check). */
+	char *dflt[] = {argv[0], (char *)PD_FUZZ_CORPUS, NULL};
+	if (argc == 1) {
+		argc = 2;
+		argv = dflt;
+	}
+#endif
 
 	for (int i = 1; i < argc; i++) {
 		struct stat st;
