@@ -35,7 +35,7 @@ struct eio_packet {
 int eio_decode_text(const char *p, size_t n, struct pd_buf *scratch, struct eio_packet *out);
 
 /* Iterate a polling POST body: sets *elem to the next \x1e-separated packet
- * and advances *p/*n. Returns 1 while there is one, 0 at the end. An empty
+ * and advances *p and *n. Returns 1 while there is one, 0 at the end. An empty
  * element (two separators in a row, or an empty body) is returned too, so
  * that the caller rejects it through eio_decode_text. */
 int eio_payload_next(const char **p, size_t *n, const char **elem, size_t *elem_len);

@@ -45,6 +45,12 @@ void sio_packet_clear(struct sio_packet *pk);
 int sio_encode(struct pd_buf *out, int type, const char *nsp, long long id, int attachments,
 	       const json_t *data);
 
+/* Append v as JavaScript's JSON.stringify writes it (compact, '/' and
+ * non-ASCII unescaped, controls as lower-case \u00xx, numbers in their
+ * shortest form, array-index keys first): the bytes a Node.js peer would
+ * send. On error out is left as it was. 0, -ENOMEM or -ENOBUFS. */
+int sio_json_append(struct pd_buf *out, const json_t *v);
+
 /* Count the {"_placeholder":true,"num":N} objects in data and check that
  * their nums are exactly 0..count-1. Returns count, or -1 if malformed. */
 int sio_placeholders_check(const json_t *data);

@@ -82,6 +82,11 @@ void ws_parser_free(struct ws_parser *wp);
  * code), or the callback's non-zero return. */
 int ws_parser_feed(struct ws_parser *wp, const uint8_t *p, size_t n, ws_message_fn fn, void *ud);
 
+/* Same as ws_parser_feed, but p may be modified: frames found whole in p are
+ * unmasked in place and handed to fn pointing into p (no copy, no
+ * allocation). For a read buffer the caller owns and reuses. */
+int ws_parser_feed_mut(struct ws_parser *wp, uint8_t *p, size_t n, ws_message_fn fn, void *ud);
+
 /* Bytes held by the parser (for memory accounting). */
 size_t ws_parser_buffered(const struct ws_parser *wp);
 

@@ -33,6 +33,9 @@ char *pd_buf_steal(struct pd_buf *b, size_t *len);
 int pd_str_eq(struct pd_str a, const char *lit);
 
 /* base64 (RFC 4648, padded). encode: 0 or -ENOMEM; decode: 0, -EINVAL on bad input. */
+/* (decode is strict: padded, standard alphabet, no blanks, canonical unused
+ * bits; it appends to out and leaves it as it was on error. Both may also
+ * return -ENOBUFS past out's cap or -ENOMEM.) */
 int pd_base64_encode(const uint8_t *p, size_t n, struct pd_buf *out);
 int pd_base64_decode(const char *p, size_t n, struct pd_buf *out);
 

@@ -35,6 +35,19 @@ int pd_cfg_get_long(const struct pd_cfg *c, const char *key, long min, long max,
 /* 1 for yes/true/on/1, 0 for no/false/off/0/""; -1 otherwise. */
 int pd_cfg_get_bool(const struct pd_cfg *c, const char *key);
 
+/* A rate "COUNT/SECONDS" (both >= 1), e.g. rate_default = 100/60. 0, or -1
+ * with err filled ("FILE:LINE: KEY: ..." when the value came from a file). */
+int pd_cfg_get_rate(const struct pd_cfg *c, const char *key, long *count, long *seconds,
+		    char *err, size_t errlen);
+
+/* Notes on the functions above:
+ * - integer keys must hold a non-negative integer and rate keys COUNT/SECONDS:
+ *   load_file, load_env and pd_cfg_set refuse anything else (set: -1);
+ * - values are at most 4096 bytes; '#' starts a comment only at the start of
+ *   a line, so a secret may contain '#'; "..." quotes keep blanks, with \"
+ *   and \\ as the only escapes;
+ * - get_long/get_rate errors name where the value came from. */
+
 /* Iterate the table, for docs and checks: returns the i-th key name and its
  * default, or NULL past the end. */
 const char *pd_cfg_key_at(size_t i, const char **default_value, const char **help);

@@ -10,6 +10,10 @@
  * and trailing garbage; depth is bounded by jansson. NULL with err filled. */
 json_t *pd_json_parse(const char *p, size_t n, char *err, size_t errlen);
 
+/* (Nesting deeper than PD_JSON_MAX_DEPTH arrays/objects is refused before
+ * jansson runs; duplicate keys and "\u0000" are refused too.) */
+#define PD_JSON_MAX_DEPTH 64
+
 /* Compact encoding, malloc'd, NUL-terminated; NULL on ENOMEM. */
 char *pd_json_dump(const json_t *v, size_t *len);
 
@@ -17,6 +21,7 @@ char *pd_json_dump(const json_t *v, size_t *len);
  * absent (out untouched), -1 with err = "FIELD must be ..." when present with
  * the wrong type or out of bounds. Strings must be valid UTF-8 (jansson
  * guarantees it) and 0 < length <= maxlen unless allow_empty. */
+/* (maxlen counts bytes; a JSON null is the wrong type, not absent.) */
 int pd_json_get_string(const json_t *obj, const char *field, size_t maxlen, int allow_empty,
 		       const char **out, char *err, size_t errlen);
 int pd_json_get_int(const json_t *obj, const char *field, long long min, long long max,

@@ -41,11 +41,16 @@ void pd_jwt_free(struct pd_jwt *j);
  * filled; sub, org and a valid role are required claims. */
 enum pd_jwt_status pd_jwt_verify(const struct pd_jwt *j, const char *token, time_t now,
 				 struct pd_claims *out);
+/* The same, also saying why a token was refused ("token expired", "algorithm
+ * is not the configured one"...) in why (may be NULL): for debug logs and
+ * tests, never for clients. */
+enum pd_jwt_status pd_jwt_verify_ex(const struct pd_jwt *j, const char *token, time_t now,
+				    struct pd_claims *out, char *why, size_t whylen);
 /* "AUTH_TOKEN_MISSING" etc. */
 const char *pd_jwt_status_code(enum pd_jwt_status s);
 
 /* Sign claims (iat = now, exp = now + ttl) with the configured algorithm
- * (HS* with jwt_secret, RS*/ES* with jwt_private_key_file). Returns a
+ * (HS* with jwt_secret, RS* or ES* with jwt_private_key_file). Returns a
  * malloc'd token or NULL with err filled. */
 char *pd_jwt_sign(const struct pd_jwt *j, const struct pd_claims *c, time_t now, long ttl,
 		  char *err, size_t errlen);

@@ -1,1 +1,20 @@
-# owned by one module; see docs/DEVELOPING.md
+# Unit tests of libpushdesk.a (Check), run by `make check`.
+check_PROGRAMS += tests/unit/test_cfg tests/unit/test_jwt tests/unit/test_buf tests/unit/test_json
+TESTS += tests/unit/test_cfg tests/unit/test_jwt tests/unit/test_buf tests/unit/test_json
+
+tests_unit_test_cfg_SOURCES = tests/unit/test_cfg.c
+tests_unit_test_cfg_CPPFLAGS = $(AM_CPPFLAGS) -DPD_SRCDIR='"$(top_srcdir)"'
+tests_unit_test_cfg_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_cfg_LDADD = $(TEST_LIBS)
+
+tests_unit_test_jwt_SOURCES = tests/unit/test_jwt.c
+tests_unit_test_jwt_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_jwt_LDADD = $(TEST_LIBS)
+
+tests_unit_test_buf_SOURCES = tests/unit/test_buf.c
+tests_unit_test_buf_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_buf_LDADD = $(TEST_LIBS)
+
+tests_unit_test_json_SOURCES = tests/unit/test_json.c
+tests_unit_test_json_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_json_LDADD = $(TEST_LIBS)

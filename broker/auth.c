@@ -1,0 +1,94 @@
+/* auth: JWT verification at CONNECT time. Tokens are never logged. */
+#include "auth.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pd_jwt.h"
+#include "pd_log.h"
+#include "room.h"
+
+static struct sio_ident *ident_new(const struct pd_claims *cl)
+{
+	const char *f[5] = {cl->sub, cl->org, cl->role, cl->team, cl->name};
+	size_t len[5], total = 0;
+	for (int i = 0; i < 5; i++) {
+		len[i] = strlen(f[i]);
+		total += len[i] + 1;
+	}
+	struct sio_ident *id = malloc(sizeof(*id) + total);
+	if (id == NULL)
+		return NULL;
+	char *p = id->buf;
+	const char **dst[5] = {&id->sub, &id->org, &id->role, &id->team, &id->name};
+	for (int i = 0; i < 5; i++) {
+		memcpy(p, f[i], len[i] + 1);
+		*dst[i] = p;
+		p += len[i] + 1;
+	}
+	return id;
+}
+
+int auth_authorize(struct sio_client *c, const json_t *auth, struct sio_ident **ident,
+		   const char **err, json_t **err_data)
+{
+	const char *token = NULL;
+	json_t *t = json_is_object(auth) ? json_object_get(auth, "token") : NULL;
+	(void)err_data;
+	if (json_is_string(t))
+		token = json_string_value(t);
+	else if (c->es->hs_token != NULL)
+		token = c->es->hs_token;
+	struct pd_claims cl;
+	enum pd_jwt_status st = pd_jwt_verify(g_broker.jwt, token, time(NULL), &cl);
+	if (st != PD_JWT_OK) {
+		*err = pd_jwt_status_code(st);
+		return -1;
+	}
+	*ident = ident_new(&cl);
+	if (*ident == NULL) {
+		*err = "INTERNAL";
+		return -1;
+	}
+	return 0;
+}
+
+int auth_authorize_admin(struct sio_client *c, const json_t *auth, struct sio_ident **ident,
+			 const char **err, json_t **err_data)
+{
+	if (auth_authorize(c, auth, ident, err, err_data) < 0)
+		return -1;
+	if (strcmp((*ident)->role, "admin") != 0) {
+		free(*ident);
+		*ident = NULL;
+		*err = "FORBIDDEN";
+		return -1;
+	}
+	return 0;
+}
+
+int auth_join_rooms(struct sio_socket *s)
+{
+	const struct sio_ident *id = s->ident;
+	char name[ROOM_NAME_MAX + 1];
+	int rc = 0;
+	if (id == NULL)
+		return 0;
+#define JOIN(...)                                                                    \
+	do {                                                                         \
+		int n_ = snprintf(name, sizeof(name), __VA_ARGS__);                  \
+		if (n_ > 0 && (size_t)n_ < sizeof(name) && rc == 0)                  \
+			rc = room_join(s, name);                                     \
+	} while (0)
+	JOIN("user:%s", id->sub);
+	JOIN("org:%s", id->org);
+	JOIN("role:%s:%s", id->org, id->role);
+	if (strcmp(id->role, "agent") == 0 || strcmp(id->role, "admin") == 0)
+		JOIN("agents:%s", id->org);
+	if (id->team[0] != '\0')
+		JOIN("team:%s", id->team);
+#undef JOIN
+	return rc;
+}

@@ -1,0 +1,82 @@
+/* broker: process-wide settings (immutable once the loops run) and the
+ * per-loop state every module reaches through its loop. */
+#ifndef PD_BROKER_H
+#define PD_BROKER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hmap.h"
+#include "loop.h"
+
+struct pd_jwt;
+struct sio_nsp_def;
+struct nsp_rt;
+
+enum broker_profile {
+	PROFILE_NORMAL = 0,
+	PROFILE_CONFORMANCE,
+	PROFILE_ECHO,
+	PROFILE_BENCH,
+};
+
+/* Counters of one loop: written by that loop only (relaxed atomics so the
+ * admin listener on loop 0 may read them). */
+struct metrics {
+	atomic_ullong conn_ws, conn_polling; /* gauges */
+	atomic_ullong sockets, rooms;        /* gauges */
+	atomic_ullong sessions_total, events_in, events_out, bytes_in, bytes_out;
+	atomic_ullong slow_disconnects, ping_timeouts, protocol_errors;
+};
+
+#define METRIC_ADD(w, field, n) atomic_fetch_add_explicit(&(w)->m.field, (n), memory_order_relaxed)
+#define METRIC_SUB(w, field, n) atomic_fetch_sub_explicit(&(w)->m.field, (n), memory_order_relaxed)
+#define METRIC_GET(w, field) atomic_load_explicit(&(w)->m.field, memory_order_relaxed)
+
+struct worker {
+	struct loop *loop;
+	struct hmap sessions; /* sid -> eio_session (this loop's sessions) */
+	struct hmap sockets;  /* Socket.IO socket id -> sio_socket */
+	struct nsp_rt *nsps;  /* one per namespace definition */
+	uint32_t epoch;       /* for deduplicating room fan-out */
+	int stopping;
+	size_t live_ws; /* wsconns not yet dead (shutdown waits for them) */
+	struct metrics m;
+};
+
+struct broker {
+	int profile;
+	const char *path; /* "/socket.io/" or "/engine.io/" */
+	long ping_interval, ping_timeout, connect_timeout; /* ms */
+	long max_payload;
+	long max_connections;
+	size_t out_soft, out_hard;
+	long out_soft_ms;
+	int cors_any;
+	char **cors; /* allowed origins */
+	size_t ncors;
+	char token_cookie[128];
+	struct pd_jwt *jwt; /* NULL in the conformance and echo profiles */
+	const struct sio_nsp_def *nsps;
+	size_t nnsps;
+	int nloops;
+	struct loop *loops;
+	struct worker *workers;
+	atomic_long nconn;       /* Engine.IO sessions, all loops */
+	atomic_uint next_loop;   /* round robin for new WebSocket sessions */
+};
+
+extern struct broker g_broker;
+
+static inline struct worker *worker_of(struct loop *l)
+{
+	return (struct worker *)l->data;
+}
+
+/* 1 if origin may use the broker (CORS and WebSocket origin check). */
+int broker_origin_allowed(const char *origin);
+/* A random URL-safe id of len chars (len <= 32) plus NUL. */
+void broker_random_id(char *out, size_t len);
+
+#endif

@@ -1,0 +1,709 @@
+/* http: Engine.IO over libmicrohttpd, driven from loop 0's epoll (no MHD
+ * thread). Long-poll GETs are suspended until the session answers them;
+ * WebSocket upgrades leave libmicrohttpd at once: the socket is dup()ed in
+ * the upgrade callback, MHD's side closed, and the dup served by a loop. */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "eio.h"
+#include "pd_log.h"
+#include "ws.h"
+#include "wsconn.h"
+
+enum req_kind { REQ_NEW = 0, REQ_POLL, REQ_POST, REQ_UPGRADE_PROBE, REQ_UPGRADE_NEW, REQ_DONE };
+
+struct http_req {
+	int kind;
+	uint8_t suspended, answered, too_big;
+	struct MHD_Connection *conn;
+	struct eio_session *s; /* REQ_POLL: the session while it holds us */
+	char sid[EIO_SID_LEN + 1];
+	struct pd_buf body; /* POST body, or the poll answer */
+	char *token;        /* REQ_UPGRADE_NEW: handshake token */
+};
+
+#define MAX_DAEMONS 2
+
+struct daemon_watch {
+	struct loop_watch watch;
+	struct MHD_Daemon *d;
+	int epfd;
+};
+
+static struct daemon_watch daemons[MAX_DAEMONS];
+static size_t ndaemons;
+static struct MHD_Daemon *eio_daemon;
+static struct loop *loop0;
+static size_t nsuspended;
+
+void http_log_fn(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	size_t n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	pd_log(LOG_NOTICE, "libmicrohttpd: %s", buf);
+}
+
+/* ---- running daemons from our loop ---- */
+
+static void on_daemon_io(struct loop_watch *w, uint32_t events)
+{
+	struct daemon_watch *dw = container_of(w, struct daemon_watch, watch);
+	(void)events;
+	MHD_run(dw->d);
+}
+
+static long prepare(struct loop *l, void *arg)
+{
+	long timeout = -1;
+	(void)l;
+	(void)arg;
+	for (size_t i = 0; i < ndaemons; i++) {
+		MHD_UNSIGNED_LONG_LONG t;
+		MHD_run(daemons[i].d);
+		if (MHD_get_timeout(daemons[i].d, &t) == MHD_YES) {
+			long ms = t > 60000 ? 60000 : (long)t;
+			if (timeout < 0 || ms < timeout)
+				timeout = ms;
+		}
+	}
+	return timeout;
+}
+
+int http_attach(struct loop *l, struct MHD_Daemon *d)
+{
+	if (ndaemons == MAX_DAEMONS)
+		return -ENOSPC;
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+	if (info == NULL)
+		return -EINVAL;
+	struct daemon_watch *dw = &daemons[ndaemons];
+	dw->watch.fn = on_daemon_io;
+	dw->d = d;
+	dw->epfd = info->epoll_fd;
+	int rc = loop_watch_add(l, dw->epfd, EPOLLIN, &dw->watch);
+	if (rc < 0)
+		return rc;
+	ndaemons++;
+	l->prepare = prepare;
+	return 0;
+}
+
+void http_quiesce(void)
+{
+	for (size_t i = 0; i < ndaemons; i++) {
+		MHD_socket fd = MHD_quiesce_daemon(daemons[i].d);
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+	}
+}
+
+void http_stop(void)
+{
+	for (size_t i = 0; i < ndaemons; i++) {
+		loop_watch_del(loop0, daemons[i].epfd);
+		MHD_stop_daemon(daemons[i].d);
+	}
+	ndaemons = 0;
+	eio_daemon = NULL;
+	if (loop0 != NULL)
+		loop0->prepare = NULL;
+}
+
+size_t http_suspended(void)
+{
+	return nsuspended;
+}
+
+/* ---- sockets ---- */
+
+int http_listen(const char *addr, char *err, size_t errlen)
+{
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	if (colon == NULL || colon == addr || colon[1] == '\0') {
+		snprintf(err, errlen, "listen address must be ADDR:PORT: %s", addr);
+		return -1;
+	}
+	size_t hl = (size_t)(colon - addr);
+	if (addr[0] == '[' && hl >= 2 && addr[hl - 1] == ']') {
+		addr++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host)) {
+		snprintf(err, errlen, "listen address too long");
+		return -1;
+	}
+	memcpy(host, addr, hl);
+	host[hl] = '\0';
+	struct addrinfo hints = {.ai_family = AF_UNSPEC,
+				 .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
+	struct addrinfo *ai = NULL;
+	int rc = getaddrinfo(hl ? host : NULL, colon + 1, &hints, &ai);
+	if (rc != 0) {
+		snprintf(err, errlen, "bad listen address %s: %s", addr, gai_strerror(rc));
+		return -1;
+	}
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", colon - hl - (addr != colon - hl),
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return -1;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+int http_bound_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -1;
+}
+
+/* ---- replies ---- */
+
+static void add_cors(struct MHD_Connection *c, struct MHD_Response *r)
+{
+	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	if (origin == NULL || !broker_origin_allowed(origin))
+		return;
+	MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+	MHD_add_response_header(r, "Access-Control-Allow-Credentials", "true");
+	MHD_add_response_header(r, "Vary", "Origin");
+}
+
+enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
+			   const void *body, size_t len)
+{
+	struct MHD_Response *r =
+	    MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	if (ctype != NULL)
+		MHD_add_response_header(r, "Content-Type", ctype);
+	add_cors(c, r);
+	enum MHD_Result ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+enum eio_err {
+	EIO_ERR_TRANSPORT = 0,
+	EIO_ERR_SID = 1,
+	EIO_ERR_METHOD = 2,
+	EIO_ERR_BAD_REQUEST = 3,
+	EIO_ERR_FORBIDDEN = 4,
+	EIO_ERR_VERSION = 5,
+};
+
+static enum MHD_Result reply_error(struct MHD_Connection *c, int code)
+{
+	static const char *const msgs[] = {"Transport unknown",  "Session ID unknown",
+					   "Bad handshake method", "Bad request",
+					   "Forbidden",          "Unsupported protocol version"};
+	char body[128];
+	int n = snprintf(body, sizeof(body), "{\"code\":%d,\"message\":\"%s\"}", code, msgs[code]);
+	return http_reply(c, code == EIO_ERR_FORBIDDEN ? MHD_HTTP_FORBIDDEN : MHD_HTTP_BAD_REQUEST,
+			  "application/json", body, (size_t)n);
+}
+
+static enum MHD_Result reply_preflight(struct MHD_Connection *c)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	add_cors(c, r);
+	MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET,HEAD,PUT,PATCH,POST,DELETE");
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Access-Control-Request-Headers");
+	if (h != NULL)
+		MHD_add_response_header(r, "Access-Control-Allow-Headers", h);
+	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_NO_CONTENT, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *c, const char *body, size_t len)
+{
+	return http_reply(c, MHD_HTTP_OK, "text/plain; charset=UTF-8", body, len);
+}
+
+/* ---- polling ---- */
+
+void http_poll_answer(struct http_poll *p, const char *data, size_t len)
+{
+	struct http_req *r = (struct http_req *)p;
+	pd_buf_reset(&r->body);
+	if (pd_buf_append(&r->body, data, len) < 0)
+		pd_log(LOG_ERR, "poll answer dropped (out of memory) sid=%s", r->sid);
+	r->answered = 1;
+	r->s = NULL;
+	if (r->suspended) {
+		r->suspended = 0;
+		nsuspended--;
+		MHD_resume_connection(r->conn);
+	}
+}
+
+static enum MHD_Result send_poll_answer(struct http_req *r)
+{
+	r->kind = REQ_DONE;
+	return reply_text(r->conn, r->body.data ? r->body.data : "", r->body.len);
+}
+
+static enum MHD_Result poll_get(struct http_req *r, struct eio_session *s)
+{
+	r->kind = REQ_POLL;
+	r->s = s;
+	int rc = eio_poll_get(s, (struct http_poll *)r);
+	if (rc < 0) {
+		r->s = NULL;
+		r->kind = REQ_DONE;
+		return reply_error(r->conn, EIO_ERR_BAD_REQUEST);
+	}
+	if (rc > 0)
+		return send_poll_answer(r);
+	MHD_suspend_connection(r->conn);
+	r->suspended = 1;
+	nsuspended++;
+	return MHD_YES;
+}
+
+static enum MHD_Result post_done(struct http_req *r)
+{
+	static struct pd_buf scratch;
+	struct eio_session *s = eio_find(worker_of(loop0), r->sid);
+	r->kind = REQ_DONE;
+	if (s == NULL || s->state != EIO_S_OPEN)
+		return reply_error(r->conn, EIO_ERR_SID);
+	s->posting = 0;
+	if (r->too_big) {
+		pd_log(LOG_INFO, "eio payload too large sid=%s transport=polling", s->sid);
+		eio_close(s, "payload too large", 0);
+		return http_reply(r->conn, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", "", 0);
+	}
+	METRIC_ADD(s->w, bytes_in, r->body.len);
+	const char *p = r->body.data ? r->body.data : "";
+	size_t n = r->body.len;
+	const char *e;
+	size_t el;
+	while (eio_payload_next(&p, &n, &e, &el)) {
+		struct eio_packet pk;
+		if (eio_decode_text(e, el, &scratch, &pk) < 0) {
+			METRIC_ADD(s->w, protocol_errors, 1);
+			pd_log(LOG_INFO, "eio bad packet sid=%s transport=polling", s->sid);
+			eio_close(s, "parse error", 0);
+			return reply_error(r->conn, EIO_ERR_BAD_REQUEST);
+		}
+		int rc = eio_on_packet(s, NULL, &pk);
+		if (scratch.cap > 65536)
+			pd_buf_free(&scratch);
+		if (rc < 0) {
+			if (pk.type == EIO_CLOSE)
+				break;
+			return reply_error(r->conn, EIO_ERR_BAD_REQUEST);
+		}
+	}
+	return http_reply(r->conn, MHD_HTTP_OK, "text/html", "ok", 2);
+}
+
+/* ---- WebSocket upgrade ---- */
+
+struct handoff {
+	int fd;
+	char *token;
+	size_t nextra;
+	uint8_t extra[];
+};
+
+static void ws_session_start(struct loop *l, int fd, char *token, const uint8_t *extra,
+			     size_t nextra)
+{
+	struct wsconn *c = wsconn_new(l, fd, NULL);
+	if (c == NULL) {
+		free(token);
+		return;
+	}
+	int full;
+	struct eio_session *s = eio_session_new(worker_of(l), c, token, &full);
+	if (s == NULL) {
+		if (full)
+			pd_log(LOG_WARNING, "connection refused: broker_max_connections=%ld reached",
+			       g_broker.max_connections);
+		wsconn_close(c, full ? 1013 : WS_CLOSE_INTERNAL);
+		return;
+	}
+	c->s = s;
+	wsconn_input(c, extra, nextra);
+}
+
+static void on_handoff(struct loop *l, void *arg)
+{
+	struct handoff *h = arg;
+	if (worker_of(l)->stopping) {
+		close(h->fd);
+		free(h->token);
+	} else {
+		ws_session_start(l, h->fd, h->token, h->extra, h->nextra);
+	}
+	free(h);
+}
+
+static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra_in,
+		       size_t extra_in_size, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+	struct http_req *r = con_cls;
+	(void)cls;
+	(void)conn;
+	int fd = fcntl(sock, F_DUPFD_CLOEXEC, 3);
+	uint8_t *extra = NULL;
+	if (fd >= 0 && extra_in_size > 0) {
+		extra = malloc(extra_in_size);
+		if (extra != NULL)
+			memcpy(extra, extra_in, extra_in_size);
+	}
+	/* libmicrohttpd's side goes now; the dup is ours (FACTS.md) */
+	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+	if (fd < 0) {
+		pd_log(LOG_ERR, "ws dup failed err=%s", strerror(errno));
+		goto out;
+	}
+	if (extra_in_size > 0 && extra == NULL) {
+		close(fd);
+		goto out;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	int one = 1;
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		close(fd);
+		goto out;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (r->kind == REQ_UPGRADE_PROBE) {
+		struct eio_session *s = eio_find(worker_of(loop0), r->sid);
+		if (s == NULL || s->state != EIO_S_OPEN || s->ws != NULL ||
+		    s->transport != EIO_T_POLLING) {
+			close(fd);
+			goto out;
+		}
+		struct wsconn *c = wsconn_new(loop0, fd, s);
+		if (c == NULL)
+			goto out;
+		eio_ws_attached(s, c);
+		wsconn_input(c, extra, extra_in_size);
+		goto out;
+	}
+	/* a new session: spread over the loops */
+	unsigned k = atomic_fetch_add(&g_broker.next_loop, 1) % (unsigned)g_broker.nloops;
+	char *token = r->token;
+	r->token = NULL;
+	if (k == 0) {
+		ws_session_start(loop0, fd, token, extra, extra_in_size);
+		goto out;
+	}
+	struct handoff *h = malloc(sizeof(*h) + extra_in_size);
+	if (h == NULL) {
+		close(fd);
+		free(token);
+		goto out;
+	}
+	h->fd = fd;
+	h->token = token;
+	h->nextra = extra_in_size;
+	if (extra_in_size)
+		memcpy(h->extra, extra, extra_in_size);
+	if (loop_post(&g_broker.loops[k], on_handoff, h) < 0) {
+		close(fd);
+		free(token);
+		free(h);
+	}
+out:
+	free(extra);
+	r->kind = REQ_DONE;
+}
+
+static int header_has_token(struct MHD_Connection *c, const char *name, const char *tok)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+	size_t tl = strlen(tok);
+	if (v == NULL)
+		return 0;
+	while (*v) {
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		const char *e = v;
+		while (*e && *e != ',')
+			e++;
+		const char *t = e;
+		while (t > v && (t[-1] == ' ' || t[-1] == '\t'))
+			t--;
+		if ((size_t)(t - v) == tl && strncasecmp(v, tok, tl) == 0)
+			return 1;
+		v = e;
+	}
+	return 0;
+}
+
+static enum MHD_Result reply_upgrade(struct http_req *r)
+{
+	const char *key = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
+	const char *ver =
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Sec-WebSocket-Version");
+	char acc[29];
+	if (key == NULL || ver == NULL || strcmp(ver, "13") != 0 || ws_accept_key(key, acc) < 0 ||
+	    !header_has_token(r->conn, "Connection", "upgrade")) {
+		r->kind = REQ_DONE;
+		return reply_error(r->conn, EIO_ERR_BAD_REQUEST);
+	}
+	struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, NULL);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Upgrade", "websocket");
+	MHD_add_response_header(resp, "Connection", "Upgrade");
+	MHD_add_response_header(resp, "Sec-WebSocket-Accept", acc);
+	enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* ---- the handshake token (for the JWT middleware) ---- */
+
+static char *handshake_token(struct MHD_Connection *c)
+{
+	if (g_broker.jwt == NULL)
+		return NULL;
+	const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	if (a != NULL && strncasecmp(a, "Bearer ", 7) == 0) {
+		a += 7;
+		while (*a == ' ')
+			a++;
+		if (*a && strlen(a) < 8192)
+			return strdup(a);
+	}
+	const char *ck = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, g_broker.token_cookie);
+	if (ck != NULL && *ck && strlen(ck) < 8192)
+		return strdup(ck);
+	return NULL;
+}
+
+/* ---- the request handler ---- */
+
+static int path_ok(const char *url)
+{
+	size_t n = strlen(g_broker.path);
+	/* "/socket.io/" and "/socket.io" */
+	return strcmp(url, g_broker.path) == 0 ||
+	       (strncmp(url, g_broker.path, n - 1) == 0 && url[n - 1] == '\0');
+}
+
+static enum MHD_Result start(struct http_req *r, const char *url, const char *method)
+{
+	struct MHD_Connection *c = r->conn;
+	struct worker *w0 = worker_of(loop0);
+	r->kind = REQ_DONE;
+	if (!path_ok(url))
+		return http_reply(c, MHD_HTTP_NOT_FOUND, "text/plain", "Not found", 9);
+	if (strcmp(method, "OPTIONS") == 0)
+		return reply_preflight(c);
+	if (w0->stopping)
+		return http_reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "", 0);
+	const char *transport = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "transport");
+	int is_ws;
+	if (transport != NULL && strcmp(transport, "polling") == 0)
+		is_ws = 0;
+	else if (transport != NULL && strcmp(transport, "websocket") == 0)
+		is_ws = 1;
+	else
+		return reply_error(c, EIO_ERR_TRANSPORT);
+	int upgrade = is_ws && strcmp(method, "GET") == 0 && header_has_token(c, "Upgrade", "websocket");
+	const char *sid = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sid");
+	if (sid != NULL) {
+		struct eio_session *s = strlen(sid) == EIO_SID_LEN ? eio_find(w0, sid) : NULL;
+		if (s == NULL || s->state == EIO_S_CLOSED)
+			return reply_error(c, EIO_ERR_SID);
+		memcpy(r->sid, s->sid, sizeof(r->sid));
+		int cur_ws = s->transport == EIO_T_WEBSOCKET;
+		if (upgrade) {
+			if (cur_ws || s->ws != NULL || s->state != EIO_S_OPEN)
+				return reply_error(c, EIO_ERR_BAD_REQUEST);
+			r->kind = REQ_UPGRADE_PROBE;
+			return reply_upgrade(r);
+		}
+		if (is_ws != cur_ws || is_ws)
+			return reply_error(c, EIO_ERR_BAD_REQUEST);
+		if (strcmp(method, "GET") == 0)
+			return poll_get(r, s);
+		if (strcmp(method, "POST") != 0)
+			return reply_error(c, EIO_ERR_BAD_REQUEST);
+		if (s->state != EIO_S_OPEN)
+			return reply_error(c, EIO_ERR_BAD_REQUEST);
+		if (s->posting) {
+			pd_log(LOG_INFO, "eio overlapping post sid=%s", s->sid);
+			eio_close(s, "transport error", 0);
+			return reply_error(c, EIO_ERR_BAD_REQUEST);
+		}
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		if (cl != NULL && strtoll(cl, NULL, 10) > g_broker.max_payload) {
+			pd_log(LOG_INFO, "eio payload too large sid=%s transport=polling", s->sid);
+			eio_close(s, "payload too large", 0);
+			return http_reply(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", "", 0);
+		}
+		s->posting = 1;
+		r->kind = REQ_POST;
+		pd_buf_init(&r->body, 0);
+		return MHD_YES;
+	}
+	if (strcmp(method, "GET") != 0)
+		return reply_error(c, EIO_ERR_METHOD);
+	if (is_ws && !upgrade)
+		return reply_error(c, EIO_ERR_BAD_REQUEST);
+	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	if (origin != NULL && !broker_origin_allowed(origin))
+		return reply_error(c, EIO_ERR_FORBIDDEN);
+	const char *eio = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "EIO");
+	if (eio == NULL || strcmp(eio, "4") != 0)
+		return reply_error(c, EIO_ERR_VERSION);
+	if (upgrade) {
+		if (atomic_load(&g_broker.nconn) >= g_broker.max_connections) {
+			pd_log(LOG_WARNING, "connection refused: broker_max_connections=%ld reached",
+			       g_broker.max_connections);
+			return http_reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
+					  "{\"code\":3,\"message\":\"Bad request\"}", 34);
+		}
+		r->token = handshake_token(c);
+		r->kind = REQ_UPGRADE_NEW;
+		return reply_upgrade(r);
+	}
+	int full;
+	struct eio_session *s = eio_session_new(w0, NULL, handshake_token(c), &full);
+	if (s == NULL) {
+		if (full)
+			pd_log(LOG_WARNING, "connection refused: broker_max_connections=%ld reached",
+			       g_broker.max_connections);
+		return http_reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
+				  "{\"code\":3,\"message\":\"Bad request\"}", 34);
+	}
+	memcpy(r->sid, s->sid, sizeof(r->sid));
+	return poll_get(r, s);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_req *r = *con_cls;
+	(void)cls;
+	(void)version;
+	if (r == NULL) {
+		r = calloc(1, sizeof(*r));
+		if (r == NULL)
+			return MHD_NO;
+		r->conn = c;
+		pd_buf_init(&r->body, 0);
+		*con_cls = r;
+		return start(r, url, method);
+	}
+	switch (r->kind) {
+	case REQ_POST:
+		if (*upload_data_size > 0) {
+			if (!r->too_big &&
+			    r->body.len + *upload_data_size > (size_t)g_broker.max_payload)
+				r->too_big = 1;
+			if (!r->too_big && pd_buf_append(&r->body, upload_data, *upload_data_size) < 0)
+				r->too_big = 1;
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		return post_done(r);
+	case REQ_POLL:
+		if (r->answered)
+			return send_poll_answer(r);
+		if (!r->suspended) {
+			MHD_suspend_connection(c);
+			r->suspended = 1;
+			nsuspended++;
+		}
+		return MHD_YES;
+	default:
+		/* a request that already has its response: discard any body */
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_req *r = *con_cls;
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (r == NULL)
+		return;
+	if (r->s != NULL && !r->answered)
+		eio_poll_gone(r->s, (struct http_poll *)r);
+	if (r->suspended)
+		nsuspended--;
+	if (r->kind == REQ_POST) {
+		struct eio_session *s = eio_find(worker_of(loop0), r->sid);
+		if (s != NULL)
+			s->posting = 0;
+	}
+	pd_buf_free(&r->body);
+	free(r->token);
+	free(r);
+	*con_cls = NULL;
+}
+
+int http_start(struct loop *l, int listen_fd, char *err, size_t errlen)
+{
+	loop0 = l;
+	unsigned limit = (unsigned)(g_broker.max_connections + 256);
+	unsigned idle = (unsigned)((g_broker.ping_interval + g_broker.ping_timeout) / 1000 + 30);
+	eio_daemon = MHD_start_daemon(
+	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG, 0, NULL,
+	    NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+	    limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
+	    MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_log_fn, NULL, MHD_OPTION_END);
+	if (eio_daemon == NULL) {
+		snprintf(err, errlen, "libmicrohttpd failed to start");
+		return -1;
+	}
+	int rc = http_attach(l, eio_daemon);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot watch libmicrohttpd's epoll fd: %s", strerror(-rc));
+		MHD_stop_daemon(eio_daemon);
+		eio_daemon = NULL;
+		return -1;
+	}
+	return 0;
+}

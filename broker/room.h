@@ -1,0 +1,49 @@
+/* room: the in-memory adapter. Per loop and namespace, rooms map a name to
+ * the array of member sockets; each socket keeps its memberships with its
+ * slot so that leaving is O(1). An emit is encoded once (a msg) and posted
+ * to every loop; each loop writes the same bytes to its members. */
+#ifndef PD_ROOM_H
+#define PD_ROOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hmap.h"
+#include "msg.h"
+
+struct sio_socket;
+struct nsp_rt;
+struct worker;
+
+#define ROOM_NAME_MAX 256
+#define ROOM_MAX_PER_SOCKET 1024
+
+struct room {
+	struct hnode hn;
+	struct nsp_rt *nsp;
+	struct sio_socket **m;
+	uint32_t n, cap;
+	char name[];
+};
+
+const char *room_key(const struct hnode *n);
+/* 0, -ENOMEM, -EINVAL (name empty or too long), -E2BIG (too many rooms). */
+int room_join(struct sio_socket *s, const char *name);
+void room_leave(struct sio_socket *s, const char *name);
+void room_leave_all(struct sio_socket *s);
+int room_has(const struct sio_socket *s, const char *name);
+
+/* Deliver m on this loop to the sockets of namespace n that are in any of
+ * rooms (every socket of n when nrooms == 0; a socket id names that socket)
+ * and in none of except. Returns the number of sockets written to. */
+size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
+		    const char *const *except, size_t nexcept, struct msg *m);
+
+/* Cluster-wide emit from loop self: delivered here at once and posted to
+ * every other loop (m is shared, not copied). offset is reserved for
+ * connection state recovery (a per-event offset spliced at m->splice by
+ * the writer); pass NULL. 0 or -ENOMEM. */
+int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, size_t nrooms,
+	      const char *const *except, size_t nexcept, struct msg *m, const char *offset);
+
+#endif

@@ -1,0 +1,131 @@
+/* sio: Socket.IO v5 over Engine.IO sessions: namespaces, sockets, binary
+ * attachment reassembly, acks both ways, and the emit helpers that encode a
+ * packet once into a msg. */
+#ifndef PD_SIO_H
+#define PD_SIO_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker.h"
+#include "eio.h"
+#include "hmap.h"
+#include "msg.h"
+#include "sio_packet.h"
+
+struct sio_socket;
+struct sio_client;
+struct room;
+
+/* A binary attachment (borrowed during a callback). */
+struct sio_bin {
+	const uint8_t *p;
+	size_t len;
+};
+
+/* Who the socket is (from the JWT), NULL in the conformance profile. */
+struct sio_ident {
+	const char *sub, *org, *role, *team, *name;
+	char buf[];
+};
+
+struct sio_membership {
+	struct room *r;
+	uint32_t idx; /* our slot in r->m */
+};
+
+typedef void (*sio_ack_fn)(struct sio_socket *s, const json_t *args, const struct sio_bin *bins,
+			   size_t nbins, void *ud);
+
+struct sio_ack_wait {
+	struct sio_ack_wait *next;
+	long long id;
+	sio_ack_fn fn;
+	void *ud;
+};
+
+struct nsp_rt {
+	const struct sio_nsp_def *def;
+	size_t idx;
+	struct worker *w;
+	struct hmap rooms;
+	struct sio_socket *head; /* every socket of this namespace on this loop */
+	size_t nsockets;
+};
+
+struct sio_socket {
+	struct sio_client *c;
+	struct nsp_rt *nsp;
+	struct sio_socket *next;         /* in the client */
+	struct sio_socket *nprev, *nnext; /* in the namespace */
+	struct hnode hn;                 /* worker->sockets */
+	char id[EIO_SID_LEN + 1];
+	uint8_t connected;
+	uint32_t mark; /* fan-out dedup epoch */
+	uint16_t nrooms, caprooms;
+	struct sio_membership *rooms;
+	struct sio_ident *ident;
+	struct sio_ack_wait *acks;
+	long long next_ack;
+};
+
+struct sio_client {
+	struct eio_session *es;
+	struct sio_socket *sockets;
+	/* a BINARY_EVENT / BINARY_ACK waiting for its attachments */
+	struct sio_packet *pend;
+	struct sio_bin *bins;
+	size_t nbins, pend_bytes;
+};
+
+struct sio_nsp_def {
+	const char *name;
+	/* Middleware before the socket exists. 0 accepts (*ident may be set,
+	 * owned by the socket), or -1 with *err (static string) and optional
+	 * *err_data (owned) for CONNECT_ERROR. */
+	int (*authorize)(struct sio_client *c, const json_t *auth, struct sio_ident **ident,
+			 const char **err, json_t **err_data);
+	/* After CONNECT was answered. auth is {} when absent. */
+	void (*on_connect)(struct sio_socket *s, const json_t *auth);
+	/* An EVENT: data is the whole array (name first), placeholders kept;
+	 * ack_id < 0 when no ack was asked. */
+	void (*on_event)(struct sio_socket *s, const char *event, const json_t *data,
+			 const struct sio_bin *bins, size_t nbins, long long ack_id);
+	void (*on_disconnect)(struct sio_socket *s, const char *reason);
+};
+
+extern const struct eio_ops sio_eio_ops;
+
+const char *sio_socket_key(const struct hnode *n);
+/* Set up worker w's namespaces (g_broker.nsps). 0 or -ENOMEM. */
+int sio_worker_init(struct worker *w);
+void sio_worker_fini(struct worker *w);
+/* The definition index of a namespace name, or -1. */
+int sio_nsp_index(const char *name);
+
+/* Encode one packet into a msg (type EVENT or ACK; becomes BINARY_* with
+ * attachments). NULL on ENOMEM. */
+struct msg *sio_msg(int type, const char *nsp, long long id, const json_t *data,
+		    const struct sio_bin *bins, size_t nbins);
+/* Send a ready msg to one socket. 0 or -errno. */
+int sio_send(struct sio_socket *s, struct msg *m);
+
+/* socket.emit(event, ...args): args is an array (borrowed) or NULL. */
+int sio_emit(struct sio_socket *s, const char *event, const json_t *args,
+	     const struct sio_bin *bins, size_t nbins);
+/* Same, and call fn when the client acknowledges. */
+int sio_emit_ack(struct sio_socket *s, const char *event, const json_t *args, sio_ack_fn fn,
+		 void *ud);
+/* Acknowledge the client's event id with args (an array, borrowed). */
+int sio_ack(struct sio_socket *s, long long id, const json_t *args, const struct sio_bin *bins,
+	    size_t nbins);
+/* The error convention (contract 3): the error ack {error:{code,message}}
+ * when ack_id >= 0, else event `error` {code,message}. */
+int sio_error(struct sio_socket *s, long long ack_id, const char *code, const char *message);
+
+/* Server-side disconnect of one namespace (DISCONNECT packet); with
+ * close_conn the whole Engine.IO connection is closed too. */
+void sio_disconnect(struct sio_socket *s, int close_conn);
+
+#endif
