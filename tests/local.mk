@@ -18,6 +18,8 @@ EXTRA_DIST += tests/fuzz/standalone.c tests/fuzz/corpus tests/run tests/lib test
 include tests/unit/shared.mk
 include tests/unit/broker.mk
 include tests/unit/api.mk
+include tests/unit/adapter.mk
 include tests/fuzz/shared.mk
 include tests/fuzz/broker.mk
 include tests/fuzz/api.mk
+include tests/fuzz/adapter.mk
