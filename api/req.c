@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "config.h"
 #include "pd_cfg.h"
 #include "pd_db.h"
 #include "pd_json.h"

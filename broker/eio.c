@@ -27,6 +27,14 @@ int eio_init(void)
 	return m_ping && m_probe && m_close ? 0 : -ENOMEM;
 }
 
+void eio_fini(void)
+{
+	msg_unref(m_ping);
+	msg_unref(m_probe);
+	msg_unref(m_close);
+	m_ping = m_probe = m_close = NULL;
+}
+
 const char *eio_session_key(const struct hnode *n)
 {
 	return container_of(n, struct eio_session, hn)->sid;
@@ -119,7 +127,13 @@ static void answer_poll(struct eio_session *s, int with_queue, int trailer)
 	s->soft_since = 0;
 }
 
-static void close_session(struct eio_session *s, const char *reason, int ws_code, int from_client)
+enum close_mode {
+	CLOSE_CLIENT, /* the client closed: a pending poll gets a noop */
+	CLOSE_DRAIN,  /* server close: queued packets and CLOSE reach the client */
+	CLOSE_NOW,    /* error or timeout: the session is dropped at once */
+};
+
+static void close_session(struct eio_session *s, const char *reason, int ws_code, int mode)
 {
 	if (s->state != EIO_S_OPEN)
 		return;
@@ -144,25 +158,32 @@ static void close_session(struct eio_session *s, const char *reason, int ws_code
 		wsconn_close(s->ws, ws_code > 0 ? ws_code : WS_CLOSE_NORMAL);
 		s->ws = NULL;
 	}
-	if (from_client || ws_code < 0) {
-		if (s->poll != NULL)
-			answer_poll(s, 0, EIO_NOOP);
-		finalize(s);
-		return;
-	}
 	if (s->poll != NULL) {
-		answer_poll(s, 1, EIO_CLOSE);
+		if (mode == CLOSE_CLIENT)
+			answer_poll(s, 0, EIO_NOOP);
+		else
+			answer_poll(s, mode == CLOSE_DRAIN, EIO_CLOSE);
 		finalize(s);
 		return;
 	}
-	/* keep the session a little so that the next poll gets the CLOSE packet */
+	if (mode != CLOSE_DRAIN || s->q.head == NULL) {
+		/* as the reference server: the sid is gone, the next poll gets 400 */
+		finalize(s);
+		return;
+	}
+	/* keep the session until the next poll takes the queue and a CLOSE */
 	s->close_by = s->w->loop->now + EIO_CLOSING_KEEP_MS;
 	rearm(s);
 }
 
 void eio_close(struct eio_session *s, const char *reason, int ws_code)
 {
-	close_session(s, reason, ws_code, 0);
+	close_session(s, reason, ws_code, ws_code < 0 ? CLOSE_NOW : CLOSE_DRAIN);
+}
+
+void eio_abort(struct eio_session *s, const char *reason)
+{
+	close_session(s, reason, WS_CLOSE_NORMAL, CLOSE_NOW);
 }
 
 static void on_timer(struct loop_timer *t)
@@ -179,19 +200,19 @@ static void on_timer(struct loop_timer *t)
 	if (s->state != EIO_S_OPEN)
 		return;
 	if (s->connect_by && now >= s->connect_by) {
-		close_session(s, "connect timeout", WS_CLOSE_NORMAL, 0);
+		close_session(s, "connect timeout", WS_CLOSE_NORMAL, CLOSE_DRAIN);
 		return;
 	}
 	if (s->soft_since && now >= s->soft_since + (uint64_t)g_broker.out_soft_ms) {
 		METRIC_ADD(s->w, slow_disconnects, 1);
 		pd_log(LOG_WARNING, "eio slow reader disconnect sid=%s limit=soft", s->sid);
-		close_session(s, "slow reader", -1, 0);
+		close_session(s, "slow reader", -1, CLOSE_NOW);
 		return;
 	}
 	if (now >= s->hb_at) {
 		if (s->wait_pong) {
 			METRIC_ADD(s->w, ping_timeouts, 1);
-			close_session(s, "ping timeout", WS_CLOSE_NORMAL, 0);
+			close_session(s, "ping timeout", WS_CLOSE_NORMAL, CLOSE_NOW);
 			return;
 		}
 		s->wait_pong = 1;
@@ -211,11 +232,12 @@ void eio_check_output(struct eio_session *s, size_t queued)
 		METRIC_ADD(s->w, slow_disconnects, 1);
 		pd_log(LOG_WARNING, "eio slow reader disconnect sid=%s limit=hard queued=%zu", s->sid,
 		       queued);
-		close_session(s, "slow reader", -1, 0);
+		close_session(s, "slow reader", -1, CLOSE_NOW);
 		return;
 	}
 	if (queued > g_broker.out_soft) {
 		if (s->soft_since == 0) {
+			pd_log(LOG_DEBUG, "eio output over soft limit sid=%s queued=%zu", s->sid, queued);
 			s->soft_since = s->w->loop->now;
 			rearm(s);
 		}
@@ -293,7 +315,7 @@ struct eio_session *eio_session_new(struct worker *w, struct wsconn *ws, char *h
 	if (pd_buf_append(&b, "0", 1) < 0 ||
 	    eio_open_json(&b, s->sid, ws == NULL, g_broker.ping_interval, g_broker.ping_timeout,
 			  g_broker.max_payload) < 0) {
-		close_session(s, "out of memory", -1, 0);
+		close_session(s, "out of memory", -1, CLOSE_NOW);
 		pd_buf_free(&b);
 		return NULL;
 	}
@@ -301,12 +323,12 @@ struct eio_session *eio_session_new(struct worker *w, struct wsconn *ws, char *h
 	pd_buf_free(&b);
 	if (m == NULL || eio_send(s, m) < 0) {
 		msg_unref(m);
-		close_session(s, "out of memory", -1, 0);
+		close_session(s, "out of memory", -1, CLOSE_NOW);
 		return NULL;
 	}
 	msg_unref(m);
 	if (eio_upper->on_open != NULL && eio_upper->on_open(s) < 0) {
-		close_session(s, "refused", -1, 0);
+		close_session(s, "refused", -1, CLOSE_NOW);
 		return NULL;
 	}
 	pd_log(LOG_DEBUG, "eio open sid=%s transport=%s loop=%d", s->sid,
@@ -376,12 +398,12 @@ int eio_on_packet(struct eio_session *s, struct wsconn *from_ws, const struct ei
 		METRIC_ADD(s->w, events_in, 1);
 		if (eio_upper->on_message(s, pk->binary, pk->data, pk->len) < 0) {
 			METRIC_ADD(s->w, protocol_errors, 1);
-			close_session(s, "parse error", WS_CLOSE_NORMAL, 0);
+			close_session(s, "parse error", WS_CLOSE_NORMAL, CLOSE_NOW);
 			return -1;
 		}
 		return s->state == EIO_S_OPEN ? 0 : -1;
 	case EIO_CLOSE:
-		close_session(s, "transport close", WS_CLOSE_NORMAL, 1);
+		close_session(s, "transport close", WS_CLOSE_NORMAL, CLOSE_CLIENT);
 		return -1;
 	case EIO_NOOP:
 	case EIO_PING: /* v3 clients ping; v4 ones only probe */
@@ -389,7 +411,7 @@ int eio_on_packet(struct eio_session *s, struct wsconn *from_ws, const struct ei
 		return 0;
 	default:
 		METRIC_ADD(s->w, protocol_errors, 1);
-		close_session(s, "parse error", WS_CLOSE_NORMAL, 0);
+		close_session(s, "parse error", WS_CLOSE_NORMAL, CLOSE_NOW);
 		return -1;
 	}
 }
@@ -406,7 +428,7 @@ int eio_poll_get(struct eio_session *s, struct http_poll *p)
 		return -1;
 	if (s->poll != NULL) {
 		pd_log(LOG_INFO, "eio overlapping poll sid=%s", s->sid);
-		close_session(s, "transport error", WS_CLOSE_NORMAL, 0);
+		close_session(s, "transport error", WS_CLOSE_NORMAL, CLOSE_NOW);
 		return -1;
 	}
 	s->poll = p;
@@ -439,9 +461,22 @@ void eio_ws_gone(struct eio_session *s, struct wsconn *c)
 		return;
 	s->ws = NULL;
 	if (s->transport == EIO_T_WEBSOCKET) {
-		close_session(s, "transport close", 0, 1);
+		close_session(s, "transport close", 0, CLOSE_CLIENT);
 	} else {
 		s->upgrading = 0;
+	}
+}
+
+void eio_drop_all(struct worker *w)
+{
+	size_t i = 0;
+	struct hnode *cur = NULL, *n;
+	while ((n = hmap_next(&w->sessions, &i, &cur)) != NULL) {
+		struct eio_session *s = container_of(n, struct eio_session, hn);
+		if (s->state == EIO_S_OPEN)
+			close_session(s, "server shutting down", -1, CLOSE_NOW);
+		else
+			finalize(s);
 	}
 }
 
@@ -457,6 +492,6 @@ void eio_close_all(struct worker *w, const char *reason)
 	while ((n = hmap_next(&w->sessions, &i, &cur)) != NULL && k < cnt)
 		all[k++] = container_of(n, struct eio_session, hn);
 	for (size_t j = 0; j < k; j++)
-		close_session(all[j], reason, WS_CLOSE_GOING_AWAY, 0);
+		close_session(all[j], reason, WS_CLOSE_GOING_AWAY, CLOSE_DRAIN);
 	free(all);
 }

@@ -66,11 +66,14 @@ struct eio_session *eio_session_new(struct worker *w, struct wsconn *ws, char *h
 const char *eio_session_key(const struct hnode *n);
 /* Create the shared control packets. 0 or -ENOMEM. */
 int eio_init(void);
+void eio_fini(void);
 /* Queue an outgoing message (refs m). 0, or -EPIPE when closed. */
 int eio_send(struct eio_session *s, struct msg *m);
 /* Close from the server side: polling gets a CLOSE packet on its next poll,
  * WebSocket a close frame with ws_code (1000, 1001 ...). */
 void eio_close(struct eio_session *s, const char *reason, int ws_code);
+/* Drop the session at once (errors): nothing more is sent. */
+void eio_abort(struct eio_session *s, const char *reason);
 /* Mark the session connected for the connect timeout. */
 void eio_connected(struct eio_session *s);
 /* Look a session up on this loop. */
@@ -96,5 +99,7 @@ void eio_check_output(struct eio_session *s, size_t queued);
 
 /* Close every session of this loop (shutdown). */
 void eio_close_all(struct worker *w, const char *reason);
+/* Drop every session of this loop at once (after the shutdown grace). */
+void eio_drop_all(struct worker *w);
 
 #endif

@@ -39,7 +39,7 @@ int eio_payload_next(const char **p, size_t *n, const char **elem, size_t *elem_
 	if (*p == &payload_end)
 		return 0;
 	sep = *n > 0 ? memchr(*p, EIO_SEPARATOR, *n) : NULL;
-	*elem = *p;
+	*elem = *p != NULL ? *p : ""; /* never NULL, even for a NULL empty body */
 	if (sep == NULL) {
 		/* The last element, possibly empty after a trailing separator. */
 		*elem_len = *n;

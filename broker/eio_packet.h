@@ -41,7 +41,8 @@ int eio_decode_text(const char *p, size_t n, struct pd_buf *scratch, struct eio_
 int eio_payload_next(const char **p, size_t *n, const char **elem, size_t *elem_len);
 
 /* Append one packet to a polling payload (adds the \x1e separator when out is
- * not empty). Binary messages become 'b' + base64. 0, -ENOMEM or -ENOBUFS. */
+ * not empty). Binary messages become 'b' + base64 (type is then ignored).
+ * 0, -ENOMEM or -ENOBUFS (out left as it was), -EINVAL for an unknown type. */
 int eio_payload_append(struct pd_buf *out, int type, int binary, const uint8_t *data, size_t len);
 
 /* The handshake's OPEN packet data:

@@ -23,7 +23,15 @@
 #include "ws.h"
 #include "wsconn.h"
 
-enum req_kind { REQ_NEW = 0, REQ_POLL, REQ_POST, REQ_UPGRADE_PROBE, REQ_UPGRADE_NEW, REQ_DONE };
+enum req_kind {
+	REQ_NEW = 0,
+	REQ_POLL,
+	REQ_POST,
+	REQ_TOO_BIG, /* a POST over maxPayload: read and dropped, then 413 */
+	REQ_UPGRADE_PROBE,
+	REQ_UPGRADE_NEW,
+	REQ_DONE
+};
 
 struct http_req {
 	int kind;
@@ -116,6 +124,13 @@ void http_quiesce(void)
 
 void http_stop(void)
 {
+	/* answered polls were resumed: let libmicrohttpd take them up, since
+	 * it must not be stopped with a connection still suspended */
+	for (int i = 0; i < 4; i++)
+		for (size_t k = 0; k < ndaemons; k++)
+			MHD_run(daemons[k].d);
+	if (nsuspended > 0)
+		pd_log(LOG_ERR, "stopping libmicrohttpd with %zu suspended polls", nsuspended);
 	for (size_t i = 0; i < ndaemons; i++) {
 		loop_watch_del(loop0, daemons[i].epfd);
 		MHD_stop_daemon(daemons[i].d);
@@ -136,6 +151,7 @@ size_t http_suspended(void)
 int http_listen(const char *addr, char *err, size_t errlen)
 {
 	char host[256];
+	const char *orig = addr;
 	const char *colon = strrchr(addr, ':');
 	if (colon == NULL || colon == addr || colon[1] == '\0') {
 		snprintf(err, errlen, "listen address must be ADDR:PORT: %s", addr);
@@ -165,8 +181,7 @@ int http_listen(const char *addr, char *err, size_t errlen)
 	int one = 1;
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 4096) < 0) {
-		snprintf(err, errlen, "cannot listen on %s: %s", colon - hl - (addr != colon - hl),
-			 strerror(errno));
+		snprintf(err, errlen, "cannot listen on %s: %s", orig, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
@@ -307,7 +322,7 @@ static enum MHD_Result post_done(struct http_req *r)
 	s->posting = 0;
 	if (r->too_big) {
 		pd_log(LOG_INFO, "eio payload too large sid=%s transport=polling", s->sid);
-		eio_close(s, "payload too large", 0);
+		eio_abort(s, "payload too large");
 		return http_reply(r->conn, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", "", 0);
 	}
 	METRIC_ADD(s->w, bytes_in, r->body.len);
@@ -320,7 +335,7 @@ static enum MHD_Result post_done(struct http_req *r)
 		if (eio_decode_text(e, el, &scratch, &pk) < 0) {
 			METRIC_ADD(s->w, protocol_errors, 1);
 			pd_log(LOG_INFO, "eio bad packet sid=%s transport=polling", s->sid);
-			eio_close(s, "parse error", 0);
+			eio_abort(s, "parse error");
 			return reply_error(r->conn, EIO_ERR_BAD_REQUEST);
 		}
 		int rc = eio_on_packet(s, NULL, &pk);
@@ -516,6 +531,21 @@ static char *handshake_token(struct MHD_Connection *c)
 
 /* ---- the request handler ---- */
 
+/* The handshake's Origin check (cross-site WebSocket hijacking): with a
+ * cors_origins list, a browser page of another origin is refused (403,
+ * code 4); same-origin pages, non-browser clients (no Origin) and an
+ * empty list (no CORS configured: the reference server's behaviour) pass. */
+static int origin_admitted(struct MHD_Connection *c)
+{
+	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+	if (origin == NULL || g_broker.cors_any || g_broker.ncors == 0 ||
+	    broker_origin_allowed(origin))
+		return 1;
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+	const char *p = strstr(origin, "://");
+	return host != NULL && p != NULL && strcasecmp(p + 3, host) == 0;
+}
+
 static int path_ok(const char *url)
 {
 	size_t n = strlen(g_broker.path);
@@ -567,14 +597,15 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 			return reply_error(c, EIO_ERR_BAD_REQUEST);
 		if (s->posting) {
 			pd_log(LOG_INFO, "eio overlapping post sid=%s", s->sid);
-			eio_close(s, "transport error", 0);
+			eio_abort(s, "transport error");
 			return reply_error(c, EIO_ERR_BAD_REQUEST);
 		}
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 		if (cl != NULL && strtoll(cl, NULL, 10) > g_broker.max_payload) {
 			pd_log(LOG_INFO, "eio payload too large sid=%s transport=polling", s->sid);
-			eio_close(s, "payload too large", 0);
-			return http_reply(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", "", 0);
+			eio_abort(s, "payload too large");
+			r->kind = REQ_TOO_BIG;
+			return MHD_YES;
 		}
 		s->posting = 1;
 		r->kind = REQ_POST;
@@ -585,8 +616,7 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 		return reply_error(c, EIO_ERR_METHOD);
 	if (is_ws && !upgrade)
 		return reply_error(c, EIO_ERR_BAD_REQUEST);
-	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-	if (origin != NULL && !broker_origin_allowed(origin))
+	if (!origin_admitted(c))
 		return reply_error(c, EIO_ERR_FORBIDDEN);
 	const char *eio = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "EIO");
 	if (eio == NULL || strcmp(eio, "4") != 0)
@@ -629,7 +659,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->conn = c;
 		pd_buf_init(&r->body, 0);
 		*con_cls = r;
-		return start(r, url, method);
+		/* libmicrohttpd 0.9.75 drops keep-alive for a response queued in
+		 * the first call: decide in the second one */
+		return MHD_YES;
+	}
+	if (r->kind == REQ_NEW) {
+		enum MHD_Result rc = start(r, url, method);
+		if (r->kind != REQ_POST && r->kind != REQ_TOO_BIG) {
+			*upload_data_size = 0;
+			return rc;
+		}
 	}
 	switch (r->kind) {
 	case REQ_POST:
@@ -643,6 +682,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return MHD_YES;
 		}
 		return post_done(r);
+	case REQ_TOO_BIG:
+		if (*upload_data_size > 0) {
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		r->kind = REQ_DONE;
+		return http_reply(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", "", 0);
 	case REQ_POLL:
 		if (r->answered)
 			return send_poll_answer(r);
@@ -690,10 +736,11 @@ int http_start(struct loop *l, int listen_fd, char *err, size_t errlen)
 	unsigned idle = (unsigned)((g_broker.ping_interval + g_broker.ping_timeout) / 1000 + 30);
 	eio_daemon = MHD_start_daemon(
 	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG, 0, NULL,
-	    NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+	    NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, http_log_fn, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT,
 	    limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
 	    MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, http_log_fn, NULL, MHD_OPTION_END);
+	    MHD_OPTION_END);
 	if (eio_daemon == NULL) {
 		snprintf(err, errlen, "libmicrohttpd failed to start");
 		return -1;

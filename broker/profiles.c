@@ -60,6 +60,70 @@ static void bench_connect(struct sio_socket *s, const json_t *auth)
 		sio_disconnect(s, 0);
 }
 
+static void bench_ok(struct sio_socket *s, long long ack_id)
+{
+	if (ack_id < 0)
+		return;
+	json_t *a = json_pack("[{s:b}]", "ok", 1);
+	if (a != NULL)
+		sio_ack(s, ack_id, a, NULL, 0);
+	json_decref(a);
+}
+
+static void bench_answer(struct sio_socket *s, const json_t *args, const struct sio_bin *bins,
+			 size_t nbins, void *ud)
+{
+	(void)ud;
+	sio_emit(s, "answer", args, bins, nbins);
+}
+
+#define BENCH_MAX_ROOMS 16
+
+/* room names from a JSON array of strings into out; -1 if malformed */
+static int names_of(const json_t *arr, const char **out, size_t *n)
+{
+	*n = 0;
+	if (arr == NULL)
+		return 0;
+	if (!json_is_array(arr) || json_array_size(arr) > BENCH_MAX_ROOMS)
+		return -1;
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		const json_t *v = json_array_get(arr, i);
+		if (!json_is_string(v))
+			return -1;
+		out[(*n)++] = json_string_value(v);
+	}
+	return 0;
+}
+
+/* broadcast {to?:[rooms], except?:[rooms], event, data?}: the room machinery
+ * (every loop, encoded once) driven by a client, for fan-out benchmarks. */
+static void bench_broadcast(struct sio_socket *s, const json_t *arg, long long ack_id)
+{
+	const char *to[BENCH_MAX_ROOMS], *except[BENCH_MAX_ROOMS];
+	size_t nto, nexcept;
+	const json_t *ev = json_object_get(arg, "event");
+	if (!json_is_object(arg) || !json_is_string(ev) ||
+	    names_of(json_object_get(arg, "to"), to, &nto) < 0 ||
+	    names_of(json_object_get(arg, "except"), except, &nexcept) < 0) {
+		sio_error(s, ack_id, "BAD_REQUEST", "broadcast needs {to?, except?, event, data?}");
+		return;
+	}
+	json_t *payload = json_array();
+	json_array_append_new(payload, json_string(json_string_value(ev)));
+	if (json_object_get(arg, "data") != NULL)
+		json_array_append(payload, json_object_get(arg, "data"));
+	struct msg *m = sio_msg(SIO_EVENT, s->nsp->def->name, -1, payload, NULL, 0);
+	json_decref(payload);
+	if (m == NULL) {
+		sio_error(s, ack_id, "INTERNAL", "out of memory");
+		return;
+	}
+	room_emit(s->nsp->w, s->nsp->idx, to, nto, except, nexcept, m, NULL);
+	msg_unref(m);
+	bench_ok(s, ack_id);
+}
+
 static void bench_event(struct sio_socket *s, const char *event, const json_t *data,
 			const struct sio_bin *bins, size_t nbins, long long ack_id)
 {
@@ -69,12 +133,30 @@ static void bench_event(struct sio_socket *s, const char *event, const json_t *d
 			sio_error(s, ack_id, "BAD_REQUEST", "join needs a room name");
 			return;
 		}
-		if (ack_id >= 0) {
-			json_t *a = json_pack("[{s:b}]", "ok", 1);
-			if (a != NULL)
-				sio_ack(s, ack_id, a, NULL, 0);
-			json_decref(a);
+		bench_ok(s, ack_id);
+	} else if (strcmp(event, "leave") == 0) {
+		const json_t *room = json_array_get(data, 1);
+		if (!json_is_string(room)) {
+			sio_error(s, ack_id, "BAD_REQUEST", "leave needs a room name");
+			return;
 		}
+		room_leave(s, json_string_value(room));
+		bench_ok(s, ack_id);
+	} else if (strcmp(event, "broadcast") == 0) {
+		bench_broadcast(s, json_array_get(data, 1), ack_id);
+	} else if (strcmp(event, "ask") == 0) {
+		/* ask(event, ...args): the server emits event with args asking for
+		 * an ack, and emits `answer` with what the client acked */
+		const json_t *ev = json_array_get(data, 1);
+		json_t *a = json_array();
+		for (size_t i = 2; a != NULL && i < json_array_size(data); i++)
+			json_array_append(a, json_array_get(data, i));
+		if (!json_is_string(ev) || a == NULL ||
+		    sio_emit_ack(s, json_string_value(ev), a, bench_answer, NULL) < 0)
+			sio_error(s, ack_id, "BAD_REQUEST", "ask needs an event name");
+		else
+			bench_ok(s, ack_id);
+		json_decref(a);
 	} else if (strcmp(event, "echo") == 0) {
 		if (ack_id >= 0) {
 			json_t *a = args_of(data);

@@ -61,6 +61,7 @@ int room_join(struct sio_socket *s, const char *name)
 			return -ENOMEM;
 		}
 		METRIC_ADD(n->w, rooms, 1);
+		atomic_fetch_add_explicit(&n->nrooms, 1, memory_order_relaxed);
 	}
 	if (r->n == r->cap) {
 		uint32_t cap = r->cap ? r->cap * 2 : 2;
@@ -69,6 +70,7 @@ int room_join(struct sio_socket *s, const char *name)
 			if (r->n == 0) {
 				hmap_del(&n->rooms, &r->hn);
 				METRIC_SUB(n->w, rooms, 1);
+				atomic_fetch_sub_explicit(&n->nrooms, 1, memory_order_relaxed);
 				free(r);
 			}
 			return -ENOMEM;
@@ -104,6 +106,7 @@ static void leave_at(struct sio_socket *s, size_t i)
 	if (r->n == 0) {
 		hmap_del(&r->nsp->rooms, &r->hn);
 		METRIC_SUB(r->nsp->w, rooms, 1);
+		atomic_fetch_sub_explicit(&r->nsp->nrooms, 1, memory_order_relaxed);
 		free(r->m);
 		free(r);
 	} else if (r->cap > 16 && r->n < r->cap / 4) {

@@ -5,6 +5,7 @@
 #define PD_SIO_H
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,7 +52,8 @@ struct nsp_rt {
 	struct worker *w;
 	struct hmap rooms;
 	struct sio_socket *head; /* every socket of this namespace on this loop */
-	size_t nsockets;
+	atomic_size_t nsockets;  /* read by the admin listener */
+	atomic_size_t nrooms;
 };
 
 struct sio_socket {

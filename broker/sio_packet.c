@@ -98,7 +98,9 @@ int sio_decode(const char *p, size_t n, struct sio_packet *out, char *err, size_
 			if (a > SIO_MAX_ATTACHMENTS)
 				return decode_error(err, errlen, "too many attachments");
 		}
-		if (i == start || i == n || p[i] != '-')
+		/* socket.io-parser 4.2.x: at least one (a binary packet without
+		 * binary is sent as a plain one), at most its maxAttachments. */
+		if (i == start || i == n || p[i] != '-' || a < 1)
 			return decode_error(err, errlen, "illegal attachments");
 		i++;
 		out->attachments = a;
@@ -410,8 +412,8 @@ int sio_encode(struct pd_buf *out, int type, const char *nsp, long long id, int 
 	int binary = type == SIO_BINARY_EVENT || type == SIO_BINARY_ACK;
 	int rc;
 
-	if (type < SIO_CONNECT || type > SIO_BINARY_ACK || attachments < 0 ||
-	    (attachments > 0 && !binary))
+	/* Only BINARY_* carry attachments, and at least one (as on decode). */
+	if (type < SIO_CONNECT || type > SIO_BINARY_ACK || (binary ? attachments < 1 : attachments != 0))
 		return -EINVAL;
 	if (nsp != NULL && strcmp(nsp, "/") == 0)
 		nsp = NULL;

@@ -41,7 +41,9 @@ void sio_packet_clear(struct sio_packet *pk);
 
 /* Encode. nsp NULL or "/" omits it; id < 0 omits it; data NULL omits it;
  * attachments > 0 only with BINARY_* types. Appends to out: 0, -ENOMEM or
- * -ENOBUFS. */
+ * -ENOBUFS (out left as it was), or -EINVAL for a caller bug: unknown type,
+ * nsp not starting with '/', holding ',' or too long, attachments on a
+ * non-binary type or < 1 on a BINARY_* one (what the decoder refuses). */
 int sio_encode(struct pd_buf *out, int type, const char *nsp, long long id, int attachments,
 	       const json_t *data);
 

@@ -23,7 +23,10 @@ static void die(struct wsconn *c);
 
 static void free_conn(void *arg)
 {
-	free(arg);
+	struct wsconn *c = arg;
+	/* the parser may have been on the stack when the connection died */
+	ws_parser_free(c->parser);
+	free(c);
 }
 
 static void on_timer(struct loop_timer *t)
@@ -43,8 +46,6 @@ static void die(struct wsconn *c)
 	c->fd = -1;
 	loop_timer_cancel(c->l, &c->timer);
 	outq_clear(&c->q);
-	ws_parser_free(c->parser);
-	c->parser = NULL;
 	struct eio_session *s = c->s;
 	c->s = NULL;
 	if (s != NULL)

@@ -2,7 +2,9 @@
 # - with --enable-fuzz (CC=clang) a target is a libFuzzer binary, and the
 #   sources it exercises are compiled into it with $(PD_FUZZ_CFLAGS) so that
 #   libFuzzer sees their coverage (a prebuilt libpushdesk.a is not
-#   instrumented); run it as tests/fuzz/fuzz_jwt tests/fuzz/corpus/jwt;
+#   instrumented); run it with a scratch folder first, so that libFuzzer
+#   writes new inputs there and not into the seeds:
+#   tests/fuzz/fuzz_jwt /tmp/jwt-work $(srcdir)/tests/fuzz/corpus/jwt -max_total_time=120
 # - otherwise it is linked with the standalone driver and `make check`
 #   replays its seed corpus (PD_FUZZ_CORPUS), under the sanitizers when the
 #   build has them.

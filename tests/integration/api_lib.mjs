@@ -178,3 +178,32 @@ export function mkWorld() {
   w.agent2.tok = token(w.agent2);
   return w;
 }
+
+// Run a tests/lib/stack.sh function (pd_stop_redis, pd_start_pg, ...).
+export function stack(fn) {
+  return execFileSync('bash', ['-c', `source "$PD_STACK" && ${fn}`], {
+    encoding: 'utf8',
+    timeout: 90000,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+// Poll fn until it returns a truthy value; throws naming what after ms.
+export async function waitFor(fn, { timeout = 10000, what = 'a condition' } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+// A plain redis client (commands), for presence hashes and rate-limit keys.
+export async function redisClient() {
+  const { createClient } = requireNode('redis');
+  const c = createClient({ url: process.env.PD_REDIS_URL });
+  c.on('error', () => {});
+  await c.connect();
+  return c;
+}

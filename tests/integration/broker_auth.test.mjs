@@ -215,6 +215,15 @@ describe('errors after connect', () => {
     assert.equal(s.connected, true);
   });
 
+  test('error acks over polling: every one arrives', T, async () => {
+    const s = client('/', { transports: ['polling'], auth: { token: agent() } });
+    assert.deepEqual(await outcome(s), { ok: true });
+    for (let i = 0; i < 20; i++) {
+      const [a] = await emitAck(s, `no:such:event:${i}`, i);
+      assert.equal(a.error.code, 'BAD_REQUEST', `round ${i}`);
+    }
+  });
+
   test('presence:status with a bad status -> error BAD_REQUEST', T, async () => {
     const s = client('/', { auth: { token: agent() } });
     assert.deepEqual(await outcome(s), { ok: true });
@@ -242,6 +251,12 @@ describe('--profile bench', () => {
       assert.deepEqual(r, [1, 'two', { three: [3, null, true] }]);
       const r2 = await emitAck(s, 'echo');
       assert.deepEqual(r2, []);
+      // every ack arrives, round after round
+      for (let i = 0; i < 10; i++) {
+        const [jj] = await emitAck(s, 'join', `room-${i}`);
+        assert.equal(jj.ok, true, `join round ${i}`);
+        assert.deepEqual(await emitAck(s, 'echo', i, { i }), [i, { i }], `echo round ${i}`);
+      }
     });
   }
 });

@@ -75,9 +75,11 @@ describe('transports', () => {
 
   test('polling then upgrade to websocket', T, async () => {
     const s = client('/', { transports: ['polling', 'websocket'] });
+    let first = null;
+    s.io.engine.once('open', () => { first = s.io.engine.transport.name; });
     const upgraded = waitEvent(s.io.engine, 'upgrade', 5000);
     await connected(s);
-    assert.equal(s.io.engine.transport.name, 'polling', 'starts on polling');
+    assert.equal(first, 'polling', 'the Engine.IO session opens on polling');
     const [transport] = await upgraded;
     assert.equal(transport.name, 'websocket');
     assert.equal(s.io.engine.transport.name, 'websocket');

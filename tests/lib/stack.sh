@@ -220,6 +220,7 @@ pd_pg_init() {
 }
 
 pd_pg_running() {
+	pd__pg_env || return 1
 	[ -f "$PD_PGDATA/postmaster.pid" ] &&
 		pd_as_pg 10 "$PD_PGBIN/pg_ctl" -D "$PD_PGDATA" status >/dev/null 2>&1
 }

@@ -101,8 +101,11 @@ START_TEST(encode_cases)
 	ck_assert_int_eq(sio_encode(&out, SIO_EVENT, NULL, 0, 0, foo), 0);
 	ck_assert_str_eq(out.data, "20[\"foo\"]");
 	pd_buf_reset(&out);
-	ck_assert_int_eq(sio_encode(&out, SIO_BINARY_EVENT, "/", -1, 0, foo), 0);
-	ck_assert_str_eq(out.data, "50-[\"foo\"]");
+	ck_assert_int_eq(sio_encode(&out, SIO_BINARY_EVENT, "/", -1, 3, foo), 0);
+	ck_assert_str_eq(out.data, "53-[\"foo\"]");
+	pd_buf_reset(&out);
+	ck_assert_int_eq(sio_encode(&out, SIO_BINARY_ACK, "/x", 7, 1, foo), 0);
+	ck_assert_str_eq(out.data, "61-/x,7[\"foo\"]");
 	pd_buf_reset(&out);
 	ck_assert_int_eq(sio_encode(&out, SIO_CONNECT, "/", -1, 0, NULL), 0);
 	ck_assert_str_eq(out.data, "0");
@@ -113,6 +116,7 @@ START_TEST(encode_cases)
 	ck_assert_int_eq(sio_encode(&out, 7, NULL, -1, 0, NULL), -EINVAL);
 	ck_assert_int_eq(sio_encode(&out, -1, NULL, -1, 0, NULL), -EINVAL);
 	ck_assert_int_eq(sio_encode(&out, SIO_EVENT, NULL, -1, 1, foo), -EINVAL);
+	ck_assert_int_eq(sio_encode(&out, SIO_BINARY_EVENT, NULL, -1, 0, foo), -EINVAL);
 	ck_assert_int_eq(sio_encode(&out, SIO_EVENT, "admin", -1, 0, foo), -EINVAL);
 	ck_assert_int_eq(sio_encode(&out, SIO_EVENT, "/a,b", -1, 0, foo), -EINVAL);
 	ck_assert_str_eq(out.data, "01/x,");
@@ -155,8 +159,8 @@ START_TEST(decode_edges)
 	ck_assert_int_eq(dec("564-[\"a\"]", &pk), 0);
 	ck_assert_int_eq(pk.attachments, 64);
 	sio_packet_clear(&pk);
-	ck_assert_int_eq(dec("60-[]", &pk), 0);
-	ck_assert_int_eq(pk.attachments, 0);
+	ck_assert_int_eq(dec("61-[]", &pk), 0);
+	ck_assert_int_eq(pk.attachments, 1);
 	sio_packet_clear(&pk);
 	/* CONNECT_ERROR: object, string or nothing */
 	ck_assert_int_eq(dec("4\"nope\"", &pk), 0);
@@ -246,6 +250,8 @@ START_TEST(decode_rejects)
 		/* BINARY_* attachments */
 		"5[\"a\"]",
 		"5-[\"a\"]",
+		"50-[\"a\"]",
+		"60-[]",
 		"5x-[\"a\"]",
 		"51[\"a\"]",
 		"51",

@@ -62,7 +62,8 @@ static void frame(uint8_t *buf, size_t *len, int fin, int opcode, const void *pa
 		  const uint8_t *mask)
 {
 	*len += ws_frame_header_encode(buf + *len, fin, opcode, n, mask);
-	memcpy(buf + *len, payload, n);
+	if (n > 0)
+		memcpy(buf + *len, payload, n);
 	if (mask != NULL)
 		ws_unmask(buf + *len, n, mask, 0);
 	*len += n;

@@ -127,8 +127,13 @@ export async function startBroker(opts = {}) {
   proc.stdout.on('data', keep);
   proc.stderr.on('data', keep);
   let exited = null;
+  let stopping = false;
   const exitP = new Promise((resolve) => proc.on('exit', (code, signal) => {
     exited = { code, signal };
+    if (!stopping) {
+      process.stderr.write(`\n*** pushdesk-broker (${args.join(' ')}) exited unexpectedly: ` +
+        `${JSON.stringify(exited)}; last output:\n${log.slice(-3000)}\n`);
+    }
     live.delete(proc);
     resolve(exited);
   }));
@@ -144,6 +149,7 @@ export async function startBroker(opts = {}) {
     exitP,
     async stop(signal = 'SIGTERM') {
       if (exited) return exited;
+      stopping = true;
       try { proc.kill(signal); } catch { /* gone */ }
       const t = setTimeout(() => { try { proc.kill('SIGKILL'); } catch { /* gone */ } }, 3000);
       const r = await exitP;

@@ -1,0 +1,242 @@
+/* adapter_codec: the wire format of the Socket.IO Redis adapter
+ * (@socket.io/redis-adapter 8.3, the classic adapter on the socket.io-adapter
+ * in-memory Adapter) and of @socket.io/redis-emitter 5.1, no I/O.
+ *
+ * Channels, for a key prefix K (adapter_key, "socket.io") and a namespace N:
+ *   K#N#          broadcasts (PSUBSCRIBE K#N#* to get the next one too)
+ *   K#N#ROOM#     a broadcast to exactly one room
+ *   K-request#N#  requests between servers
+ *   K-response#N# responses (the shared channel, the adapter's default)
+ *   K-response#N#UID#  responses for one server (8.x subscribes to it; it
+ *                 publishes there only with publishOnSpecificResponseChannel)
+ *
+ * Broadcast: msgpack (notepack.io) [uid, packet, opts] with packet
+ * {type, data, nsp} (binary attachments are msgpack bin inside data) and opts
+ * {rooms: [...], except: [...], flags: {volatile?, compress?, timeout?...}}.
+ *
+ * Requests are JSON objects {uid, requestId?, type, ...} except BROADCAST
+ * (type 7, msgpack); responses are JSON {requestId, ...} or {type,
+ * requestId, ...}, except BROADCAST_ACK (type 9, msgpack). A receiver tells
+ * them apart as the adapter does: JSON when the first byte is '{'. */
+#ifndef PD_ADAPTER_CODEC_H
+#define PD_ADAPTER_CODEC_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pd_buf.h"
+
+#define ADAPTER_DEFAULT_KEY "socket.io"
+#define ADAPTER_MAX_MSG (2u << 20)   /* bytes of one message */
+#define ADAPTER_MAX_KEY 128          /* bytes of the key prefix */
+#define ADAPTER_MAX_NSP 255          /* bytes of a namespace name */
+#define ADAPTER_MAX_UID 64           /* bytes of a server uid or a requestId */
+#define ADAPTER_MAX_ROOMS 1024       /* rooms in one list */
+#define ADAPTER_MAX_ROOM 256         /* bytes of one room name */
+#define ADAPTER_MAX_DEPTH 64         /* nesting of packet data */
+#define ADAPTER_MAX_NODES 262144     /* values in one msgpack message */
+#define ADAPTER_MAX_ATTACHMENTS 64   /* binary values in one packet (SIO_MAX_ATTACHMENTS) */
+
+/* Request types (the adapter's RequestType enum). */
+enum adapter_type {
+	ADAPTER_SOCKETS = 0,
+	ADAPTER_ALL_ROOMS = 1,
+	ADAPTER_REMOTE_JOIN = 2,
+	ADAPTER_REMOTE_LEAVE = 3,
+	ADAPTER_REMOTE_DISCONNECT = 4,
+	ADAPTER_REMOTE_FETCH = 5,
+	ADAPTER_SERVER_SIDE_EMIT = 6,
+	ADAPTER_BROADCAST = 7,
+	ADAPTER_BROADCAST_CLIENT_COUNT = 8,
+	ADAPTER_BROADCAST_ACK = 9,
+};
+
+/* ---- channels ---- */
+
+enum adapter_channel_kind {
+	ADAPTER_CH_BROADCAST = 0,
+	ADAPTER_CH_REQUEST = 1,
+	ADAPTER_CH_RESPONSE = 2,
+};
+
+/* A parsed channel; slices point into the channel name given. room is set
+ * (p != NULL) only for K#N#ROOM#, uid only for K-response#N#UID#. */
+struct adapter_channel {
+	enum adapter_channel_kind kind;
+	struct pd_str nsp;
+	struct pd_str room;
+	struct pd_str uid;
+};
+
+/* Channel names, appended to out NUL-terminated. key NULL or "" means
+ * ADAPTER_DEFAULT_KEY, nsp NULL or "" means "/". room NULL: the namespace's
+ * broadcast channel; uid NULL: the shared response channel.
+ * 0, -EINVAL (a name longer than its ADAPTER_MAX_*), -ENOMEM or -ENOBUFS. */
+int adapter_channel_broadcast(struct pd_buf *out, const char *key, const char *nsp, const char *room);
+int adapter_channel_request(struct pd_buf *out, const char *key, const char *nsp);
+int adapter_channel_response(struct pd_buf *out, const char *key, const char *nsp, const char *uid);
+/* The PSUBSCRIBE pattern K#N#* with glob characters of K and N escaped. */
+int adapter_channel_pattern(struct pd_buf *out, const char *key, const char *nsp);
+
+/* Parse a channel name published under key. The namespace runs to the
+ * first '#' after the prefix (a namespace containing '#' is ambiguous: use
+ * adapter_channel_room for a known one). 0, or -1 with err filled when the
+ * name is not one of the forms above or a part is over its limit. */
+int adapter_channel_parse(const char *key, const char *ch, size_t len, struct adapter_channel *out,
+			  char *err, size_t errlen);
+
+/* As the adapter does for its own namespace nsp: 1 if ch is K#nsp# (room
+ * NULL/0) or K#nsp#ROOM# (room set, a slice of ch), 0 if ch belongs to
+ * another namespace or is not a broadcast channel, -1 if the room is over
+ * ADAPTER_MAX_ROOM. */
+int adapter_channel_room(const char *key, const char *nsp, const char *ch, size_t len,
+			 struct pd_str *room);
+
+/* ---- broadcast messages ---- */
+
+/* Flags: each -1 when absent, else 0 or 1 (timeout: milliseconds). */
+struct adapter_flags {
+	int vol;           /* "volatile" */
+	int compress;
+	int local;
+	int broadcast;
+	int expect_single; /* "expectSingleResponse" */
+	long long timeout;
+};
+#define ADAPTER_FLAGS_NONE {-1, -1, -1, -1, -1, -1}
+
+struct adapter_bin {
+	uint8_t *p; /* owned by the struct that holds it (malloc) */
+	size_t len;
+};
+
+/* A Socket.IO packet as the adapter carries it. In data every binary value
+ * is replaced by {"_placeholder":true,"num":N}, N its index in att (in the
+ * order the values appear on the wire), as a Socket.IO BINARY_EVENT wants. */
+struct adapter_packet {
+	int type;                       /* Socket.IO packet type, 0..6 */
+	char nsp[ADAPTER_MAX_NSP + 1];  /* "/" when absent */
+	long long id;                   /* -1 when absent */
+	json_t *data;                   /* owned; NULL when absent */
+	struct adapter_bin *att;        /* owned */
+	size_t natt;
+};
+
+struct adapter_rooms {
+	char **v; /* owned, NUL-terminated names (numbers are written in decimal) */
+	size_t n;
+};
+
+struct adapter_broadcast {
+	char uid[ADAPTER_MAX_UID + 1]; /* "emitter" from redis-emitter; "" when nil */
+	struct adapter_packet packet;
+	struct adapter_rooms rooms;
+	struct adapter_rooms except;
+	struct adapter_flags flags;
+};
+
+/* Decode [uid, packet, opts]. Refuses anything malformed or over a limit:
+ * -1 with err filled and out left empty (safe to clear). On success
+ * (0) the caller frees with adapter_broadcast_clear. EVENT and BINARY_EVENT
+ * packets have data: a non-empty array whose first item is a string. */
+int adapter_broadcast_decode(const uint8_t *p, size_t n, struct adapter_broadcast *out, char *err,
+			     size_t errlen);
+void adapter_broadcast_clear(struct adapter_broadcast *b);
+void adapter_packet_clear(struct adapter_packet *pk);
+
+/* What the broker publishes for one of its own room emits. */
+struct adapter_emit {
+	const char *uid;                 /* the broker's server uid */
+	int type;                        /* normally 2 (EVENT) */
+	const char *nsp;                 /* "/" when NULL */
+	long long id;                    /* < 0: none (always so for broadcasts) */
+	const json_t *data;              /* placeholders refer to att */
+	const struct adapter_bin *att;
+	size_t natt;
+	const char *const *rooms;
+	size_t nrooms;
+	const char *const *except;
+	size_t nexcept;
+	const struct adapter_flags *flags; /* NULL: {} */
+};
+
+/* Encode as the adapter's broadcast() does (notepack.io, keys in its
+ * order: [uid, {type, data, nsp}, {rooms, except, flags}], flags in the
+ * order volatile, compress, local, broadcast, timeout,
+ * expectSingleResponse), placeholders in data turned back into msgpack bin
+ * from att. Appends to out: 0, -EINVAL (placeholders not 0..natt-1, a value
+ * that cannot be encoded), -ENOMEM or -ENOBUFS; out unchanged on error. */
+int adapter_broadcast_encode(struct pd_buf *out, const struct adapter_emit *e);
+
+/* ---- requests and responses ---- */
+
+struct adapter_request {
+	int type;                             /* enum adapter_type */
+	char uid[ADAPTER_MAX_UID + 1];        /* "" when absent (the emitter's join/leave/disconnect) */
+	char request_id[ADAPTER_MAX_UID + 1]; /* "" when absent */
+	/* SOCKETS: the rooms to list; REMOTE_JOIN/LEAVE: the rooms to join/leave. */
+	struct adapter_rooms rooms;
+	/* REMOTE_JOIN/LEAVE/DISCONNECT/FETCH, BROADCAST: the sockets concerned. */
+	int has_opts;
+	struct adapter_rooms opt_rooms;
+	struct adapter_rooms opt_except;
+	struct adapter_flags flags;           /* BROADCAST (opts.flags) */
+	/* Old form of REMOTE_JOIN/LEAVE/DISCONNECT (has_opts 0): one socket. */
+	char sid[ADAPTER_MAX_ROOM + 1];
+	char room[ADAPTER_MAX_ROOM + 1];
+	int close;                            /* REMOTE_DISCONNECT */
+	json_t *data;                         /* SERVER_SIDE_EMIT: [event, args...], owned */
+	struct adapter_packet packet;         /* BROADCAST */
+};
+
+/* Decode a message of the request channel (JSON or msgpack). Checks the
+ * fields its type needs (SERVER_SIDE_EMIT: data a non-empty array starting
+ * with a string; REMOTE_JOIN/LEAVE: opts and rooms, or sid and room;
+ * REMOTE_FETCH and BROADCAST: requestId and opts; SOCKETS and ALL_ROOMS:
+ * requestId). Unknown types are an error. 0, or -1 with err filled; on
+ * success free with adapter_request_clear. */
+int adapter_request_decode(const uint8_t *p, size_t n, struct adapter_request *out, char *err,
+			   size_t errlen);
+void adapter_request_clear(struct adapter_request *r);
+/* A request with no fields set: type -1, flags absent. */
+void adapter_request_init(struct adapter_request *r);
+
+/* Encode r as the adapter publishes requests of r->type: JSON (keys in the
+ * adapter's order, as JSON.stringify writes them) for 0..6, msgpack for
+ * BROADCAST. uid "" is omitted (the emitter's form). 0, -EINVAL, -ENOMEM or
+ * -ENOBUFS; out unchanged on error. */
+int adapter_request_encode(struct pd_buf *out, const struct adapter_request *r);
+
+struct adapter_response {
+	int type;                             /* -1 when absent (SOCKETS, ALL_ROOMS, FETCH, JOIN... replies) */
+	char request_id[ADAPTER_MAX_UID + 1]; /* required */
+	/* ALL_ROOMS reply: rooms (has_rooms). */
+	int has_rooms;
+	struct adapter_rooms rooms;
+	/* SOCKETS reply: an array of socket ids; REMOTE_FETCH reply: an array of
+	 * {id, handshake, rooms, data} (ids and rooms checked). Owned, or NULL. */
+	json_t *sockets;
+	json_t *data;                         /* SERVER_SIDE_EMIT ack argument, owned, or NULL */
+	long long client_count;               /* BROADCAST_CLIENT_COUNT, else -1 */
+	/* BROADCAST_ACK: the client's ack argument, binaries as placeholders. */
+	json_t *packet;
+	struct adapter_bin *att;
+	size_t natt;
+};
+
+/* Decode a message of a response channel. 0, or -1 with err filled; on
+ * success free with adapter_response_clear. */
+int adapter_response_decode(const uint8_t *p, size_t n, struct adapter_response *out, char *err,
+			    size_t errlen);
+void adapter_response_clear(struct adapter_response *r);
+void adapter_response_init(struct adapter_response *r);
+
+/* Encode as the adapter answers: type -1 gives {"requestId"[,"sockets"][,"rooms"]};
+ * SERVER_SIDE_EMIT {"type":6,"requestId"[,"data"]}; BROADCAST_CLIENT_COUNT
+ * {"type":8,"requestId","clientCount"} (JSON); BROADCAST_ACK msgpack
+ * {type:9, requestId, packet} with att put back as bin. 0, -EINVAL, -ENOMEM
+ * or -ENOBUFS; out unchanged on error. */
+int adapter_response_encode(struct pd_buf *out, const struct adapter_response *r);
+
+#endif

@@ -1,0 +1,140 @@
+/* admin: health and metrics. Counters are per-loop relaxed atomics summed
+ * here, so scraping never stops a loop. */
+#include "admin.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "broker.h"
+#include "http.h"
+#include "pd_buf.h"
+#include "pd_log.h"
+#include "sio.h"
+
+/* The sum over every loop of one counter of struct metrics. */
+static unsigned long long sum_at(size_t off)
+{
+	unsigned long long s = 0;
+	for (int i = 0; i < g_broker.nloops; i++) {
+		atomic_ullong *v = (atomic_ullong *)((char *)&g_broker.workers[i].m + off);
+		s += atomic_load_explicit(v, memory_order_relaxed);
+	}
+	return s;
+}
+#define SUM(field) sum_at(offsetof(struct metrics, field))
+
+static void counter(struct pd_buf *b, const char *name, const char *help, const char *type,
+		    unsigned long long v)
+{
+	pd_buf_printf(b, "# HELP pushdesk_broker_%s %s\n# TYPE pushdesk_broker_%s %s\n"
+			 "pushdesk_broker_%s %llu\n",
+		      name, help, name, type, name, v);
+}
+
+static int metrics_text(struct pd_buf *b)
+{
+	pd_buf_printf(b, "# HELP pushdesk_broker_connections Engine.IO connections by transport.\n"
+			 "# TYPE pushdesk_broker_connections gauge\n"
+			 "pushdesk_broker_connections{transport=\"websocket\"} %llu\n"
+			 "pushdesk_broker_connections{transport=\"polling\"} %llu\n",
+		      SUM(conn_ws), SUM(conn_polling));
+	pd_buf_printf(b, "# HELP pushdesk_broker_sockets Socket.IO sockets by namespace.\n"
+			 "# TYPE pushdesk_broker_sockets gauge\n");
+	for (size_t k = 0; k < g_broker.nnsps; k++) {
+		size_t n = 0;
+		for (int i = 0; i < g_broker.nloops; i++)
+			n += atomic_load_explicit(&g_broker.workers[i].nsps[k].nsockets,
+						  memory_order_relaxed);
+		pd_buf_printf(b, "pushdesk_broker_sockets{namespace=\"%s\"} %zu\n",
+			      g_broker.nsps[k].name, n);
+	}
+	pd_buf_printf(b, "# HELP pushdesk_broker_rooms Rooms by namespace (summed over loops).\n"
+			 "# TYPE pushdesk_broker_rooms gauge\n");
+	for (size_t k = 0; k < g_broker.nnsps; k++) {
+		size_t n = 0;
+		for (int i = 0; i < g_broker.nloops; i++)
+			n += atomic_load_explicit(&g_broker.workers[i].nsps[k].nrooms,
+						  memory_order_relaxed);
+		pd_buf_printf(b, "pushdesk_broker_rooms{namespace=\"%s\"} %zu\n",
+			      g_broker.nsps[k].name, n);
+	}
+	counter(b, "namespaces", "Namespaces served.", "gauge", g_broker.nnsps);
+	counter(b, "loops", "Event loops.", "gauge", (unsigned long long)g_broker.nloops);
+	counter(b, "sessions_total", "Engine.IO sessions opened.", "counter", SUM(sessions_total));
+	counter(b, "messages_received_total", "Engine.IO message packets received.", "counter",
+		SUM(events_in));
+	counter(b, "events_sent_total", "Socket.IO packets written to sockets.", "counter",
+		SUM(events_out));
+	counter(b, "bytes_received_total", "Bytes read from clients.", "counter", SUM(bytes_in));
+	counter(b, "bytes_sent_total", "Bytes written to clients.", "counter", SUM(bytes_out));
+	counter(b, "slow_reader_disconnects_total",
+		"Connections closed because their output queue passed a limit.", "counter",
+		SUM(slow_disconnects));
+	counter(b, "ping_timeouts_total", "Connections closed for a missing pong.", "counter",
+		SUM(ping_timeouts));
+	counter(b, "protocol_errors_total", "Connections closed for a protocol error.", "counter",
+		SUM(protocol_errors));
+	return b->data != NULL ? 0 : -1;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	(void)cls;
+	(void)version;
+	(void)upload_data;
+	if (*con_cls == NULL) {
+		*con_cls = (void *)1;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return http_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
+				  "{\"error\":\"method not allowed\"}", 30);
+	if (strcmp(url, "/healthz") == 0)
+		return http_reply(c, MHD_HTTP_OK, "application/json", "{\"status\":\"ok\"}", 15);
+	if (strcmp(url, "/metrics") == 0) {
+		struct pd_buf b;
+		pd_buf_init(&b, 0);
+		enum MHD_Result r;
+		if (metrics_text(&b) < 0)
+			r = http_reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", "", 0);
+		else
+			r = http_reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+				       b.data, b.len);
+		pd_buf_free(&b);
+		return r;
+	}
+	return http_reply(c, MHD_HTTP_NOT_FOUND, "application/json", "{\"error\":\"not found\"}",
+			  21);
+}
+
+int admin_start(struct loop *l, const char *addr, char *err, size_t errlen)
+{
+	int fd = http_listen(addr, err, errlen);
+	if (fd < 0)
+		return -1;
+	struct MHD_Daemon *d = MHD_start_daemon(
+	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_log_fn, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+	    MHD_OPTION_END);
+	if (d == NULL) {
+		close(fd);
+		snprintf(err, errlen, "libmicrohttpd failed to start the admin listener");
+		return -1;
+	}
+	if (http_attach(l, d) < 0) {
+		MHD_stop_daemon(d);
+		snprintf(err, errlen, "cannot watch the admin listener");
+		return -1;
+	}
+	pd_log(LOG_NOTICE, "admin listening addr=%s port=%d", addr, http_bound_port(fd));
+	return 0;
+}
