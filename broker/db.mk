@@ -1,0 +1,1 @@
+# owned by one module; see docs/DEVELOPING.md
