@@ -15,7 +15,7 @@
 struct lg_frame {
 	int fin, opcode, masked;
 	uint8_t mask[4];
-	uint64_t len;       /* payload length */
+	uint64_t len; /* payload length */
 	size_t header_len;
 };
 

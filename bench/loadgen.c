@@ -36,31 +36,31 @@ enum mode { M_IDLE, M_FANOUT, M_ACK };
 enum state {
 	S_FREE,
 	S_CONNECTING, /* TCP connect in flight */
-	S_HTTP,       /* upgrade request sent, waiting for 101 */
+	S_HTTP,	      /* upgrade request sent, waiting for 101 */
 	S_EIO_OPEN,   /* waiting for the Engine.IO open packet */
-	S_SIO,        /* Socket.IO CONNECT sent, waiting for its answer */
-	S_JOIN,       /* join events sent, waiting for their acks */
+	S_SIO,	      /* Socket.IO CONNECT sent, waiting for its answer */
+	S_JOIN,	      /* join events sent, waiting for their acks */
 	S_READY,
 	S_DEAD,
 };
 
 enum fail {
 	F_PORTS,   /* EADDRNOTAVAIL: no ephemeral port left */
-	F_FDS,     /* EMFILE / ENFILE */
+	F_FDS,	   /* EMFILE / ENFILE */
 	F_REFUSED, /* ECONNREFUSED */
 	F_SOCKET,  /* any other socket error */
-	F_HTTP,    /* answer to the upgrade was not 101 */
-	F_SIO,     /* Socket.IO CONNECT_ERROR */
+	F_HTTP,	   /* answer to the upgrade was not 101 */
+	F_SIO,	   /* Socket.IO CONNECT_ERROR */
 	F_CLOSED,  /* closed by the server before ready */
 	F_PROTO,   /* a frame or packet we could not make sense of */
 	F_TIMEOUT, /* handshake not done within --handshake-timeout */
-	F_JOIN,    /* join acked with something else than {ok:true} */
+	F_JOIN,	   /* join acked with something else than {ok:true} */
 	F_N,
 };
 
 static const char *const fail_name[F_N] = {
-	"no_port", "no_fd", "refused", "socket_error", "http", "connect_error",
-	"closed", "protocol", "timeout", "join",
+	"no_port",	 "no_fd",  "refused",  "socket_error", "http",
+	"connect_error", "closed", "protocol", "timeout",      "join",
 };
 
 struct conn {
@@ -72,7 +72,7 @@ struct conn {
 	uint32_t ack_id;      /* next ack id to use */
 	uint32_t outstanding; /* echo acks not yet answered */
 	uint64_t deadline_us; /* handshake deadline, monotonic */
-	uint8_t *rbuf;        /* bytes of an incomplete frame */
+	uint8_t *rbuf;	      /* bytes of an incomplete frame */
 	uint32_t rlen;
 	uint8_t *wbuf; /* output not yet taken by the kernel */
 	uint32_t wlen, woff, wcap;
@@ -274,8 +274,8 @@ static int conn_send_text(struct conn *c, const char *s, size_t n)
 static int send_echo(struct conn *c)
 {
 	char buf[96];
-	int n = snprintf(buf, sizeof(buf), "42%" PRIu32 "[\"echo\",{\"t\":%" PRIu64 "}]", c->ack_id++,
-			 lg_now_real_us());
+	int n = snprintf(buf, sizeof(buf), "42%" PRIu32 "[\"echo\",{\"t\":%" PRIu64 "}]",
+			 c->ack_id++, lg_now_real_us());
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return -1;
 	st.acks_sent++;
@@ -347,7 +347,8 @@ static void send_joins(struct conn *c)
 			conn_kill(c, F_PROTO);
 			return;
 		}
-		int n = snprintf(pkt, sizeof(pkt), "42%" PRIu32 "[\"join\",\"%s\"]", c->ack_id++, name);
+		int n = snprintf(pkt, sizeof(pkt), "42%" PRIu32 "[\"join\",\"%s\"]", c->ack_id++,
+				 name);
 		if (n < 0 || (size_t)n >= sizeof(pkt)) {
 			conn_kill(c, F_PROTO);
 			return;
@@ -663,7 +664,7 @@ static void start_one(int i, uint64_t now)
 		return;
 	}
 	if (connect(c->fd, (struct sockaddr *)&dst, sizeof(dst)) < 0 && errno != EINPROGRESS) {
-		conn_kill(c, errno == EADDRNOTAVAIL ? F_PORTS
+		conn_kill(c, errno == EADDRNOTAVAIL  ? F_PORTS
 			     : errno == ECONNREFUSED ? F_REFUSED
 						     : F_SOCKET);
 		return;
@@ -687,16 +688,19 @@ static void usage(void)
 		"  --clients N              clients to connect (100)\n"
 		"  --duration S             measurement window after all are connected (10)\n"
 		"  --drain S                keep receiving after the window (1)\n"
-		"  --rate R                 ack mode: echo acks/s over all clients; 0: closed loop (0)\n"
+		"  --rate R                 ack mode: echo acks/s over all clients; 0: closed loop "
+		"(0)\n"
 		"  --window W               closed-loop ack mode: echoes in flight per client (1)\n"
 		"  --rooms-per-client K     rooms each client joins with the join event (0)\n"
 		"  --room-size S            clients per room (100)\n"
 		"  --room-pattern FMT       room name, printf with one %%d (room-%%d)\n"
 		"  --sources K              source addresses 127.0.0.2 .. 127.0.0.K+1 (4)\n"
 		"  --concurrency C          handshakes in flight at once (256)\n"
-		"  --handshake-timeout S    per client (20); --connect-timeout S all clients (120)\n"
+		"  --handshake-timeout S    per client (20); --connect-timeout S all clients "
+		"(120)\n"
 		"  --token JWT | --jwt-secret SECRET [--org-size N]   auth.token for CONNECT\n"
-		"  --path P                 (/socket.io/)   --ready-file F  written when connected\n");
+		"  --path P                 (/socket.io/)   --ready-file F  written when "
+		"connected\n");
 	exit(2);
 }
 
@@ -810,7 +814,8 @@ static void parse_args(int argc, char **argv)
 			opt.org_size = atoi(optarg);
 			break;
 		case 'P':
-			if (snprintf(opt.path, sizeof(opt.path), "%s", optarg) >= (int)sizeof(opt.path))
+			if (snprintf(opt.path, sizeof(opt.path), "%s", optarg) >=
+			    (int)sizeof(opt.path))
 				die("path too long");
 			break;
 		case 'R':
@@ -882,8 +887,8 @@ int main(int argc, char **argv)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 		if ((rlim_t)opt.clients + 16 > rl.rlim_cur)
-			fprintf(stderr, "pd-loadgen: warning: %d clients but only %llu fds\n", opt.clients,
-				(unsigned long long)rl.rlim_cur);
+			fprintf(stderr, "pd-loadgen: warning: %d clients but only %llu fds\n",
+				opt.clients, (unsigned long long)rl.rlim_cur);
 	}
 	struct sigaction sa = {.sa_handler = on_signal};
 	sigaction(SIGINT, &sa, NULL);
@@ -950,7 +955,8 @@ int main(int argc, char **argv)
 				cpu_ready = cpu_seconds();
 				t_win_end = now + (uint64_t)(opt.duration * 1e6);
 				st.in_window = 1;
-				fprintf(stderr, "pd-loadgen: ready connected=%d failed=%d in %.2fs\n",
+				fprintf(stderr,
+					"pd-loadgen: ready connected=%d failed=%d in %.2fs\n",
 					st.connected, st.failed, (now - t0) / 1e6);
 				if (opt.ready_file) {
 					FILE *f = fopen(opt.ready_file, "w");
@@ -961,7 +967,8 @@ int main(int argc, char **argv)
 				}
 				if (opt.mode == M_ACK && opt.rate <= 0)
 					for (int i = 0; i < opt.clients; i++)
-						for (int w = 0; w < opt.window && conns[i].state == S_READY;
+						for (int w = 0;
+						     w < opt.window && conns[i].state == S_READY;
 						     w++)
 							send_echo(&conns[i]);
 			}
@@ -1037,8 +1044,10 @@ int main(int argc, char **argv)
 	int connected_at_ready = st.connected + st.ready_dropped; /* ever ready */
 	static const char *const mode_name[] = {"idle", "fanout", "ack"};
 	FILE *f = stdout;
-	fprintf(f, "{\"mode\":\"%s\",\"url\":\"%s:%d\",\"clients\":%d,\"connected\":%d,\"failed\":%d,",
-		mode_name[opt.mode], opt.host, opt.port, opt.clients, connected_at_ready, st.failed);
+	fprintf(f,
+		"{\"mode\":\"%s\",\"url\":\"%s:%d\",\"clients\":%d,\"connected\":%d,\"failed\":%d,",
+		mode_name[opt.mode], opt.host, opt.port, opt.clients, connected_at_ready,
+		st.failed);
 	fprintf(f, "\"connected_at_end\":%d,\"dropped\":%d,\"fail_reasons\":{", ready_at_end,
 		st.ready_dropped);
 	int first = 1;
@@ -1051,15 +1060,16 @@ int main(int argc, char **argv)
 		connect_s > 0 ? connected_at_ready / connect_s : 0.0);
 	fprintf(f, "\"duration\":%.3f,\"run_seconds\":%.3f,", window_s, run_s);
 	fprintf(f,
-		"\"events\":%" PRIu64 ",\"events_in_window\":%" PRIu64 ",\"events_untimed\":%" PRIu64
-		",\"events_per_s\":%.1f,",
+		"\"events\":%" PRIu64 ",\"events_in_window\":%" PRIu64
+		",\"events_untimed\":%" PRIu64 ",\"events_per_s\":%.1f,",
 		st.events, st.events_window, st.events_untimed,
 		window_s > 0 ? st.events_window / window_s : 0.0);
 	print_lat(f, "latency_ms", &h_event);
 	fprintf(f,
 		",\"acks_sent\":%" PRIu64 ",\"acks\":%" PRIu64 ",\"acks_in_window\":%" PRIu64
 		",\"acks_per_s\":%.1f,",
-		st.acks_sent, st.acks, st.acks_window, window_s > 0 ? st.acks_window / window_s : 0.0);
+		st.acks_sent, st.acks, st.acks_window,
+		window_s > 0 ? st.acks_window / window_s : 0.0);
 	print_lat(f, "ack_latency_ms", &h_ack);
 	double cpu_run = cpu_end - cpu_ready;
 	fprintf(f,

@@ -172,8 +172,9 @@ static void on_text(int fd, uint8_t *p, size_t n)
 			k = snprintf(out, sizeof(out), "43%.*s[{\"ok\":true}]", (int)idlen,
 				     (const char *)p + 2);
 		} else if (n - i >= 8 && memcmp(p + i, "[\"echo\",", 8) == 0) {
-			k = snprintf(out, sizeof(out), "43%.*s[%.*s", (int)idlen, (const char *)p + 2,
-				     (int)(n - i - 8), (const char *)p + i + 8);
+			k = snprintf(out, sizeof(out), "43%.*s[%.*s", (int)idlen,
+				     (const char *)p + 2, (int)(n - i - 8),
+				     (const char *)p + i + 8);
 		} else {
 			return;
 		}
@@ -237,8 +238,8 @@ static void on_http(int fd, uint8_t *p, size_t n, size_t *used)
 		}
 	}
 	if (key == NULL) {
-		static const char bad[] =
-			"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+		static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: "
+					  "0\r\nConnection: close\r\n\r\n";
 		tc_write(fd, (const uint8_t *)bad, sizeof(bad) - 1);
 		tc_close(fd, 0);
 		return;
@@ -335,7 +336,7 @@ static void on_sig(int sig)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"listen", 1, 0, 'l'},    {"rate", 1, 0, 'r'},        {"duration", 1, 0, 'd'},
+		{"listen", 1, 0, 'l'},	  {"rate", 1, 0, 'r'},	      {"duration", 1, 0, 'd'},
 		{"room-size", 1, 0, 's'}, {"max-seconds", 1, 0, 'M'}, {0, 0, 0, 0},
 	};
 	const char *listen_at = "127.0.0.1:0";
@@ -359,16 +360,18 @@ int main(int argc, char **argv)
 			max_seconds = atof(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: pd-trivial-server --listen 127.0.0.1:PORT [--rate EV/S] "
-					"[--duration S] [--room-size N] [--max-seconds S]\n"
-					"  broadcasts start on SIGUSR1; a JSON summary is printed "
-					"when they end\n");
+			fprintf(stderr,
+				"usage: pd-trivial-server --listen 127.0.0.1:PORT [--rate EV/S] "
+				"[--duration S] [--room-size N] [--max-seconds S]\n"
+				"  broadcasts start on SIGUSR1; a JSON summary is printed "
+				"when they end\n");
 			return 2;
 		}
 	}
 	if (rate <= 0 || rate > 1e6 || duration <= 0 || duration > 3600 || max_seconds <= 0 ||
 	    max_seconds > 86400 || room_size < 0) {
-		fprintf(stderr, "pd-trivial-server: bad --rate, --duration, --room-size or --max-seconds\n");
+		fprintf(stderr, "pd-trivial-server: bad --rate, --duration, --room-size or "
+				"--max-seconds\n");
 		return 2;
 	}
 	struct sockaddr_in sa = {.sin_family = AF_INET};
@@ -380,7 +383,8 @@ int main(int argc, char **argv)
 	}
 	memcpy(host, listen_at, (size_t)(colon - listen_at));
 	host[colon - listen_at] = '\0';
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 || (ntohl(sa.sin_addr.s_addr) >> 24) != 127) {
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
+	    (ntohl(sa.sin_addr.s_addr) >> 24) != 127) {
 		fprintf(stderr, "pd-trivial-server: listen on 127.0.0.0/8 only\n");
 		return 2;
 	}
@@ -455,14 +459,16 @@ int main(int argc, char **argv)
 			int fd = evs[i].data.fd;
 			if (fd == lfd) {
 				for (int k = 0; k < 256; k++) {
-					int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+					int cfd = accept4(lfd, NULL, NULL,
+							  SOCK_NONBLOCK | SOCK_CLOEXEC);
 					if (cfd < 0)
 						break;
 					if (cfd >= TS_MAX_CONNS) {
 						close(cfd);
 						continue;
 					}
-					setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+					setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one,
+						   sizeof(one));
 					cs[cfd].fd = cfd;
 					cs[cfd].state = C_HTTP;
 					struct epoll_event e = {.events = EPOLLIN, .data.fd = cfd};
@@ -475,7 +481,8 @@ int main(int argc, char **argv)
 				continue;
 			if (evs[i].events & EPOLLOUT)
 				tc_flush(fd);
-			if (cs[fd].state != C_FREE && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+			if (cs[fd].state != C_FREE &&
+			    (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 				on_readable(fd);
 		}
 	}
