@@ -29,7 +29,7 @@ struct api_ctx {
 	long max_body;
 	long token_ttl;
 	long login_n, login_s;      /* login_rate "N/S" */
-	char *dummy_hash;           /* argon2id hash verified for unknown e-mails */
+	long kv_retry_at;           /* monotonic s: no Valkey reconnect before */
 };
 
 #define API_MAX_PARAMS 8
@@ -73,8 +73,8 @@ int api_require(struct req *r, const char *roles);
  * Returns a new reference or NULL after replying. */
 json_t *api_body(struct req *r);
 
-/* Query parameter name, copied into out (URL-decoded). 1 found, 0 absent,
- * -1 too long or badly encoded. */
+/* Query parameter name, copied into out (URL-decoded). 1 found, 0 absent
+ * or empty, -1 too long or badly encoded. */
 int api_query(const struct req *r, const char *name, char *out, size_t outlen);
 
 /* The database connection, (re)connected; NULL after replying 503. */

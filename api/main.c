@@ -100,7 +100,6 @@ static void ctx_fini(struct api_ctx *ctx)
 	api_db_drop(ctx);
 	api_kv_drop(ctx);
 	pd_jwt_free(ctx->jwt);
-	free(ctx->dummy_hash);
 }
 
 static int worker_main(const struct pd_cfg *cfg, int listen_fd)

@@ -196,7 +196,8 @@ int api_query(const struct req *r, const char *name, char *out, size_t outlen)
 				out[o++] = (char)c;
 			}
 			out[o] = '\0';
-			return 1;
+			/* "?status=&assigneeId=" (empty values) means no filter. */
+			return o > 0 ? 1 : 0;
 		}
 		p = amp != NULL ? amp + 1 : NULL;
 	}
@@ -256,11 +257,18 @@ struct redisContext *api_kv(struct api_ctx *ctx)
 	redisContext *c;
 	redisReply *rep;
 
+	struct timespec now;
+
 	if (ctx->kv != NULL && ctx->kv->err == 0)
 		return ctx->kv;
 	api_kv_drop(ctx);
 	if (ctx->valkey_url[0] == '\0' || api_kv_parse_url(ctx->valkey_url, &u) != 0)
 		return NULL;
+	/* Valkey down: try again at most once a second, not on every request. */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec < ctx->kv_retry_at)
+		return NULL;
+	ctx->kv_retry_at = now.tv_sec + 1;
 	c = u.unix_path[0] != '\0' ? redisConnectUnixWithTimeout(u.unix_path, ctv)
 				   : redisConnectWithTimeout(u.host, u.port, ctv);
 	if (c == NULL || c->err != 0) {
@@ -288,6 +296,7 @@ struct redisContext *api_kv(struct api_ctx *ctx)
 		freeReplyObject(rep);
 	}
 	ctx->kv = c;
+	ctx->kv_retry_at = 0;
 	return c;
 fail:
 	if (rep != NULL)

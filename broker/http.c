@@ -36,6 +36,9 @@ enum req_kind {
 struct http_req {
 	int kind;
 	uint8_t suspended, answered, too_big;
+	uint8_t in_body;            /* this call carries upload data */
+	unsigned status;            /* of resp */
+	struct MHD_Response *resp;  /* decided while the body was still coming */
 	struct MHD_Connection *conn;
 	struct eio_session *s; /* REQ_POLL: the session while it holds us */
 	char sid[EIO_SID_LEN + 1];
@@ -216,19 +219,54 @@ static void add_cors(struct MHD_Connection *c, struct MHD_Response *r)
 	MHD_add_response_header(r, "Vary", "Origin");
 }
 
-enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
-			   const void *body, size_t len)
+static struct MHD_Response *make_reply(struct MHD_Connection *c, const char *ctype,
+				       const void *body, size_t len)
 {
 	struct MHD_Response *r =
 	    MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
-		return MHD_NO;
+		return NULL;
 	if (ctype != NULL)
 		MHD_add_response_header(r, "Content-Type", ctype);
 	add_cors(c, r);
+	return r;
+}
+
+enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status, const char *ctype,
+			   const void *body, size_t len)
+{
+	struct MHD_Response *r = make_reply(c, ctype, body, len);
+	if (r == NULL)
+		return MHD_NO;
 	enum MHD_Result ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* Queue resp (consumed) for request r. While upload data is still coming
+ * (r->in_body) libmicrohttpd refuses a response and the handler's MHD_NO
+ * would close the connection with no answer at all: keep the response and
+ * queue it once the body has been read off (on_request's last call). */
+static enum MHD_Result queue(struct http_req *r, unsigned status, struct MHD_Response *resp)
+{
+	if (resp == NULL)
+		return MHD_NO;
+	if (r->in_body) {
+		if (r->resp != NULL)
+			MHD_destroy_response(r->resp);
+		r->resp = resp;
+		r->status = status;
+		return MHD_YES;
+	}
+	enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result reply(struct http_req *r, unsigned status, const char *ctype,
+			     const void *body, size_t len)
+{
+	return queue(r, status, make_reply(r->conn, ctype, body, len));
 }
 
 enum eio_err {
@@ -240,35 +278,36 @@ enum eio_err {
 	EIO_ERR_VERSION = 5,
 };
 
-static enum MHD_Result reply_error(struct MHD_Connection *c, int code)
+static enum MHD_Result reply_error(struct http_req *r, int code)
 {
 	static const char *const msgs[] = {"Transport unknown",  "Session ID unknown",
 					   "Bad handshake method", "Bad request",
 					   "Forbidden",          "Unsupported protocol version"};
 	char body[128];
 	int n = snprintf(body, sizeof(body), "{\"code\":%d,\"message\":\"%s\"}", code, msgs[code]);
-	return http_reply(c, code == EIO_ERR_FORBIDDEN ? MHD_HTTP_FORBIDDEN : MHD_HTTP_BAD_REQUEST,
-			  "application/json", body, (size_t)n);
+	return reply(r, code == EIO_ERR_FORBIDDEN ? MHD_HTTP_FORBIDDEN : MHD_HTTP_BAD_REQUEST,
+		     "application/json", body, (size_t)n);
 }
 
-static enum MHD_Result reply_preflight(struct MHD_Connection *c)
+static enum MHD_Result reply_preflight(struct http_req *r)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-	if (r == NULL)
+	struct MHD_Connection *c = r->conn;
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
 		return MHD_NO;
-	add_cors(c, r);
-	MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET,HEAD,PUT,PATCH,POST,DELETE");
+	add_cors(c, resp);
+	MHD_add_response_header(resp, "Access-Control-Allow-Methods",
+				"GET,HEAD,PUT,PATCH,POST,DELETE");
 	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Access-Control-Request-Headers");
 	if (h != NULL)
-		MHD_add_response_header(r, "Access-Control-Allow-Headers", h);
-	enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_NO_CONTENT, r);
-	MHD_destroy_response(r);
-	return ret;
+		MHD_add_response_header(resp, "Access-Control-Allow-Headers", h);
+	return queue(r, MHD_HTTP_NO_CONTENT, resp);
 }
 
-static enum MHD_Result reply_text(struct MHD_Connection *c, const char *body, size_t len)
+static enum MHD_Result reply_text(struct http_req *r, const char *body, size_t len)
 {
-	return http_reply(c, MHD_HTTP_OK, "text/plain; charset=UTF-8", body, len);
+	return reply(r, MHD_HTTP_OK, "text/plain; charset=UTF-8", body, len);
 }
 
 /* ---- polling ---- */
@@ -285,13 +324,17 @@ void http_poll_answer(struct http_poll *p, const char *data, size_t len)
 		r->suspended = 0;
 		nsuspended--;
 		MHD_resume_connection(r->conn);
+		/* libmicrohttpd drops MHD_USE_ITC without an internal thread:
+		 * nothing wakes it for a resume, the next MHD_run takes it up.
+		 * That must come before loop 0 blocks in epoll_wait. */
+		loop_kick(loop0);
 	}
 }
 
 static enum MHD_Result send_poll_answer(struct http_req *r)
 {
 	r->kind = REQ_DONE;
-	return reply_text(r->conn, r->body.data ? r->body.data : "", r->body.len);
+	return reply_text(r, r->body.data ? r->body.data : "", r->body.len);
 }
 
 static enum MHD_Result poll_get(struct http_req *r, struct eio_session *s)
@@ -302,7 +345,7 @@ static enum MHD_Result poll_get(struct http_req *r, struct eio_session *s)
 	if (rc < 0) {
 		r->s = NULL;
 		r->kind = REQ_DONE;
-		return reply_error(r->conn, EIO_ERR_BAD_REQUEST);
+		return reply_error(r, EIO_ERR_BAD_REQUEST);
 	}
 	if (rc > 0)
 		return send_poll_answer(r);
@@ -318,12 +361,12 @@ static enum MHD_Result post_done(struct http_req *r)
 	struct eio_session *s = eio_find(worker_of(loop0), r->sid);
 	r->kind = REQ_DONE;
 	if (s == NULL || s->state != EIO_S_OPEN)
-		return reply_error(r->conn, EIO_ERR_SID);
+		return reply_error(r, EIO_ERR_SID);
 	s->posting = 0;
 	if (r->too_big) {
 		pd_log(LOG_INFO, "eio payload too large sid=%s transport=polling", s->sid);
 		eio_abort(s, "payload too large");
-		return http_reply(r->conn, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", "", 0);
+		return reply(r, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", "", 0);
 	}
 	METRIC_ADD(s->w, bytes_in, r->body.len);
 	const char *p = r->body.data ? r->body.data : "";
@@ -336,7 +379,7 @@ static enum MHD_Result post_done(struct http_req *r)
 			METRIC_ADD(s->w, protocol_errors, 1);
 			pd_log(LOG_INFO, "eio bad packet sid=%s transport=polling", s->sid);
 			eio_abort(s, "parse error");
-			return reply_error(r->conn, EIO_ERR_BAD_REQUEST);
+			return reply_error(r, EIO_ERR_BAD_REQUEST);
 		}
 		int rc = eio_on_packet(s, NULL, &pk);
 		if (scratch.cap > 65536)
@@ -344,10 +387,10 @@ static enum MHD_Result post_done(struct http_req *r)
 		if (rc < 0) {
 			if (pk.type == EIO_CLOSE)
 				break;
-			return reply_error(r->conn, EIO_ERR_BAD_REQUEST);
+			return reply_error(r, EIO_ERR_BAD_REQUEST);
 		}
 	}
-	return http_reply(r->conn, MHD_HTTP_OK, "text/html", "ok", 2);
+	return reply(r, MHD_HTTP_OK, "text/html", "ok", 2);
 }
 
 /* ---- WebSocket upgrade ---- */
@@ -496,7 +539,7 @@ static enum MHD_Result reply_upgrade(struct http_req *r)
 	if (key == NULL || ver == NULL || strcmp(ver, "13") != 0 || ws_accept_key(key, acc) < 0 ||
 	    !header_has_token(r->conn, "Connection", "upgrade")) {
 		r->kind = REQ_DONE;
-		return reply_error(r->conn, EIO_ERR_BAD_REQUEST);
+		return reply_error(r, EIO_ERR_BAD_REQUEST);
 	}
 	struct MHD_Response *resp = MHD_create_response_for_upgrade(on_upgrade, NULL);
 	if (resp == NULL)
@@ -504,9 +547,7 @@ static enum MHD_Result reply_upgrade(struct http_req *r)
 	MHD_add_response_header(resp, "Upgrade", "websocket");
 	MHD_add_response_header(resp, "Connection", "Upgrade");
 	MHD_add_response_header(resp, "Sec-WebSocket-Accept", acc);
-	enum MHD_Result ret = MHD_queue_response(r->conn, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return queue(r, MHD_HTTP_SWITCHING_PROTOCOLS, resp);
 }
 
 /* ---- the handshake token (for the JWT middleware) ---- */
@@ -560,11 +601,11 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 	struct worker *w0 = worker_of(loop0);
 	r->kind = REQ_DONE;
 	if (!path_ok(url))
-		return http_reply(c, MHD_HTTP_NOT_FOUND, "text/plain", "Not found", 9);
+		return reply(r, MHD_HTTP_NOT_FOUND, "text/plain", "Not found", 9);
 	if (strcmp(method, "OPTIONS") == 0)
-		return reply_preflight(c);
+		return reply_preflight(r);
 	if (w0->stopping)
-		return http_reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "", 0);
+		return reply(r, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "", 0);
 	const char *transport = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "transport");
 	int is_ws;
 	if (transport != NULL && strcmp(transport, "polling") == 0)
@@ -572,33 +613,33 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 	else if (transport != NULL && strcmp(transport, "websocket") == 0)
 		is_ws = 1;
 	else
-		return reply_error(c, EIO_ERR_TRANSPORT);
+		return reply_error(r, EIO_ERR_TRANSPORT);
 	int upgrade = is_ws && strcmp(method, "GET") == 0 && header_has_token(c, "Upgrade", "websocket");
 	const char *sid = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sid");
 	if (sid != NULL) {
 		struct eio_session *s = strlen(sid) == EIO_SID_LEN ? eio_find(w0, sid) : NULL;
 		if (s == NULL || s->state == EIO_S_CLOSED)
-			return reply_error(c, EIO_ERR_SID);
+			return reply_error(r, EIO_ERR_SID);
 		memcpy(r->sid, s->sid, sizeof(r->sid));
 		int cur_ws = s->transport == EIO_T_WEBSOCKET;
 		if (upgrade) {
 			if (cur_ws || s->ws != NULL || s->state != EIO_S_OPEN)
-				return reply_error(c, EIO_ERR_BAD_REQUEST);
+				return reply_error(r, EIO_ERR_BAD_REQUEST);
 			r->kind = REQ_UPGRADE_PROBE;
 			return reply_upgrade(r);
 		}
 		if (is_ws != cur_ws || is_ws)
-			return reply_error(c, EIO_ERR_BAD_REQUEST);
+			return reply_error(r, EIO_ERR_BAD_REQUEST);
 		if (strcmp(method, "GET") == 0)
 			return poll_get(r, s);
 		if (strcmp(method, "POST") != 0)
-			return reply_error(c, EIO_ERR_BAD_REQUEST);
+			return reply_error(r, EIO_ERR_BAD_REQUEST);
 		if (s->state != EIO_S_OPEN)
-			return reply_error(c, EIO_ERR_BAD_REQUEST);
+			return reply_error(r, EIO_ERR_BAD_REQUEST);
 		if (s->posting) {
 			pd_log(LOG_INFO, "eio overlapping post sid=%s", s->sid);
 			eio_abort(s, "transport error");
-			return reply_error(c, EIO_ERR_BAD_REQUEST);
+			return reply_error(r, EIO_ERR_BAD_REQUEST);
 		}
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 		if (cl != NULL && strtoll(cl, NULL, 10) > g_broker.max_payload) {
@@ -613,19 +654,19 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 		return MHD_YES;
 	}
 	if (strcmp(method, "GET") != 0)
-		return reply_error(c, EIO_ERR_METHOD);
+		return reply_error(r, EIO_ERR_METHOD);
 	if (is_ws && !upgrade)
-		return reply_error(c, EIO_ERR_BAD_REQUEST);
+		return reply_error(r, EIO_ERR_BAD_REQUEST);
 	if (!origin_admitted(c))
-		return reply_error(c, EIO_ERR_FORBIDDEN);
+		return reply_error(r, EIO_ERR_FORBIDDEN);
 	const char *eio = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "EIO");
 	if (eio == NULL || strcmp(eio, "4") != 0)
-		return reply_error(c, EIO_ERR_VERSION);
+		return reply_error(r, EIO_ERR_VERSION);
 	if (upgrade) {
 		if (atomic_load(&g_broker.nconn) >= g_broker.max_connections) {
 			pd_log(LOG_WARNING, "connection refused: broker_max_connections=%ld reached",
 			       g_broker.max_connections);
-			return http_reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
+			return reply(r, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
 					  "{\"code\":3,\"message\":\"Bad request\"}", 34);
 		}
 		r->token = handshake_token(c);
@@ -638,7 +679,7 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 		if (full)
 			pd_log(LOG_WARNING, "connection refused: broker_max_connections=%ld reached",
 			       g_broker.max_connections);
-		return http_reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
+		return reply(r, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
 				  "{\"code\":3,\"message\":\"Bad request\"}", 34);
 	}
 	memcpy(r->sid, s->sid, sizeof(r->sid));
@@ -663,7 +704,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		 * the first call: decide in the second one */
 		return MHD_YES;
 	}
+	r->in_body = *upload_data_size > 0;
 	if (r->kind == REQ_NEW) {
+		if (r->in_body && strcmp(method, "POST") != 0) {
+			/* a body no one reads (PUT, a GET with a body): read it
+			 * off, decide when the request is complete */
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
 		enum MHD_Result rc = start(r, url, method);
 		if (r->kind != REQ_POST && r->kind != REQ_TOO_BIG) {
 			*upload_data_size = 0;
@@ -688,7 +736,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return MHD_YES;
 		}
 		r->kind = REQ_DONE;
-		return http_reply(c, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", "", 0);
+		return reply(r, MHD_HTTP_CONTENT_TOO_LARGE, "text/plain", "", 0);
 	case REQ_POLL:
 		if (r->answered)
 			return send_poll_answer(r);
@@ -699,8 +747,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		}
 		return MHD_YES;
 	default:
-		/* a request that already has its response: discard any body */
-		*upload_data_size = 0;
+		/* a request that already has its response: discard any body,
+		 * then queue the response decided while it was coming */
+		if (*upload_data_size > 0) {
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		if (r->resp != NULL) {
+			struct MHD_Response *resp = r->resp;
+			r->resp = NULL;
+			return queue(r, r->status, resp);
+		}
 		return MHD_YES;
 	}
 }
@@ -723,6 +780,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		if (s != NULL)
 			s->posting = 0;
 	}
+	if (r->resp != NULL)
+		MHD_destroy_response(r->resp);
 	pd_buf_free(&r->body);
 	free(r->token);
 	free(r);

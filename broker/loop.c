@@ -251,6 +251,11 @@ int loop_post(struct loop *target, loop_post_fn fn, void *arg)
 	return 0;
 }
 
+void loop_kick(struct loop *l)
+{
+	l->kick = 1;
+}
+
 void loop_defer_free(struct loop *l, loop_free_fn fn, void *arg)
 {
 	if (l->ndefer == l->capdefer) {
@@ -277,6 +282,7 @@ void loop_run(struct loop *l)
 		run_timers(l);
 		run_defer(l);
 		long timeout = -1;
+		l->kick = 0; /* a kick from before this point is served by prepare */
 		if (l->prepare != NULL)
 			timeout = l->prepare(l, l->prepare_arg);
 		run_defer(l);
@@ -288,7 +294,7 @@ void loop_run(struct loop *l)
 			if (timeout < 0 || t < timeout)
 				timeout = t;
 		}
-		if (l->ndefer > 0)
+		if (l->ndefer > 0 || l->kick)
 			timeout = 0;
 		int n = epoll_wait(l->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])),
 				   timeout > 1000000 ? 1000000 : (int)timeout);

@@ -39,6 +39,7 @@ struct loop {
 	int epfd, evfd;
 	uint64_t now; /* ms, CLOCK_MONOTONIC, updated each turn */
 	int stop;
+	int kick; /* loop_kick: do not block in the coming epoll_wait */
 	struct loop_timer **heap;
 	size_t nheap, capheap;
 	pthread_mutex_t mu; /* guards posts */
@@ -75,6 +76,11 @@ void loop_timer_cancel(struct loop *l, struct loop_timer *t);
 
 /* Thread-safe: run fn(target, arg) on target's thread. 0 or -ENOMEM. */
 int loop_post(struct loop *target, loop_post_fn fn, void *arg);
+/* Make the coming epoll_wait of l return at once, so that the prepare hook
+ * runs again before the loop blocks (a libmicrohttpd connection resumed
+ * from outside MHD_run: in external-epoll mode nothing else wakes it).
+ * Same thread as l only. */
+void loop_kick(struct loop *l);
 /* Call fn(arg) at the end of this turn. On ENOMEM, calls it at once (logged). */
 void loop_defer_free(struct loop *l, loop_free_fn fn, void *arg);
 

@@ -33,6 +33,8 @@ static int sigfd = -1;
 static struct loop_timer drain_timer[64];
 static uint64_t drain_deadline;
 
+static void reload_config(void);
+
 int broker_origin_allowed(const char *origin)
 {
 	if (origin == NULL)
@@ -66,7 +68,9 @@ static void usage(FILE *f)
 		"                       [--profile socketio-conformance|engineio-echo|bench]\n"
 		"                       [--threads N] [--help]\n"
 		"Serves Socket.IO v5 / Engine.IO v4 at /socket.io/ (engineio-echo: /engine.io/).\n"
-		"Every pushdesk.conf key may be set by PUSHDESK_<KEY> in the environment.\n");
+		"Every pushdesk.conf key may be set by PUSHDESK_<KEY> in the environment.\n"
+		"SIGHUP re-reads the configuration: log_level, log_target and cors_origins\n"
+		"apply at once; other keys need a restart (the log names them).\n");
 }
 
 /* ---- shutdown ---- */
@@ -107,6 +111,12 @@ static void on_signal(struct loop_watch *w, uint32_t events)
 	(void)w;
 	(void)events;
 	while (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			pd_log(LOG_NOTICE, "reloading configuration signal=%s",
+			       strsignal((int)si.ssi_signo));
+			reload_config();
+			continue;
+		}
 		if (si.ssi_signo != SIGTERM && si.ssi_signo != SIGINT)
 			continue;
 		if (worker_of(&g_broker.loops[0])->stopping)
@@ -144,28 +154,145 @@ static int cfg_long(struct pd_cfg *c, const char *key, long min, long max, long 
 	return 0;
 }
 
-static int parse_cors(const char *v)
+struct cors_list {
+	char **v;
+	size_t n;
+	int any;
+};
+
+static void cors_free(struct cors_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int parse_cors(const char *v, struct cors_list *out)
 {
 	char *copy = strdup(v), *save = NULL;
+	struct cors_list l = {NULL, 0, 0};
 	if (copy == NULL)
 		return -1;
 	for (char *t = strtok_r(copy, ", \t", &save); t != NULL; t = strtok_r(NULL, ", \t", &save)) {
 		if (strcmp(t, "*") == 0) {
-			g_broker.cors_any = 1;
+			l.any = 1;
 			continue;
 		}
-		char **n = realloc(g_broker.cors, (g_broker.ncors + 1) * sizeof(*n));
-		if (n == NULL || (n[g_broker.ncors] = strdup(t)) == NULL) {
-			if (n != NULL)
-				g_broker.cors = n;
+		char **n = realloc(l.v, (l.n + 1) * sizeof(*n));
+		if (n == NULL) {
+			cors_free(&l);
 			free(copy);
 			return -1;
 		}
-		g_broker.cors = n;
-		g_broker.ncors++;
+		l.v = n;
+		if ((l.v[l.n] = strdup(t)) == NULL) {
+			cors_free(&l);
+			free(copy);
+			return -1;
+		}
+		l.n++;
 	}
 	free(copy);
+	*out = l;
 	return 0;
+}
+
+/* ---- SIGHUP: re-read the configuration ---- */
+
+/* What the configuration was loaded from, to load it again the same way
+ * (command line options override the file, as at start). */
+static struct pd_cfg *start_cfg; /* what the process started with */
+static struct pd_cfg *cur_cfg;   /* the last loaded (runtime keys applied) */
+static const char *config_path, *opt_listen, *opt_admin, *opt_threads;
+
+/* Keys applied at run time. Everything runs on loop 0 here: the CORS list
+ * is read on loop 0 only (libmicrohttpd and the admin listener run there);
+ * the log level is a plain int every thread reads (pd_log.c: a racy read
+ * at worst logs one line more or less). */
+static const char *const runtime_keys[] = {"log_level", "log_target", "cors_origins"};
+
+static int is_runtime_key(const char *k)
+{
+	for (size_t i = 0; i < sizeof(runtime_keys) / sizeof(runtime_keys[0]); i++)
+		if (strcmp(runtime_keys[i], k) == 0)
+			return 1;
+	return 0;
+}
+
+static void reload_config(void)
+{
+	char err[512];
+	struct pd_cfg *c = pd_cfg_new();
+	if (c == NULL || pd_cfg_load(c, config_path, err, sizeof(err)) < 0) {
+		pd_log(LOG_ERR, "reload failed, configuration unchanged: %s",
+		       c ? err : "out of memory");
+		pd_cfg_free(c);
+		return;
+	}
+	if ((opt_listen && pd_cfg_set(c, "broker_listen", opt_listen) < 0) ||
+	    (opt_admin && pd_cfg_set(c, "broker_admin_listen", opt_admin) < 0) ||
+	    (opt_threads && pd_cfg_set(c, "broker_threads", opt_threads) < 0)) {
+		pd_log(LOG_ERR, "reload failed, configuration unchanged: bad option value");
+		pd_cfg_free(c);
+		return;
+	}
+	/* check everything before applying anything */
+	int level = pd_log_level_parse(pd_cfg_get(c, "log_level"));
+	int target = pd_log_target_parse(pd_cfg_get(c, "log_target"));
+	struct cors_list cors = {NULL, 0, 0};
+	if (level < 0 || target < 0) {
+		pd_log(LOG_ERR, "reload failed, configuration unchanged: bad log_level or log_target");
+		pd_cfg_free(c);
+		return;
+	}
+	int cors_changed = strcmp(pd_cfg_get(c, "cors_origins"),
+				  pd_cfg_get(cur_cfg, "cors_origins")) != 0;
+	/* the protocol-testing profiles fix CORS to "*" (contract 6) */
+	int cors_fixed = g_broker.profile == PROFILE_CONFORMANCE || g_broker.profile == PROFILE_ECHO;
+	if (cors_changed && !cors_fixed && parse_cors(pd_cfg_get(c, "cors_origins"), &cors) < 0) {
+		pd_log(LOG_ERR, "reload failed, configuration unchanged: out of memory");
+		pd_cfg_free(c);
+		return;
+	}
+
+	char applied[256] = "", restart[1024] = "";
+	size_t na = 0, nr = 0;
+	const char *k;
+	for (size_t i = 0; (k = pd_cfg_key_at(i, NULL, NULL)) != NULL; i++) {
+		int rt = is_runtime_key(k) && !(cors_fixed && strcmp(k, "cors_origins") == 0);
+		/* a restart key differs from what runs until a restart, however
+		 * many reloads came between */
+		if (strcmp(pd_cfg_get(c, k), pd_cfg_get(rt ? cur_cfg : start_cfg, k)) == 0)
+			continue;
+		/* key names only: values may be secrets */
+		char *dst = rt ? applied : restart;
+		size_t cap = dst == applied ? sizeof(applied) : sizeof(restart);
+		size_t *len = dst == applied ? &na : &nr;
+		int n = snprintf(dst + *len, cap - *len, "%s%s", *len ? "," : "", k);
+		if (n > 0 && (size_t)n < cap - *len)
+			*len += (size_t)n;
+	}
+	if (target != pd_log_target_parse(pd_cfg_get(cur_cfg, "log_target")))
+		pd_log_init(NULL, level, (enum pd_log_target)target);
+	else
+		pd_log_set_level(level);
+	if (cors_changed && !cors_fixed) {
+		struct cors_list old = {g_broker.cors, g_broker.ncors, g_broker.cors_any};
+		g_broker.cors = cors.v;
+		g_broker.ncors = cors.n;
+		g_broker.cors_any = cors.any;
+		cors_free(&old);
+	}
+	if (cur_cfg != start_cfg)
+		pd_cfg_free(cur_cfg);
+	cur_cfg = c;
+	pd_log(LOG_NOTICE, "configuration reloaded applied=\"%s\" restart_needed=\"%s\"", applied,
+	       restart);
+	if (nr > 0)
+		pd_log(LOG_WARNING, "configuration keys changed that take effect only after a "
+				    "restart keys=\"%s\"", restart);
 }
 
 int main(int argc, char **argv)
@@ -206,6 +333,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pushdesk-broker: bad option value\n");
 		return 1;
 	}
+	start_cfg = cur_cfg = cfg;
+	config_path = config;
+	opt_listen = listen_addr;
+	opt_admin = admin_addr;
+	opt_threads = threads;
 	int level = pd_log_level_parse(pd_cfg_get(cfg, "log_level"));
 	int target = pd_log_target_parse(pd_cfg_get(cfg, "log_target"));
 	if (level < 0 || target < 0) {
@@ -242,10 +374,14 @@ int main(int argc, char **argv)
 	g_broker.out_hard = (size_t)hard;
 	g_broker.out_soft_ms = soft_s * 1000;
 	g_broker.path = "/socket.io/";
-	if (parse_cors(pd_cfg_get(cfg, "cors_origins")) < 0) {
+	struct cors_list cors;
+	if (parse_cors(pd_cfg_get(cfg, "cors_origins"), &cors) < 0) {
 		fprintf(stderr, "pushdesk-broker: out of memory\n");
 		return 1;
 	}
+	g_broker.cors = cors.v;
+	g_broker.ncors = cors.n;
+	g_broker.cors_any = cors.any;
 	snprintf(g_broker.token_cookie, sizeof(g_broker.token_cookie), "%s",
 		 pd_cfg_get(cfg, "token_cookie"));
 	eio_upper = &sio_eio_ops;
@@ -301,6 +437,7 @@ int main(int argc, char **argv)
 	sigemptyset(&ss);
 	sigaddset(&ss, SIGTERM);
 	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &ss, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sigfd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -367,10 +504,11 @@ int main(int argc, char **argv)
 	close(sigfd);
 	free(g_broker.loops);
 	free(g_broker.workers);
-	for (size_t i = 0; i < g_broker.ncors; i++)
-		free(g_broker.cors[i]);
-	free(g_broker.cors);
+	struct cors_list cl = {g_broker.cors, g_broker.ncors, g_broker.cors_any};
+	cors_free(&cl);
 	pd_jwt_free(g_broker.jwt);
-	pd_cfg_free(cfg);
+	if (cur_cfg != start_cfg)
+		pd_cfg_free(cur_cfg);
+	pd_cfg_free(start_cfg);
 	return 0;
 }

@@ -47,7 +47,9 @@ static void conf_event(struct sio_socket *s, const char *event, const json_t *da
 
 const struct sio_nsp_def conformance_nsps[] = {
     {.name = "/", .on_connect = conf_connect, .on_event = conf_event},
-    {.name = "/custom", .on_connect = conf_connect, .on_event = conf_event},
+    /* the reference server only emits `auth` on /custom: events there are
+     * ignored */
+    {.name = "/custom", .on_connect = conf_connect},
 };
 const size_t conformance_nnsps = sizeof(conformance_nsps) / sizeof(conformance_nsps[0]);
 

@@ -1,6 +1,7 @@
 /* wsconn: the WebSocket transport on a socket taken out of libmicrohttpd.
- * No per-connection read buffer (the loop's scratch is used; the parser
- * holds only incomplete frames), no timer unless closing. */
+ * No per-connection read buffer (the loop's scratch is used and unmasked
+ * in place; the parser holds only incomplete frames), no timer unless
+ * closing. */
 #include "wsconn.h"
 
 #include <errno.h>
@@ -209,9 +210,12 @@ static int on_message(void *ud, int opcode, uint8_t *data, size_t len)
 	return 0;
 }
 
-static void feed(struct wsconn *c, const uint8_t *p, size_t n)
+/* mut: p is ours to modify (the loop's scratch buffer): whole frames are
+ * unmasked in place and handed over with no copy. */
+static void feed(struct wsconn *c, uint8_t *mut, const uint8_t *p, size_t n)
 {
-	int rc = ws_parser_feed(c->parser, p, n, on_message, c);
+	int rc = mut != NULL ? ws_parser_feed_mut(c->parser, mut, n, on_message, c)
+			     : ws_parser_feed(c->parser, p, n, on_message, c);
 	if (rc < 0 && c->state == WSC_OPEN) {
 		METRIC_ADD(worker_of(c->l), protocol_errors, 1);
 		pd_log(LOG_INFO, "ws protocol error fd=%d code=%d", c->fd, -rc);
@@ -239,7 +243,7 @@ static void on_read(struct wsconn *c)
 		METRIC_ADD(worker_of(l), bytes_in, (unsigned long long)n);
 		if (c->state == WSC_DRAINING || c->state == WSC_CLOSING)
 			continue;
-		feed(c, l->scratch, (size_t)n);
+		feed(c, l->scratch, NULL, (size_t)n);
 		if (c->state == WSC_DEAD)
 			return;
 		if ((size_t)n < l->scratch_len)
@@ -261,7 +265,7 @@ static void on_io(struct loop_watch *w, uint32_t events)
 void wsconn_input(struct wsconn *c, const uint8_t *p, size_t n)
 {
 	if (c->state == WSC_OPEN && n > 0)
-		feed(c, p, n);
+		feed(c, NULL, p, n);
 }
 
 struct wsconn *wsconn_new(struct loop *l, int fd, struct eio_session *s)

@@ -703,15 +703,22 @@ long pd_outbox_publish(PGconn *c, struct redisContext *kv, const char *key,
 		struct pd_emit e = {0};
 		long rc = -1;
 
-		if (rooms != NULL && exc != NULL && payload != NULL &&
-		    (rv = str_array(rooms, &e.nrooms)) != NULL &&
-		    (ev = str_array(exc, &e.nexcept)) != NULL) {
+		if (rooms == NULL || exc == NULL || payload == NULL) {
+			rc = -EINVAL;
+		} else if ((rv = str_array(rooms, &e.nrooms)) != NULL &&
+			   (ev = str_array(exc, &e.nexcept)) != NULL) {
 			e.nsp = PQgetvalue(r, i, 1);
 			e.event = PQgetvalue(r, i, 2);
 			e.payload = payload;
 			e.rooms = rv;
 			e.except = ev;
 			rc = pd_emitter_publish(kv, key, &e);
+		}
+		if (rc == -EINVAL) {
+			/* A row that can never be encoded must not hold up the ones
+			 * behind it: log it and let it be marked published. */
+			pd_log(LOG_ERR, "outbox id=%lld cannot be encoded: skipped", order[k][0]);
+			rc = 0;
 		}
 		free(rv);
 		free(ev);

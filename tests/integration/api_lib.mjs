@@ -155,8 +155,9 @@ export async function subscriber() {
       got.length = 0;
     },
     async close() {
+      // disconnect, not quit: quit waits for a reconnection that may never come
       try {
-        await c.quit();
+        await c.disconnect();
       } catch {
         /* gone already */
       }

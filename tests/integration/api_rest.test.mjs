@@ -234,12 +234,22 @@ test('tickets: create (201), get, list with filters and cursor pagination, custo
   const all = await api('GET', '/tickets?limit=100', undefined, w.agent.tok);
   assert.deepEqual(walked.map((x) => x.id), all.json.data.map((x) => x.id));
   assert.equal(all.json.nextCursor, null);
+  assert.equal(walked.length, Number(sql(`SELECT count(*) FROM tickets WHERE org_id = :'o'`, { o: w.org })[0][0]));
   assert.ok(!walked.some((x) => x.id === other.admin.id));
   for (let i = 1; i < walked.length; i++) assert.ok(walked[i - 1].createdAt >= walked[i].createdAt);
 
+  // empty filters (as in ?status=&assigneeId=) filter nothing
+  r = await api('GET', '/tickets?status=&assigneeId=&limit=&cursor=', undefined, w.customer.tok);
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.data.map((x) => x.id).slice(0, 6), mine.map((x) => x.id).reverse());
   // limit over 100 is capped, bad values refused
+  for (let i = 0; i < 100; i++) await api('POST', '/tickets', { subject: `bulk ${i}` }, w.customer2.tok);
   r = await api('GET', '/tickets?limit=1000', undefined, w.agent.tok);
   assert.equal(r.status, 200);
+  assert.equal(r.json.data.length, 100, 'limit capped at 100');
+  assert.equal(typeof r.json.nextCursor, 'string');
+  r = await api('GET', '/tickets', undefined, w.agent.tok);
+  assert.equal(r.json.data.length, 50, 'default limit 50');
   err(await api('GET', '/tickets?limit=abc', undefined, w.agent.tok), 400, 'BAD_REQUEST', /limit/);
   err(await api('GET', '/tickets?status=weird', undefined, w.agent.tok), 400, 'BAD_REQUEST', /status/);
   err(await api('GET', '/tickets?assigneeId=nope', undefined, w.agent.tok), 400, 'BAD_REQUEST', /assigneeId/);
@@ -504,4 +514,38 @@ test('POST /emit: admin and service only; rooms outside the org refused', async 
     err(await api('POST', '/emit', { event: 'x', rooms: [room] }, w.admin.tok), 404, 'NOT_FOUND');
   err(await api('POST', '/emit', { event: 'x', users: [other.customer.id] }, w.admin.tok), 404, 'NOT_FOUND');
   err(await api('POST', '/emit', { event: 'connect' }, w.admin.tok), 400, 'BAD_REQUEST', /reserved/);
+});
+
+test('413 from pushdesk-api itself: CONTENT_LENGTH over api_max_body, refused before reading (FastCGI direct)', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const sock = conf('api_socket');
+  let out;
+  try {
+    execFileSync('sh', ['-c', 'command -v cgi-fcgi']);
+  } catch {
+    t.skip('cgi-fcgi (libfcgi-bin) not installed');
+    return;
+  }
+  if (!sock.startsWith('/')) {
+    t.skip('api_socket is not a unix socket');
+    return;
+  }
+  const max = Number(conf('api_max_body', '1048576'));
+  const env = {
+    PATH: process.env.PATH,
+    REQUEST_METHOD: 'POST',
+    DOCUMENT_URI: '/api/v1/tickets',
+    QUERY_STRING: '',
+    CONTENT_TYPE: 'application/json',
+    CONTENT_LENGTH: String(max + 1),
+    HTTP_AUTHORIZATION: `Bearer ${w.customer.tok}`,
+    REMOTE_ADDR: '127.0.0.9',
+  };
+  out = execFileSync('cgi-fcgi', ['-bind', '-connect', sock], { env, input: '{"subject":"x"}', encoding: 'utf8', timeout: 10000 });
+  assert.match(out, /^Status: 413 /m, out);
+  assert.match(out, /"code":"PAYLOAD_TOO_LARGE"/, out);
+  // Content-Length 0 on a write: 400 naming the body, whatever the type.
+  out = execFileSync('cgi-fcgi', ['-bind', '-connect', sock], { env: { ...env, CONTENT_LENGTH: '0', CONTENT_TYPE: '' }, input: '', encoding: 'utf8', timeout: 10000 });
+  assert.match(out, /^Status: 400 /m, out);
+  assert.match(out, /body/, out);
 });

@@ -1,0 +1,1433 @@
+/* cluster: the broker's side of the Socket.IO Redis adapter protocol over
+ * vk (fan-out in and out, the adapter's requests), a liveness lease per
+ * broker, and queries across brokers that wait only for live leases.
+ * Local state is read on the loop that owns it: a query is posted to
+ * every loop and merged on the home loop. */
+#include "cluster.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "adapter_codec.h"
+#include "broker.h"
+#include "loop.h"
+#include "msg.h"
+#include "pd_buf.h"
+#include "pd_log.h"
+#include "room.h"
+#include "sio.h"
+#include "vk.h"
+
+/* SET the lease, ZADD its expiry (server clock), drop dead members,
+ * return the live uids. KEYS: lease, brokers; ARGV: uid, ttl ms, value. */
+static const char LEASE_LUA[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local ttl = tonumber(ARGV[2])\n"
+    "redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)\n"
+    "redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)\n"
+    "return redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf')\n";
+
+/* The live uids. KEYS: brokers. */
+static const char LIVE_LUA[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')\n";
+
+struct creq;
+
+struct cluster {
+	struct loop *home;
+	struct vk *vk;
+	char uid[CLUSTER_UID_LEN + 1];
+	char key[ADAPTER_MAX_KEY + 1];
+	char lease_key[ADAPTER_MAX_KEY + 64];
+	char brokers_key[ADAPTER_MAX_KEY + 16];
+	long lease_ttl_ms, request_timeout_ms;
+	struct loop_timer lease_timer;
+	atomic_int up;
+	atomic_int inflight;
+	atomic_int nlive;
+	int started, stopped;
+	uint64_t next_req;
+	struct creq *reqs; /* our pending queries */
+	cluster_state_fn state_fn;
+	void *state_ud;
+	/* for the events-per-second figure in the lease */
+	uint64_t last_events, last_events_ms;
+	double eps;
+	/* counters, read by any loop */
+	atomic_ullong published, publish_dropped, received, delivered_remote, decode_errors;
+	atomic_ullong requests_sent, requests_answered, requests_timed_out;
+	atomic_ullong lease_renewals, lease_failures;
+	/* per namespace: index of subscription user data */
+	struct nsp_sub {
+		struct cluster *c;
+		size_t idx;
+	} *subs;
+	size_t nnsps;
+};
+
+#define CNT_ADD(c, f) atomic_fetch_add_explicit(&(c)->f, 1, memory_order_relaxed)
+
+/* Work posted between loops holds the cluster: cluster_free leaves the
+ * last release to free it (posts still queued run in loop_fini). */
+static void c_hold(struct cluster *c)
+{
+	atomic_fetch_add(&c->inflight, 1);
+}
+
+static void c_release(struct cluster *c)
+{
+	/* the base reference is dropped by cluster_free */
+	if (atomic_fetch_sub(&c->inflight, 1) == 1)
+		free(c);
+}
+
+static const char *nsp_name(size_t i)
+{
+	return g_broker.nsps[i].name;
+}
+
+static int nsp_find(const char *name)
+{
+	for (size_t i = 0; i < g_broker.nnsps; i++)
+		if (strcmp(g_broker.nsps[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ================= local queries, run on every loop ================= */
+
+/* Visit the sockets of n in any of rooms (all when nrooms 0) and in none
+ * of except, once each, collected first so that fn may change rooms. */
+static size_t match_sockets(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
+			    const char *const *except, size_t nexcept, struct sio_socket ***out)
+{
+	struct worker *w = n->w;
+	uint32_t ep = ++w->epoch;
+	if (ep == 0) {
+		for (struct sio_socket *s = n->head; s != NULL; s = s->nnext)
+			s->mark = 0;
+		ep = ++w->epoch;
+	}
+	struct sio_socket **v = NULL;
+	size_t nv = 0, cap = 0;
+#define PUSH(s)                                                                  \
+	do {                                                                     \
+		if ((s)->mark != ep) {                                           \
+			(s)->mark = ep;                                          \
+			if (nv == cap) {                                         \
+				size_t nc = cap ? cap * 2 : 16;                  \
+				struct sio_socket **nvv = realloc(v, nc * sizeof(*v)); \
+				if (nvv == NULL)                                 \
+					goto done;                               \
+				v = nvv;                                         \
+				cap = nc;                                        \
+			}                                                        \
+			v[nv++] = (s);                                           \
+		}                                                                \
+	} while (0)
+	for (size_t i = 0; i < nexcept; i++) {
+		struct hnode *h = hmap_get(&n->rooms, except[i], strlen(except[i]));
+		if (h != NULL) {
+			struct room *r = container_of(h, struct room, hn);
+			for (uint32_t k = 0; k < r->n; k++)
+				r->m[k]->mark = ep;
+		} else if ((h = hmap_get(&w->sockets, except[i], strlen(except[i]))) != NULL) {
+			struct sio_socket *s = container_of(h, struct sio_socket, hn);
+			if (s->nsp == n)
+				s->mark = ep;
+		}
+	}
+	if (nrooms == 0) {
+		for (struct sio_socket *s = n->head; s != NULL; s = s->nnext)
+			PUSH(s);
+	}
+	for (size_t i = 0; i < nrooms; i++) {
+		struct hnode *h = hmap_get(&n->rooms, rooms[i], strlen(rooms[i]));
+		if (h != NULL) {
+			struct room *r = container_of(h, struct room, hn);
+			for (uint32_t k = 0; k < r->n; k++)
+				PUSH(r->m[k]);
+		} else if ((h = hmap_get(&w->sockets, rooms[i], strlen(rooms[i]))) != NULL) {
+			struct sio_socket *s = container_of(h, struct sio_socket, hn);
+			if (s->nsp == n)
+				PUSH(s);
+		}
+	}
+#undef PUSH
+done:
+	*out = v;
+	return nv;
+}
+
+/* A list of strings out of a JSON array (borrowed from it). */
+static const char **str_list(const json_t *a, size_t *n)
+{
+	*n = 0;
+	if (!json_is_array(a) || json_array_size(a) == 0)
+		return NULL;
+	const char **v = calloc(json_array_size(a), sizeof(*v));
+	if (v == NULL)
+		return NULL;
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		const char *s = json_string_value(json_array_get(a, i));
+		if (s != NULL)
+			v[(*n)++] = s;
+	}
+	return v;
+}
+
+static json_t *socket_rooms(const struct sio_socket *s)
+{
+	json_t *a = json_array();
+	json_array_append_new(a, json_string(s->id));
+	for (size_t i = 0; i < s->nrooms; i++)
+		json_array_append_new(a, json_string(s->rooms[i].r->name));
+	return a;
+}
+
+static json_t *socket_fetch(const struct sio_socket *s)
+{
+	/* RemoteSocket as the adapter sends it; handshake details stay local */
+	json_t *data = json_object();
+	if (s->ident != NULL) {
+		if (s->ident->sub)
+			json_object_set_new(data, "userId", json_string(s->ident->sub));
+		if (s->ident->org)
+			json_object_set_new(data, "org", json_string(s->ident->org));
+		if (s->ident->role)
+			json_object_set_new(data, "role", json_string(s->ident->role));
+	}
+	return json_pack("{s:s, s:{s:{}, s:s, s:s, s:b, s:b, s:i, s:s, s:{}, s:{}}, s:o, s:o}", "id",
+			 s->id, "handshake", "headers", "time", "", "address", "", "xdomain", 0,
+			 "secure", 0, "issued", 0, "url", "", "query", "auth", "rooms",
+			 socket_rooms(s), "data", data);
+}
+
+/* One loop's part of a query. arg is shared by every loop: read only,
+ * never increfed (jansson refcounts are not atomic). Returns owned JSON. */
+static json_t *local_query(struct worker *w, const char *kind, const json_t *arg)
+{
+	const char *nsp = json_string_value(json_object_get(arg, "nsp"));
+	int ni = nsp_find(nsp ? nsp : "/");
+	struct nsp_rt *n = ni >= 0 ? &w->nsps[ni] : NULL;
+	if (strcmp(kind, "stats") == 0) {
+		return json_pack("{s:I, s:I, s:I, s:I, s:I}", "connections", (json_int_t)w->sessions.n,
+				 "sockets", (json_int_t)METRIC_GET(w, sockets), "rooms",
+				 (json_int_t)METRIC_GET(w, rooms), "events_in",
+				 (json_int_t)METRIC_GET(w, events_in), "events_out",
+				 (json_int_t)METRIC_GET(w, events_out));
+	}
+	if (n == NULL)
+		return NULL;
+	if (strcmp(kind, "rooms") == 0 || strcmp(kind, "all_rooms") == 0) {
+		int counts = kind[0] == 'r';
+		json_t *o = counts ? json_object() : json_array();
+		size_t it = 0;
+		struct hnode *cur = NULL, *h;
+		while ((h = hmap_next(&n->rooms, &it, &cur)) != NULL) {
+			struct room *r = container_of(h, struct room, hn);
+			if (counts)
+				json_object_set_new(o, r->name, json_integer(r->n));
+			else
+				json_array_append_new(o, json_string(r->name));
+		}
+		return o;
+	}
+	size_t nrooms = 0, nexcept = 0;
+	const char **rooms = NULL, **except = NULL;
+	char user_room[ROOM_NAME_MAX + 8];
+	const char *one[1];
+	if (strcmp(kind, "user_sockets") == 0 || strcmp(kind, "online") == 0) {
+		int user = kind[0] == 'u';
+		const char *id = json_string_value(json_object_get(arg, user ? "user" : "org"));
+		if (id == NULL)
+			return json_array();
+		snprintf(user_room, sizeof(user_room), "%s:%s", user ? "user" : "org", id);
+		one[0] = user_room;
+		rooms = one;
+		nrooms = 1;
+	} else {
+		rooms = str_list(json_object_get(arg, "rooms"), &nrooms);
+		except = str_list(json_object_get(arg, "except"), &nexcept);
+	}
+	struct sio_socket **v;
+	size_t nv = match_sockets(n, rooms, nrooms, except, nexcept, &v);
+	json_t *out = NULL;
+	if (strcmp(kind, "sockets") == 0 || strcmp(kind, "user_sockets") == 0) {
+		out = json_array();
+		for (size_t i = 0; i < nv; i++)
+			json_array_append_new(out, json_string(v[i]->id));
+	} else if (strcmp(kind, "online") == 0) {
+		out = json_array();
+		for (size_t i = 0; i < nv; i++)
+			if (v[i]->ident != NULL && v[i]->ident->sub != NULL)
+				json_array_append_new(out, json_string(v[i]->ident->sub));
+	} else if (strcmp(kind, "fetch") == 0) {
+		out = json_array();
+		for (size_t i = 0; i < nv; i++)
+			json_array_append_new(out, socket_fetch(v[i]));
+	} else if (strcmp(kind, "join") == 0 || strcmp(kind, "leave") == 0) {
+		size_t nt;
+		const char **targets = str_list(json_object_get(arg, "targets"), &nt);
+		for (size_t i = 0; i < nv; i++)
+			for (size_t k = 0; k < nt; k++) {
+				if (kind[0] == 'j')
+					room_join(v[i], targets[k]);
+				else
+					room_leave(v[i], targets[k]);
+			}
+		free(targets);
+	} else if (strcmp(kind, "disconnect") == 0) {
+		/* a disconnect may free sockets: look each one up again by id */
+		char (*ids)[EIO_SID_LEN + 1] = nv ? malloc(nv * sizeof(*ids)) : NULL;
+		int close = json_is_true(json_object_get(arg, "close"));
+		if (ids != NULL) {
+			for (size_t i = 0; i < nv; i++)
+				memcpy(ids[i], v[i]->id, sizeof(ids[i]));
+			for (size_t i = 0; i < nv; i++) {
+				struct hnode *h = hmap_get(&w->sockets, ids[i], strlen(ids[i]));
+				if (h != NULL)
+					sio_disconnect(container_of(h, struct sio_socket, hn), close);
+			}
+			free(ids);
+		}
+	} else if (strcmp(kind, "count") == 0) {
+		out = json_integer((json_int_t)nv);
+	}
+	free(v);
+	if (rooms != one)
+		free(rooms);
+	free(except);
+	return out;
+}
+
+/* Merge the parts of every loop. */
+static json_t *merge_parts(const char *kind, json_t **parts, int n)
+{
+	json_t *out = NULL;
+	int dedupe = strcmp(kind, "all_rooms") == 0 || strcmp(kind, "online") == 0;
+	for (int i = 0; i < n; i++) {
+		json_t *p = parts[i];
+		if (p == NULL)
+			continue;
+		if (out == NULL) {
+			out = json_incref(p);
+			continue;
+		}
+		if (json_is_array(p)) {
+			for (size_t k = 0; k < json_array_size(p); k++) {
+				json_t *x = json_array_get(p, k);
+				int seen = 0;
+				for (size_t j = 0; dedupe && j < json_array_size(out); j++)
+					if (json_equal(json_array_get(out, j), x))
+						seen = 1;
+				if (!seen)
+					json_array_append(out, x);
+			}
+		} else if (json_is_object(p)) {
+			const char *k;
+			json_t *x;
+			json_object_foreach(p, k, x)
+			{
+				json_t *have = json_object_get(out, k);
+				if (json_is_integer(have) && json_is_integer(x))
+					json_object_set_new(out, k,
+							    json_integer(json_integer_value(have) +
+									 json_integer_value(x)));
+				else
+					json_object_set(out, k, x);
+			}
+		} else if (json_is_integer(p) && json_is_integer(out)) {
+			json_t *sum = json_integer(json_integer_value(out) + json_integer_value(p));
+			json_decref(out);
+			out = sum;
+		}
+	}
+	return out ? out : json_null();
+}
+
+typedef void (*gather_fn)(struct cluster *c, json_t *merged, void *ud);
+
+struct gather {
+	struct cluster *c;
+	atomic_int left;
+	char kind[32];
+	json_t *arg;
+	gather_fn done;
+	void *ud;
+	int nparts;
+	json_t *parts[];
+};
+
+static void gather_finish(struct loop *l, void *p)
+{
+	struct gather *g = p;
+	(void)l;
+	json_t *m = merge_parts(g->kind, g->parts, g->nparts);
+	for (int i = 0; i < g->nparts; i++)
+		json_decref(g->parts[i]);
+	json_decref(g->arg);
+	struct cluster *c = g->c;
+	g->done(c, m, g->ud);
+	free(g);
+	c_release(c);
+}
+
+static void gather_part_done(struct gather *g)
+{
+	if (atomic_fetch_sub(&g->left, 1) != 1)
+		return;
+	if (loop_post(g->c->home, gather_finish, g) < 0) {
+		pd_log(LOG_ERR, "cluster query lost (out of memory) kind=%s", g->kind);
+		/* leak beats running home's callback on a foreign thread */
+	}
+}
+
+static void gather_on_loop(struct loop *l, void *p)
+{
+	struct gather *g = p;
+	if (l->idx >= 0 && l->idx < g->nparts)
+		g->parts[l->idx] = local_query(worker_of(l), g->kind, g->arg);
+	gather_part_done(g);
+}
+
+/* Home loop: run kind on every loop, then done(merged) on home. arg stolen. */
+static int gather_start(struct cluster *c, const char *kind, json_t *arg, gather_fn done, void *ud)
+{
+	int n = g_broker.nloops;
+	struct gather *g = calloc(1, sizeof(*g) + (size_t)n * sizeof(json_t *));
+	if (g == NULL) {
+		json_decref(arg);
+		return -ENOMEM;
+	}
+	g->c = c;
+	snprintf(g->kind, sizeof(g->kind), "%s", kind);
+	g->arg = arg ? arg : json_object();
+	g->done = done;
+	g->ud = ud;
+	g->nparts = n;
+	atomic_init(&g->left, n + 1); /* +1: ours, dropped after posting */
+	c_hold(c);
+	for (int i = 0; i < n; i++)
+		if (loop_post(&g_broker.loops[i], gather_on_loop, g) < 0)
+			gather_part_done(g);
+	gather_part_done(g);
+	return 0;
+}
+
+/* ================= fan-out ================= */
+
+static void on_broadcast(struct vk *v, const char *pattern, const char *ch, size_t chlen,
+			 const char *data, size_t len, void *ud)
+{
+	struct nsp_sub *ns = ud;
+	struct cluster *c = ns->c;
+	struct pd_str room;
+	char err[128];
+	(void)v;
+	(void)pattern;
+	/* the pattern also matches K#N#...# of a namespace whose name starts
+	 * with ours followed by '#': check as the adapter does */
+	if (adapter_channel_room(c->key, nsp_name(ns->idx), ch, chlen, &room) != 1)
+		return;
+	struct adapter_broadcast b;
+	memset(&b, 0, sizeof(b));
+	if (adapter_broadcast_decode((const uint8_t *)data, len, &b, err, sizeof(err)) < 0) {
+		CNT_ADD(c, decode_errors);
+		pd_log(LOG_WARNING, "cluster broadcast refused channel=%.*s err=\"%s\"", (int)chlen, ch,
+		       err);
+		adapter_broadcast_clear(&b);
+		return;
+	}
+	if (strcmp(b.uid, c->uid) == 0)
+		goto out; /* our own publish: delivered locally already */
+	CNT_ADD(c, received);
+	int type = b.packet.type;
+	if (type == 5)
+		type = 2; /* BINARY_EVENT: sio_msg decides from the attachments */
+	if (type != 2 || b.packet.data == NULL)
+		goto out;
+	struct sio_bin bins[ADAPTER_MAX_ATTACHMENTS];
+	for (size_t i = 0; i < b.packet.natt && i < ADAPTER_MAX_ATTACHMENTS; i++) {
+		bins[i].p = b.packet.att[i].p;
+		bins[i].len = b.packet.att[i].len;
+	}
+	struct msg *m = sio_msg(2, nsp_name(ns->idx), -1, b.packet.data, bins, b.packet.natt);
+	if (m == NULL) {
+		pd_log(LOG_ERR, "cluster broadcast dropped (out of memory)");
+		goto out;
+	}
+	if (room_emit(worker_of(c->home), ns->idx, (const char *const *)b.rooms.v, b.rooms.n,
+		      (const char *const *)b.except.v, b.except.n, m, NULL) == 0)
+		CNT_ADD(c, delivered_remote);
+	msg_unref(m);
+out:
+	adapter_broadcast_clear(&b);
+}
+
+struct pub {
+	struct cluster *c;
+	size_t chlen, len;
+	char *ch;
+	char data[];
+};
+
+static void do_publish(struct loop *l, void *arg)
+{
+	struct pub *p = arg;
+	struct cluster *c = p->c;
+	(void)l;
+	if (!c->stopped && vk_publish(c->vk, p->ch, p->chlen, p->data, p->len) == 0)
+		CNT_ADD(c, published);
+	else
+		CNT_ADD(c, publish_dropped);
+	free(p);
+	c_release(c);
+}
+
+/* Any loop: publish bytes on channel from home. */
+static int publish_bytes(struct cluster *c, const char *ch, size_t chlen, const char *data,
+			 size_t len)
+{
+	if (!atomic_load(&c->up)) {
+		CNT_ADD(c, publish_dropped);
+		return -ENOTCONN;
+	}
+	struct pub *p = malloc(sizeof(*p) + len + chlen + 1);
+	if (p == NULL)
+		return -ENOMEM;
+	p->c = c;
+	p->len = len;
+	p->chlen = chlen;
+	memcpy(p->data, data, len);
+	p->ch = p->data + len;
+	memcpy(p->ch, ch, chlen);
+	p->ch[chlen] = '\0';
+	c_hold(c);
+	if (loop_post(c->home, do_publish, p) < 0) {
+		c_release(c);
+		free(p);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int cluster_publish(struct cluster *c, size_t nsp_idx, const json_t *data, const struct sio_bin *bins,
+		    size_t nbins, const char *const *rooms, size_t nrooms, const char *const *except,
+		    size_t nexcept, int vol)
+{
+	if (nsp_idx >= c->nnsps || nbins > ADAPTER_MAX_ATTACHMENTS)
+		return -EINVAL;
+	if (!atomic_load(&c->up)) {
+		CNT_ADD(c, publish_dropped);
+		return -ENOTCONN;
+	}
+	struct adapter_bin att[ADAPTER_MAX_ATTACHMENTS];
+	for (size_t i = 0; i < nbins; i++) {
+		att[i].p = (uint8_t *)bins[i].p; /* the encoder only reads */
+		att[i].len = bins[i].len;
+	}
+	struct adapter_flags flags = ADAPTER_FLAGS_NONE;
+	if (vol)
+		flags.vol = 1;
+	struct adapter_emit e = {
+	    .uid = c->uid,
+	    .type = 2,
+	    .nsp = nsp_name(nsp_idx),
+	    .id = -1,
+	    .data = data,
+	    .att = att,
+	    .natt = nbins,
+	    .rooms = rooms,
+	    .nrooms = nrooms,
+	    .except = except,
+	    .nexcept = nexcept,
+	    .flags = &flags,
+	};
+	struct pd_buf msg, ch;
+	pd_buf_init(&msg, ADAPTER_MAX_MSG);
+	pd_buf_init(&ch, 0);
+	/* one room: the adapter's room channel, so that servers without that
+	 * room may skip decoding */
+	int rc = adapter_broadcast_encode(&msg, &e);
+	if (rc == 0)
+		rc = adapter_channel_broadcast(&ch, c->key, nsp_name(nsp_idx),
+					       nrooms == 1 ? rooms[0] : NULL);
+	if (rc == 0)
+		rc = publish_bytes(c, ch.data, ch.len, msg.data, msg.len);
+	else
+		pd_log(LOG_WARNING, "cluster publish encode failed err=%s", strerror(-rc));
+	pd_buf_free(&msg);
+	pd_buf_free(&ch);
+	return rc;
+}
+
+int cluster_emit(struct cluster *c, struct loop *from, size_t nsp_idx, const char *const *rooms,
+		 size_t nrooms, const char *const *except, size_t nexcept, const char *event,
+		 const json_t *payload)
+{
+	if (nsp_idx >= c->nnsps)
+		return -EINVAL;
+	json_t *data = json_array();
+	if (data == NULL || json_array_append_new(data, json_string(event)) < 0 ||
+	    (payload != NULL && json_array_append(data, (json_t *)payload) < 0)) {
+		json_decref(data);
+		return -ENOMEM;
+	}
+	int rc = -ENOMEM;
+	struct msg *m = sio_msg(2, nsp_name(nsp_idx), -1, data, NULL, 0);
+	if (m != NULL) {
+		rc = room_emit(worker_of(from), nsp_idx, rooms, nrooms, except, nexcept, m, NULL);
+		msg_unref(m);
+	}
+	int prc = cluster_publish(c, nsp_idx, data, NULL, 0, rooms, nrooms, except, nexcept, 0);
+	json_decref(data);
+	return rc < 0 ? rc : (prc == -ENOTCONN ? 0 : prc);
+}
+
+/* ================= requests: answering ================= */
+
+struct answer {
+	struct cluster *c;
+	size_t nsp_idx;
+	int type; /* adapter request type */
+	char request_id[ADAPTER_MAX_UID + 1];
+	char requester[ADAPTER_MAX_UID + 1];
+};
+
+static void send_response(struct cluster *c, size_t nsp_idx, const char *to_uid,
+			  const struct adapter_response *r)
+{
+	struct pd_buf out, ch;
+	pd_buf_init(&out, ADAPTER_MAX_MSG);
+	pd_buf_init(&ch, 0);
+	int rc = adapter_response_encode(&out, r);
+	if (rc == 0)
+		rc = adapter_channel_response(&ch, c->key, nsp_name(nsp_idx), to_uid);
+	if (rc == 0)
+		rc = publish_bytes(c, ch.data, ch.len, out.data, out.len);
+	if (rc < 0 && rc != -ENOTCONN)
+		pd_log(LOG_WARNING, "cluster response failed request=%s err=%s", r->request_id,
+		       strerror(-rc));
+	pd_buf_free(&out);
+	pd_buf_free(&ch);
+}
+
+static void answer_done(struct cluster *c, json_t *merged, void *ud)
+{
+	struct answer *a = ud;
+	struct adapter_response r;
+	adapter_response_init(&r);
+	r.type = -1;
+	snprintf(r.request_id, sizeof(r.request_id), "%s", a->request_id);
+	const char *to = NULL; /* the shared response channel: every adapter version reads it */
+	json_t *wrap = NULL;
+	switch (a->type) {
+	case ADAPTER_SOCKETS:
+		r.sockets = merged;
+		break;
+	case ADAPTER_REMOTE_FETCH:
+		r.sockets = merged;
+		break;
+	case ADAPTER_ALL_ROOMS: {
+		size_t n = json_array_size(merged);
+		r.has_rooms = 1;
+		r.rooms.v = calloc(n ? n : 1, sizeof(char *));
+		for (size_t i = 0; r.rooms.v != NULL && i < n; i++)
+			r.rooms.v[r.rooms.n++] = strdup(json_string_value(json_array_get(merged, i)));
+		break;
+	}
+	case ADAPTER_SERVER_SIDE_EMIT:
+		r.type = ADAPTER_SERVER_SIDE_EMIT;
+		wrap = json_pack("{s:s, s:O}", "uid", c->uid, "result", merged);
+		r.data = wrap;
+		to = a->requester; /* ours: pushdesk brokers read their own channel */
+		break;
+	case ADAPTER_BROADCAST:
+		r.type = ADAPTER_BROADCAST_CLIENT_COUNT;
+		r.client_count = 0; /* delivered without acks: none to wait for */
+		break;
+	default: /* REMOTE_JOIN / LEAVE / DISCONNECT: {requestId} */
+		break;
+	}
+	if (a->request_id[0] != '\0' && !c->stopped)
+		send_response(c, a->nsp_idx, to, &r);
+	if (a->type == ADAPTER_ALL_ROOMS) {
+		for (size_t i = 0; i < r.rooms.n; i++)
+			free(r.rooms.v[i]);
+		free(r.rooms.v);
+	}
+	json_decref(wrap);
+	json_decref(merged);
+	CNT_ADD(c, requests_answered);
+	free(a);
+}
+
+static json_t *rooms_to_json(const struct adapter_rooms *r)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < r->n; i++)
+		json_array_append_new(a, json_string(r->v[i]));
+	return a;
+}
+
+static void on_request(struct vk *v, const char *pattern, const char *ch, size_t chlen,
+		       const char *data, size_t len, void *ud)
+{
+	struct nsp_sub *ns = ud;
+	struct cluster *c = ns->c;
+	struct adapter_request q;
+	char err[128];
+	(void)v;
+	(void)pattern;
+	(void)ch;
+	(void)chlen;
+	adapter_request_init(&q);
+	if (adapter_request_decode((const uint8_t *)data, len, &q, err, sizeof(err)) < 0) {
+		CNT_ADD(c, decode_errors);
+		pd_log(LOG_DEBUG, "cluster request ignored err=\"%s\"", err);
+		adapter_request_clear(&q);
+		return;
+	}
+	if (strcmp(q.uid, c->uid) == 0)
+		goto out;
+	const char *nsp = nsp_name(ns->idx);
+	const char *kind = NULL;
+	json_t *arg = json_pack("{s:s}", "nsp", nsp);
+	switch (q.type) {
+	case ADAPTER_SOCKETS:
+		kind = "sockets";
+		json_object_set_new(arg, "rooms", rooms_to_json(&q.rooms));
+		break;
+	case ADAPTER_ALL_ROOMS:
+		kind = "all_rooms";
+		break;
+	case ADAPTER_REMOTE_JOIN:
+	case ADAPTER_REMOTE_LEAVE:
+	case ADAPTER_REMOTE_DISCONNECT:
+		kind = q.type == ADAPTER_REMOTE_JOIN ? "join"
+		       : q.type == ADAPTER_REMOTE_LEAVE ? "leave"
+							: "disconnect";
+		if (q.has_opts) {
+			json_object_set_new(arg, "rooms", rooms_to_json(&q.opt_rooms));
+			json_object_set_new(arg, "except", rooms_to_json(&q.opt_except));
+			json_object_set_new(arg, "targets", rooms_to_json(&q.rooms));
+		} else {
+			json_object_set_new(arg, "rooms", json_pack("[s]", q.sid));
+			json_object_set_new(arg, "targets", json_pack("[s]", q.room));
+		}
+		json_object_set_new(arg, "close", json_boolean(q.close));
+		break;
+	case ADAPTER_REMOTE_FETCH:
+		kind = "fetch";
+		json_object_set_new(arg, "rooms", rooms_to_json(&q.opt_rooms));
+		json_object_set_new(arg, "except", rooms_to_json(&q.opt_except));
+		break;
+	case ADAPTER_SERVER_SIDE_EMIT: {
+		/* ours: ["pushdesk:request", kind, arg]; anything else belongs to
+		 * Node servers' serverSideEmit listeners, which we do not have */
+		const char *ev = json_string_value(json_array_get(q.data, 0));
+		const char *k = json_string_value(json_array_get(q.data, 1));
+		json_t *a = json_array_get(q.data, 2);
+		if (ev == NULL || strcmp(ev, CLUSTER_REQUEST_EVENT) != 0 || k == NULL ||
+		    q.request_id[0] == '\0' || q.uid[0] == '\0')
+			break;
+		static const char *const kinds[] = {"rooms", "sockets", "user_sockets", "online",
+						    "stats"};
+		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			if (strcmp(k, kinds[i]) == 0)
+				kind = kinds[i];
+		if (json_is_object(a)) {
+			json_decref(arg);
+			arg = json_deep_copy(a);
+		}
+		break;
+	}
+	case ADAPTER_BROADCAST: {
+		/* deliver like a broadcast; acks are not collected (clientCount 0) */
+		if (q.packet.data != NULL && (q.packet.type == 2 || q.packet.type == 5)) {
+			struct sio_bin bins[ADAPTER_MAX_ATTACHMENTS];
+			for (size_t i = 0; i < q.packet.natt && i < ADAPTER_MAX_ATTACHMENTS; i++) {
+				bins[i].p = q.packet.att[i].p;
+				bins[i].len = q.packet.att[i].len;
+			}
+			struct msg *m = sio_msg(2, nsp, -1, q.packet.data, bins, q.packet.natt);
+			if (m != NULL) {
+				room_emit(worker_of(c->home), ns->idx,
+					  (const char *const *)q.opt_rooms.v, q.opt_rooms.n,
+					  (const char *const *)q.opt_except.v, q.opt_except.n, m,
+					  NULL);
+				msg_unref(m);
+			}
+		}
+		kind = "count";
+		break;
+	}
+	default:
+		break;
+	}
+	if (kind == NULL || arg == NULL) {
+		json_decref(arg);
+		goto out;
+	}
+	struct answer *a = calloc(1, sizeof(*a));
+	if (a == NULL) {
+		json_decref(arg);
+		goto out;
+	}
+	a->c = c;
+	a->nsp_idx = ns->idx;
+	a->type = q.type;
+	snprintf(a->request_id, sizeof(a->request_id), "%s", q.request_id);
+	snprintf(a->requester, sizeof(a->requester), "%s", q.uid);
+	if (gather_start(c, kind, arg, answer_done, a) < 0)
+		free(a);
+out:
+	adapter_request_clear(&q);
+}
+
+/* ================= requests: asking ================= */
+
+struct creq {
+	struct creq *next;
+	struct cluster *c;
+	char id[48];
+	char kind[32];
+	json_t *arg;
+	json_t *results;
+	char **expect; /* uids still awaited */
+	size_t nexpect;
+	int local_done, asked, degraded, finished, checking;
+	int refs; /* the pending list, the local gather */
+	uint64_t deadline;
+	struct loop_timer timer;
+	struct loop *reply_on;
+	cluster_reply_fn fn;
+	void *ud;
+};
+
+struct creq_reply {
+	cluster_reply_fn fn;
+	json_t *results;
+	int missing;
+	void *ud;
+};
+
+static void run_reply(struct loop *l, void *p)
+{
+	struct creq_reply *r = p;
+	(void)l;
+	r->fn(r->results, r->missing, r->ud);
+	free(r);
+}
+
+static void creq_unref(void *p)
+{
+	struct creq *q = p;
+	if (--q->refs > 0)
+		return;
+	for (size_t i = 0; i < q->nexpect; i++)
+		free(q->expect[i]);
+	free(q->expect);
+	json_decref(q->arg);
+	json_decref(q->results);
+	free(q);
+}
+
+static void creq_finish(struct creq *q, int timed_out)
+{
+	struct cluster *c = q->c;
+	if (q->finished)
+		return;
+	q->finished = 1;
+	loop_timer_cancel(c->home, &q->timer);
+	for (struct creq **pp = &c->reqs; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	if (timed_out) {
+		CNT_ADD(c, requests_timed_out);
+		pd_log(LOG_INFO, "cluster query incomplete kind=%s request=%s missing=%zu", q->kind,
+		       q->id, q->nexpect);
+	}
+	struct creq_reply *r = malloc(sizeof(*r));
+	if (r != NULL) {
+		r->fn = q->fn;
+		r->results = q->results;
+		r->missing = q->degraded ? -1 : (int)q->nexpect;
+		r->ud = q->ud;
+		q->results = NULL;
+		if (q->reply_on == c->home)
+			run_reply(c->home, r);
+		else if (loop_post(q->reply_on, run_reply, r) < 0) {
+			json_decref(r->results);
+			free(r);
+		}
+	}
+	/* the query may be in a hiredis callback's hands: free at turn end */
+	loop_defer_free(c->home, creq_unref, q);
+}
+
+static void creq_maybe_done(struct creq *q)
+{
+	if (q->local_done && q->asked && q->nexpect == 0)
+		creq_finish(q, 0);
+}
+
+static void creq_drop_expect(struct creq *q, size_t i)
+{
+	free(q->expect[i]);
+	q->expect[i] = q->expect[--q->nexpect];
+}
+
+static void creq_local_done(struct cluster *c, json_t *merged, void *ud)
+{
+	struct creq *q = ud;
+	if (q->finished) {
+		json_decref(merged);
+	} else {
+		json_t *one = json_pack("{s:s, s:o}", "uid", c->uid, "result", merged);
+		if (one != NULL)
+			json_array_insert_new(q->results, 0, one);
+		q->local_done = 1;
+		creq_maybe_done(q);
+	}
+	creq_unref(q);
+}
+
+static int result_is(const json_t *results, size_t k, const char *uid)
+{
+	const char *u = json_string_value(json_object_get(json_array_get(results, k), "uid"));
+	return u != NULL && strcmp(u, uid) == 0;
+}
+
+static struct creq *creq_find(struct cluster *c, const char *id)
+{
+	for (struct creq *q = c->reqs; q != NULL; q = q->next)
+		if (strcmp(q->id, id) == 0)
+			return q;
+	return NULL;
+}
+
+/* Replies of LIVE_LUA: the uids whose lease is live now. */
+static int reply_has(const redisReply *r, const char *uid)
+{
+	for (size_t i = 0; i < r->elements; i++)
+		if (r->element[i]->type == REDIS_REPLY_STRING && strcmp(r->element[i]->str, uid) == 0)
+			return 1;
+	return 0;
+}
+
+static void on_recheck_reply(struct vk *v, const redisReply *r, void *ud)
+{
+	char *id = ud;
+	struct cluster *cl = *(struct cluster **)(id + strlen(id) + 1);
+	struct creq *q = creq_find(cl, id);
+	(void)v;
+	free(id);
+	if (q == NULL)
+		return;
+	q->checking = 0;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		return;
+	for (size_t i = 0; i < q->nexpect;) {
+		if (!reply_has(r, q->expect[i])) {
+			pd_log(LOG_INFO, "cluster query stops waiting for a dead broker uid=%s request=%s",
+			       q->expect[i], q->id);
+			creq_drop_expect(q, i);
+		} else {
+			i++;
+		}
+	}
+	creq_maybe_done(q);
+}
+
+/* A copy of the request id, followed by the cluster pointer, to find the
+ * query again from a Valkey reply without holding a pointer to it. */
+static char *id_token(struct cluster *c, const char *id)
+{
+	size_t n = strlen(id);
+	char *t = malloc(n + 1 + sizeof(c));
+	if (t != NULL) {
+		memcpy(t, id, n + 1);
+		memcpy(t + n + 1, &c, sizeof(c));
+	}
+	return t;
+}
+
+static void creq_on_timer(struct loop_timer *t)
+{
+	struct creq *q = container_of(t, struct creq, timer);
+	struct cluster *c = q->c;
+	if (c->home->now >= q->deadline) {
+		creq_finish(q, 1);
+		return;
+	}
+	if (q->asked && q->nexpect > 0 && !q->checking && vk_is_up(c->vk)) {
+		char *tok = id_token(c, q->id);
+		const char *argv[4] = {"EVAL", LIVE_LUA, "1", c->brokers_key};
+		if (tok != NULL && vk_command(c->vk, on_recheck_reply, tok, 4, argv, NULL) == 0)
+			q->checking = 1;
+		else
+			free(tok);
+	}
+	uint64_t next = c->home->now + CLUSTER_RECHECK_MS;
+	loop_timer_set(c->home, t, next < q->deadline ? next : q->deadline);
+}
+
+static void on_live_reply(struct vk *v, const redisReply *r, void *ud)
+{
+	char *id = ud;
+	struct cluster *c = *(struct cluster **)(id + strlen(id) + 1);
+	struct creq *q = creq_find(c, id);
+	(void)v;
+	free(id);
+	if (q == NULL)
+		return;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		pd_log(LOG_WARNING, "cluster query: live brokers unknown request=%s err=%s", q->id,
+		       r && r->type == REDIS_REPLY_ERROR ? r->str : "no reply");
+		q->degraded = 1;
+		q->asked = 1;
+		creq_maybe_done(q);
+		return;
+	}
+	/* responses that came before this reply are already in results */
+	for (size_t i = 0; i < r->elements; i++) {
+		const redisReply *e = r->element[i];
+		if (e->type != REDIS_REPLY_STRING || strcmp(e->str, c->uid) == 0)
+			continue;
+		int got = 0;
+		for (size_t k = 0; k < json_array_size(q->results); k++)
+			if (result_is(q->results, k, e->str))
+				got = 1;
+		if (got)
+			continue;
+		char **ne = realloc(q->expect, (q->nexpect + 1) * sizeof(*ne));
+		if (ne == NULL)
+			continue;
+		q->expect = ne;
+		if ((q->expect[q->nexpect] = strdup(e->str)) != NULL)
+			q->nexpect++;
+	}
+	q->asked = 1;
+	creq_maybe_done(q);
+}
+
+static const char *const request_kinds[] = {"rooms", "sockets", "user_sockets", "online", "stats"};
+
+struct creq_start {
+	struct cluster *c;
+	char kind[32];
+	json_t *arg;
+	struct loop *reply_on;
+	cluster_reply_fn fn;
+	void *ud;
+};
+
+static void creq_begin(struct loop *l, void *p)
+{
+	struct creq_start *s = p;
+	struct cluster *c = s->c;
+	(void)l;
+	struct creq *q = c->stopped ? NULL : calloc(1, sizeof(*q));
+	c_release(c); /* held by cluster_request */
+	if (q == NULL || (q->results = json_array()) == NULL) {
+		free(q);
+		struct creq_reply *r = malloc(sizeof(*r));
+		json_decref(s->arg);
+		if (r != NULL) {
+			*r = (struct creq_reply){s->fn, json_array(), -1, s->ud};
+			if (loop_post(s->reply_on, run_reply, r) < 0)
+				free(r);
+		}
+		free(s);
+		return;
+	}
+	q->c = c;
+	snprintf(q->kind, sizeof(q->kind), "%s", s->kind);
+	q->arg = s->arg;
+	q->reply_on = s->reply_on;
+	q->fn = s->fn;
+	q->ud = s->ud;
+	free(s);
+	snprintf(q->id, sizeof(q->id), "%s-%llu", c->uid, (unsigned long long)++c->next_req);
+	q->deadline = c->home->now + (uint64_t)c->request_timeout_ms;
+	loop_timer_init(&q->timer, creq_on_timer);
+	q->next = c->reqs;
+	c->reqs = q;
+	CNT_ADD(c, requests_sent);
+
+	/* ask the others first: the local part runs meanwhile */
+	int asked = 0;
+	if (vk_is_up(c->vk) && !c->stopped) {
+		struct adapter_request r;
+		adapter_request_init(&r);
+		r.type = ADAPTER_SERVER_SIDE_EMIT;
+		snprintf(r.uid, sizeof(r.uid), "%s", c->uid);
+		snprintf(r.request_id, sizeof(r.request_id), "%s", q->id);
+		r.data = json_pack("[s, s, O]", CLUSTER_REQUEST_EVENT, q->kind, q->arg);
+		struct pd_buf out, ch;
+		pd_buf_init(&out, ADAPTER_MAX_MSG);
+		pd_buf_init(&ch, 0);
+		char *tok = id_token(c, q->id);
+		const char *argv[4] = {"EVAL", LIVE_LUA, "1", c->brokers_key};
+		if (tok != NULL && r.data != NULL && adapter_request_encode(&out, &r) == 0 &&
+		    adapter_channel_request(&ch, c->key, nsp_name(0)) == 0 &&
+		    vk_command(c->vk, on_live_reply, tok, 4, argv, NULL) == 0) {
+			tok = NULL;
+			if (vk_publish(c->vk, ch.data, ch.len, out.data, out.len) == 0)
+				asked = 1;
+		}
+		free(tok);
+		json_decref(r.data);
+		r.data = NULL;
+		adapter_request_clear(&r);
+		pd_buf_free(&out);
+		pd_buf_free(&ch);
+	}
+	if (!asked) {
+		q->degraded = 1;
+		q->asked = 1;
+	}
+	loop_timer_set(c->home, &q->timer,
+		       c->home->now + (CLUSTER_RECHECK_MS < c->request_timeout_ms
+					   ? CLUSTER_RECHECK_MS
+					   : (uint64_t)c->request_timeout_ms));
+	q->refs = 2;
+	if (gather_start(c, q->kind, json_deep_copy(q->arg), creq_local_done, q) < 0) {
+		q->refs = 1;
+		q->local_done = 1;
+	}
+	creq_maybe_done(q);
+}
+
+int cluster_request(struct cluster *c, struct loop *reply_on, const char *kind, json_t *arg,
+		    cluster_reply_fn fn, void *ud)
+{
+	int known = 0;
+	for (size_t i = 0; i < sizeof(request_kinds) / sizeof(request_kinds[0]); i++)
+		if (strcmp(kind, request_kinds[i]) == 0)
+			known = 1;
+	if (!known || (arg != NULL && !json_is_object(arg))) {
+		json_decref(arg);
+		return -EINVAL;
+	}
+	struct creq_start *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		json_decref(arg);
+		return -ENOMEM;
+	}
+	s->c = c;
+	snprintf(s->kind, sizeof(s->kind), "%s", kind);
+	s->arg = arg ? arg : json_object();
+	s->reply_on = reply_on;
+	s->fn = fn;
+	s->ud = ud;
+	c_hold(c);
+	if (loop_post(c->home, creq_begin, s) < 0) {
+		c_release(c);
+		json_decref(s->arg);
+		free(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void on_response(struct vk *v, const char *pattern, const char *ch, size_t chlen,
+			const char *data, size_t len, void *ud)
+{
+	struct nsp_sub *ns = ud;
+	struct cluster *c = ns->c;
+	struct adapter_response r;
+	char err[128];
+	(void)v;
+	(void)pattern;
+	(void)ch;
+	(void)chlen;
+	if (c->reqs == NULL)
+		return;
+	adapter_response_init(&r);
+	if (adapter_response_decode((const uint8_t *)data, len, &r, err, sizeof(err)) < 0) {
+		adapter_response_clear(&r);
+		return;
+	}
+	struct creq *q = creq_find(c, r.request_id);
+	const char *uid = json_string_value(json_object_get(r.data, "uid"));
+	if (q == NULL || q->finished || r.type != ADAPTER_SERVER_SIDE_EMIT || uid == NULL)
+		goto out;
+	for (size_t k = 0; k < json_array_size(q->results); k++)
+		if (result_is(q->results, k, uid))
+			goto out; /* a duplicate */
+	json_array_append(q->results, r.data);
+	for (size_t i = 0; i < q->nexpect; i++)
+		if (strcmp(q->expect[i], uid) == 0) {
+			creq_drop_expect(q, i);
+			break;
+		}
+	creq_maybe_done(q);
+out:
+	adapter_response_clear(&r);
+}
+
+/* ================= lease ================= */
+
+static void lease_value(struct cluster *c, struct pd_buf *out)
+{
+	uint64_t conns = 0, sockets = 0, rooms = 0, ein = 0, eout = 0;
+	for (int i = 0; i < g_broker.nloops; i++) {
+		struct worker *w = &g_broker.workers[i];
+		conns += METRIC_GET(w, conn_ws) + METRIC_GET(w, conn_polling);
+		sockets += METRIC_GET(w, sockets);
+		rooms += METRIC_GET(w, rooms);
+		ein += METRIC_GET(w, events_in);
+		eout += METRIC_GET(w, events_out);
+	}
+	uint64_t now = loop_clock_ms();
+	if (c->last_events_ms != 0 && now > c->last_events_ms)
+		c->eps = (double)(ein + eout - c->last_events) * 1000.0 /
+			 (double)(now - c->last_events_ms);
+	c->last_events = ein + eout;
+	c->last_events_ms = now;
+	char host[128] = "";
+	gethostname(host, sizeof(host) - 1);
+	json_t *o = json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:f}", "uid", c->uid, "host",
+			      host, "pid", (int)getpid(), "connections", (json_int_t)conns, "sockets",
+			      (json_int_t)sockets, "rooms", (json_int_t)rooms, "events_in",
+			      (json_int_t)ein, "events_out", (json_int_t)eout, "eps", c->eps);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	pd_buf_append_str(out, s ? s : "{}");
+	free(s);
+	json_decref(o);
+}
+
+static void on_lease_reply(struct vk *v, const redisReply *r, void *ud)
+{
+	struct cluster *c = ud;
+	(void)v;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		CNT_ADD(c, lease_failures);
+		if (r != NULL && r->type == REDIS_REPLY_ERROR)
+			pd_log(LOG_ERR, "cluster lease renewal failed err=\"%s\"", r->str);
+		return;
+	}
+	CNT_ADD(c, lease_renewals);
+	atomic_store(&c->nlive, (int)r->elements);
+}
+
+static void lease_renew(struct cluster *c)
+{
+	struct pd_buf val;
+	pd_buf_init(&val, 0);
+	lease_value(c, &val);
+	char ttl[24];
+	snprintf(ttl, sizeof(ttl), "%ld", c->lease_ttl_ms);
+	const char *argv[8] = {"EVAL", LEASE_LUA, "2", c->lease_key, c->brokers_key, c->uid, ttl,
+			       val.data ? val.data : "{}"};
+	if (vk_command(c->vk, on_lease_reply, c, 8, argv, NULL) < 0)
+		CNT_ADD(c, lease_failures);
+	pd_buf_free(&val);
+}
+
+static void on_lease_timer(struct loop_timer *t)
+{
+	struct cluster *c = container_of(t, struct cluster, lease_timer);
+	if (c->stopped)
+		return;
+	if (vk_is_up(c->vk))
+		lease_renew(c);
+	long every = c->lease_ttl_ms / 3;
+	loop_timer_set(c->home, t, c->home->now + (uint64_t)(every > 100 ? every : 100));
+}
+
+static void on_vk_state(struct vk *v, int up, void *ud)
+{
+	struct cluster *c = ud;
+	(void)v;
+	atomic_store(&c->up, up);
+	if (up) {
+		lease_renew(c);
+	} else {
+		atomic_store(&c->nlive, 0);
+	}
+	if (c->state_fn != NULL)
+		c->state_fn(c, up, c->state_ud);
+}
+
+/* ================= life ================= */
+
+struct cluster *cluster_new(struct loop *home, const struct cluster_cfg *cfg, char *err,
+			    size_t errlen)
+{
+	const char *key = cfg->key && cfg->key[0] ? cfg->key : ADAPTER_DEFAULT_KEY;
+	if (strlen(key) > ADAPTER_MAX_KEY) {
+		snprintf(err, errlen, "adapter_key longer than %d bytes", ADAPTER_MAX_KEY);
+		return NULL;
+	}
+	if (g_broker.nnsps == 0) {
+		snprintf(err, errlen, "cluster: no namespaces");
+		return NULL;
+	}
+	struct cluster *c = calloc(1, sizeof(*c));
+	if (c == NULL || (c->subs = calloc(g_broker.nnsps, sizeof(*c->subs))) == NULL) {
+		free(c);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->home = home;
+	atomic_init(&c->inflight, 1);
+	c->nnsps = g_broker.nnsps;
+	for (size_t i = 0; i < c->nnsps; i++) {
+		c->subs[i].c = c;
+		c->subs[i].idx = i;
+	}
+	snprintf(c->key, sizeof(c->key), "%s", key);
+	/* like the adapter's uid2(6), longer: unique among restarts */
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	for (int i = 0; i < CLUSTER_UID_LEN; i++)
+		c->uid[i] = abc[arc4random_uniform(sizeof(abc) - 1)];
+	c->uid[CLUSTER_UID_LEN] = '\0';
+	snprintf(c->lease_key, sizeof(c->lease_key), "%s:broker:%s", c->key, c->uid);
+	snprintf(c->brokers_key, sizeof(c->brokers_key), "%s:brokers", c->key);
+	c->lease_ttl_ms = cfg->lease_ttl_ms > 0 ? cfg->lease_ttl_ms : 10000;
+	c->request_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 5000;
+	long cto = cfg->command_timeout_ms > 0 ? cfg->command_timeout_ms : c->request_timeout_ms;
+	c->vk = vk_new(home, cfg->valkey_url, cto, err, errlen);
+	if (c->vk == NULL) {
+		free(c->subs);
+		free(c);
+		return NULL;
+	}
+	vk_set_state_cb(c->vk, on_vk_state, c);
+	loop_timer_init(&c->lease_timer, on_lease_timer);
+	return c;
+}
+
+int cluster_start(struct cluster *c)
+{
+	struct pd_buf ch;
+	pd_buf_init(&ch, 0);
+	int rc = 0;
+	for (size_t i = 0; i < c->nnsps && rc == 0; i++) {
+		const char *nsp = nsp_name(i);
+		pd_buf_reset(&ch);
+		rc = adapter_channel_pattern(&ch, c->key, nsp);
+		if (rc == 0)
+			rc = vk_subscribe(c->vk, ch.data, 1, on_broadcast, &c->subs[i]);
+		pd_buf_reset(&ch);
+		if (rc == 0)
+			rc = adapter_channel_request(&ch, c->key, nsp);
+		if (rc == 0)
+			rc = vk_subscribe(c->vk, ch.data, 0, on_request, &c->subs[i]);
+		pd_buf_reset(&ch);
+		if (rc == 0)
+			rc = adapter_channel_response(&ch, c->key, nsp, c->uid);
+		if (rc == 0)
+			rc = vk_subscribe(c->vk, ch.data, 0, on_response, &c->subs[i]);
+	}
+	pd_buf_free(&ch);
+	if (rc < 0)
+		return rc;
+	c->started = 1;
+	pd_log(LOG_NOTICE, "cluster starting uid=%s key=%s valkey=%s lease_ttl_ms=%ld", c->uid,
+	       c->key, vk_addr(c->vk), c->lease_ttl_ms);
+	loop_timer_set(c->home, &c->lease_timer, loop_clock_ms() + (uint64_t)c->lease_ttl_ms / 3);
+	return vk_start(c->vk);
+}
+
+void cluster_stop(struct cluster *c)
+{
+	if (c == NULL || c->stopped)
+		return;
+	if (vk_is_up(c->vk)) {
+		const char *del[2] = {"DEL", c->lease_key};
+		const char *zrem[3] = {"ZREM", c->brokers_key, c->uid};
+		vk_command(c->vk, NULL, NULL, 2, del, NULL);
+		vk_command(c->vk, NULL, NULL, 3, zrem, NULL);
+	}
+	c->stopped = 1;
+	atomic_store(&c->up, 0);
+	loop_timer_cancel(c->home, &c->lease_timer);
+	pd_log(LOG_NOTICE, "cluster leaving uid=%s", c->uid);
+}
+
+void cluster_free(struct cluster *c)
+{
+	if (c == NULL)
+		return;
+	c->stopped = 1;
+	atomic_store(&c->up, 0);
+	loop_timer_cancel(c->home, &c->lease_timer);
+	while (c->reqs != NULL) {
+		struct creq *q = c->reqs;
+		q->local_done = 1;
+		creq_finish(q, 1);
+	}
+	vk_free(c->vk);
+	c->vk = NULL;
+	free(c->subs);
+	c->subs = NULL;
+	c_release(c);
+}
+
+const char *cluster_uid(const struct cluster *c)
+{
+	return c->uid;
+}
+
+const char *cluster_key(const struct cluster *c)
+{
+	return c->key;
+}
+
+struct vk *cluster_vk(struct cluster *c)
+{
+	return c->vk;
+}
+
+struct loop *cluster_home(const struct cluster *c)
+{
+	return c->home;
+}
+
+int cluster_is_up(const struct cluster *c)
+{
+	return atomic_load(&c->up);
+}
+
+int cluster_server_count(const struct cluster *c)
+{
+	return atomic_load(&c->nlive);
+}
+
+void cluster_set_state_hook(struct cluster *c, cluster_state_fn fn, void *ud)
+{
+	c->state_fn = fn;
+	c->state_ud = ud;
+}
+
+void cluster_get_stats(const struct cluster *c, struct cluster_stats *o)
+{
+#define G(f) o->f = atomic_load_explicit(&c->f, memory_order_relaxed)
+	G(published);
+	G(publish_dropped);
+	G(received);
+	G(delivered_remote);
+	G(decode_errors);
+	G(requests_sent);
+	G(requests_answered);
+	G(requests_timed_out);
+	G(lease_renewals);
+	G(lease_failures);
+#undef G
+}

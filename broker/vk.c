@@ -1,0 +1,670 @@
+/* vk: hiredis async glue on our loop. Each context's fd is one loop watch;
+ * the context is freed only outside its own callbacks or through hiredis's
+ * own deferral, and the watch is freed at the end of the loop turn. The two
+ * connections live and die together: any failure tears both down, marks
+ * Valkey down once, and a timer retries with doubling backoff. */
+#include "vk.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "loop.h"
+#include "pd_log.h"
+
+enum vk_state { VK_DOWN = 0, VK_CONNECTING, VK_UP };
+
+struct vk;
+
+/* One per redisAsyncContext (ac->ev.data); freed by the cleanup hook at
+ * the end of the loop turn, since epoll may still hold it this turn. */
+struct vk_ev {
+	struct loop_watch w;
+	struct vk *v;
+	redisAsyncContext *ac; /* NULL once hiredis has cleaned up */
+	int fd;
+	uint32_t mask;
+	int added;
+};
+
+struct vk_cmd {
+	struct vk_cmd *next, *prev;
+	struct vk *v;
+	vk_reply_fn fn;
+	void *ud;
+	uint64_t deadline;
+};
+
+struct vk_sub {
+	struct vk_sub *next;
+	struct vk *v;
+	int pattern;
+	vk_msg_fn fn;
+	void *ud;
+	char name[];
+};
+
+struct vk {
+	struct loop *l;
+	char host[VK_HOST_MAX];
+	char ip[INET6_ADDRSTRLEN];
+	char addr[VK_HOST_MAX + 16];
+	char password[256];
+	int port, db;
+	long timeout_ms;
+	enum vk_state state;
+	redisAsyncContext *cmd, *sub; /* ours while non-NULL */
+	int cmd_ok, sub_ok;           /* connect callbacks seen */
+	int ever_up, logged_down;
+	long backoff;
+	struct loop_timer conn_timer; /* connect deadline or next retry */
+	struct loop_timer cmd_timer;  /* oldest pending command's deadline */
+	struct loop_timer ping_timer;
+	struct vk_cmd pending; /* list head, oldest first */
+	struct vk_sub *subs;
+	vk_state_fn state_fn;
+	void *state_ud;
+	struct vk_stats st;
+	int freeing;
+};
+
+#define VK_OF(t, field) ((struct vk *)((char *)(t) - offsetof(struct vk, field)))
+
+static void teardown(struct vk *v, const char *why);
+static void schedule_retry(struct vk *v);
+
+/* ---- url ---- */
+
+int vk_parse_url(const char *url, char *host, size_t hostlen, int *port, int *db, char *password,
+		 size_t passlen, char *err, size_t errlen)
+{
+	const char *p = url;
+	*port = 6379;
+	*db = 0;
+	if (password != NULL && passlen > 0)
+		password[0] = '\0';
+	if (strncmp(p, "redis://", 8) == 0)
+		p += 8;
+	else if (strstr(p, "://") != NULL) {
+		snprintf(err, errlen, "valkey_url: only redis:// is supported");
+		return -1;
+	}
+	const char *at = strchr(p, '@');
+	if (at != NULL) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		const char *pw = colon ? colon + 1 : p;
+		size_t n = (size_t)(at - pw);
+		if (password != NULL) {
+			if (n >= passlen) {
+				snprintf(err, errlen, "valkey_url: password too long");
+				return -1;
+			}
+			memcpy(password, pw, n);
+			password[n] = '\0';
+		}
+		p = at + 1;
+	}
+	const char *end = p + strcspn(p, "/");
+	const char *hs = p, *he;
+	if (*p == '[') { /* [v6]:port */
+		hs = p + 1;
+		he = memchr(hs, ']', (size_t)(end - hs));
+		if (he == NULL) {
+			snprintf(err, errlen, "valkey_url: bad IPv6 address");
+			return -1;
+		}
+		p = he + 1;
+	} else {
+		he = memchr(p, ':', (size_t)(end - p));
+		if (he == NULL)
+			he = end;
+		p = he;
+	}
+	size_t hl = (size_t)(he - hs);
+	if (hl == 0 || hl >= hostlen) {
+		snprintf(err, errlen, "valkey_url: bad host");
+		return -1;
+	}
+	memcpy(host, hs, hl);
+	host[hl] = '\0';
+	if (p < end && *p == ':') {
+		char *e;
+		long v = strtol(p + 1, &e, 10);
+		if (e != end || v < 1 || v > 65535) {
+			snprintf(err, errlen, "valkey_url: bad port");
+			return -1;
+		}
+		*port = (int)v;
+	} else if (p != end) {
+		snprintf(err, errlen, "valkey_url: bad host");
+		return -1;
+	}
+	if (*end == '/' && end[1] != '\0') {
+		char *e;
+		long v = strtol(end + 1, &e, 10);
+		if (*e != '\0' || v < 0 || v > 100000) {
+			snprintf(err, errlen, "valkey_url: bad database number");
+			return -1;
+		}
+		*db = (int)v;
+	}
+	return 0;
+}
+
+/* ---- event hooks ---- */
+
+static void ev_update(struct vk_ev *e, uint32_t mask)
+{
+	if (e->ac == NULL || mask == e->mask)
+		return;
+	struct loop *l = e->v->l;
+	int rc;
+	if (!e->added) {
+		rc = loop_watch_add(l, e->fd, mask, &e->w);
+		e->added = rc == 0;
+	} else {
+		rc = loop_watch_mod(l, e->fd, mask, &e->w);
+	}
+	if (rc < 0)
+		pd_log(LOG_ERR, "valkey epoll_ctl failed fd=%d err=%s", e->fd, strerror(-rc));
+	else
+		e->mask = mask;
+}
+
+static void ev_add_read(void *p)
+{
+	struct vk_ev *e = p;
+	ev_update(e, e->mask | EPOLLIN);
+}
+
+static void ev_del_read(void *p)
+{
+	struct vk_ev *e = p;
+	ev_update(e, e->mask & ~(uint32_t)EPOLLIN);
+}
+
+static void ev_add_write(void *p)
+{
+	struct vk_ev *e = p;
+	ev_update(e, e->mask | EPOLLOUT);
+}
+
+static void ev_del_write(void *p)
+{
+	struct vk_ev *e = p;
+	ev_update(e, e->mask & ~(uint32_t)EPOLLOUT);
+}
+
+static void ev_cleanup(void *p)
+{
+	struct vk_ev *e = p;
+	if (e->added)
+		loop_watch_del(e->v->l, e->fd);
+	e->added = 0;
+	e->ac = NULL;
+	loop_defer_free(e->v->l, free, e);
+}
+
+static void ev_on_io(struct loop_watch *w, uint32_t events)
+{
+	struct vk_ev *e = (struct vk_ev *)w;
+	if (e->ac != NULL && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		redisAsyncHandleRead(e->ac);
+	/* the read may have freed the context (cleanup cleared e->ac) */
+	if (e->ac != NULL && (events & EPOLLOUT))
+		redisAsyncHandleWrite(e->ac);
+}
+
+static int ev_attach(struct vk *v, redisAsyncContext *ac)
+{
+	struct vk_ev *e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return -ENOMEM;
+	e->w.fn = ev_on_io;
+	e->v = v;
+	e->ac = ac;
+	e->fd = ac->c.fd;
+	ac->ev.data = e;
+	ac->ev.addRead = ev_add_read;
+	ac->ev.delRead = ev_del_read;
+	ac->ev.addWrite = ev_add_write;
+	ac->ev.delWrite = ev_del_write;
+	ac->ev.cleanup = ev_cleanup;
+	return 0;
+}
+
+/* ---- commands ---- */
+
+static void arm_cmd_timer(struct vk *v)
+{
+	struct vk_cmd *c = v->pending.next;
+	if (c == &v->pending)
+		loop_timer_cancel(v->l, &v->cmd_timer);
+	else
+		loop_timer_set(v->l, &v->cmd_timer, c->deadline);
+}
+
+static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct vk_cmd *c = priv;
+	struct vk *v = c->v;
+	(void)ac;
+	if (v == NULL) { /* detached by vk_free */
+		free(c);
+		return;
+	}
+	c->prev->next = c->next;
+	c->next->prev = c->prev;
+	const redisReply *r = reply;
+	if (r != NULL) {
+		v->st.replies++;
+		if (r->type == REDIS_REPLY_ERROR)
+			v->st.errors++;
+	}
+	if (c->fn != NULL)
+		c->fn(v, r, c->ud);
+	free(c);
+	if (!v->freeing)
+		arm_cmd_timer(v);
+}
+
+static int cmd_send(struct vk *v, redisAsyncContext *ac, vk_reply_fn fn, void *ud, int argc,
+		    const char **argv, const size_t *lens)
+{
+	struct vk_cmd *c = malloc(sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->v = v;
+	c->fn = fn;
+	c->ud = ud;
+	c->deadline = loop_clock_ms() + (uint64_t)v->timeout_ms;
+	c->prev = v->pending.prev;
+	c->next = &v->pending;
+	if (redisAsyncCommandArgv(ac, on_cmd_reply, c, argc, argv, lens) != REDIS_OK) {
+		free(c);
+		return -ENOMEM;
+	}
+	v->pending.prev->next = c;
+	v->pending.prev = c;
+	v->st.commands++;
+	if (c->prev == &v->pending)
+		arm_cmd_timer(v);
+	return 0;
+}
+
+int vk_command(struct vk *v, vk_reply_fn fn, void *ud, int argc, const char **argv,
+	       const size_t *lens)
+{
+	if (v->state != VK_UP || v->cmd == NULL)
+		return -ENOTCONN;
+	return cmd_send(v, v->cmd, fn, ud, argc, argv, lens);
+}
+
+int vk_publish(struct vk *v, const char *channel, size_t chlen, const void *p, size_t len)
+{
+	const char *argv[3] = {"PUBLISH", channel, p};
+	size_t lens[3] = {7, chlen, len};
+	int rc = vk_command(v, NULL, NULL, 3, argv, lens);
+	if (rc == 0)
+		v->st.published++;
+	else
+		v->st.dropped++;
+	return rc;
+}
+
+static void on_cmd_timeout(struct loop_timer *t)
+{
+	struct vk *v = VK_OF(t, cmd_timer);
+	struct vk_cmd *c = v->pending.next;
+	if (c == &v->pending)
+		return;
+	if (c->deadline > v->l->now) {
+		loop_timer_set(v->l, t, c->deadline);
+		return;
+	}
+	v->st.timeouts++;
+	/* replies come in order: a command this late means the connection is
+	 * stuck, and every command queued behind it with it */
+	teardown(v, "command timeout");
+}
+
+static void on_ping(struct loop_timer *t)
+{
+	struct vk *v = VK_OF(t, ping_timer);
+	if (v->state != VK_UP)
+		return;
+	const char *argv[1] = {"PING"};
+	vk_command(v, NULL, NULL, 1, argv, NULL);
+	loop_timer_set(v->l, t, v->l->now + VK_PING_MS);
+}
+
+/* ---- subscriptions ---- */
+
+static void on_sub_msg(redisAsyncContext *ac, void *reply, void *priv)
+{
+	struct vk_sub *s = priv;
+	struct vk *v = s->v;
+	const redisReply *r = reply;
+	(void)ac;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 3)
+		return;
+	for (size_t i = 0; i < r->elements; i++)
+		if (r->element[i]->type != REDIS_REPLY_STRING &&
+		    r->element[i]->type != REDIS_REPLY_INTEGER)
+			return;
+	const char *kind = r->element[0]->str;
+	if (strcmp(kind, "message") == 0 && r->elements == 3 &&
+	    r->element[2]->type == REDIS_REPLY_STRING) {
+		v->st.messages++;
+		s->fn(v, NULL, r->element[1]->str, r->element[1]->len, r->element[2]->str,
+		      r->element[2]->len, s->ud);
+	} else if (strcmp(kind, "pmessage") == 0 && r->elements == 4 &&
+		   r->element[3]->type == REDIS_REPLY_STRING) {
+		v->st.messages++;
+		s->fn(v, s->name, r->element[2]->str, r->element[2]->len, r->element[3]->str,
+		      r->element[3]->len, s->ud);
+	}
+	/* subscribe / psubscribe confirmations need nothing */
+}
+
+static int sub_send(struct vk *v, struct vk_sub *s)
+{
+	const char *argv[2] = {s->pattern ? "PSUBSCRIBE" : "SUBSCRIBE", s->name};
+	if (redisAsyncCommandArgv(v->sub, on_sub_msg, s, 2, argv, NULL) != REDIS_OK)
+		return -ENOMEM;
+	return 0;
+}
+
+int vk_subscribe(struct vk *v, const char *channel, int pattern, vk_msg_fn fn, void *ud)
+{
+	for (struct vk_sub *s = v->subs; s != NULL; s = s->next)
+		if (s->pattern == pattern && strcmp(s->name, channel) == 0)
+			return -EEXIST;
+	size_t n = strlen(channel);
+	struct vk_sub *s = malloc(sizeof(*s) + n + 1);
+	if (s == NULL)
+		return -ENOMEM;
+	memcpy(s->name, channel, n + 1);
+	s->v = v;
+	s->pattern = pattern;
+	s->fn = fn;
+	s->ud = ud;
+	s->next = v->subs;
+	v->subs = s;
+	if (v->state == VK_UP && sub_send(v, s) < 0) {
+		teardown(v, "subscribe failed");
+		return 0; /* re-sent on reconnect */
+	}
+	return 0;
+}
+
+/* ---- connection life ---- */
+
+static void go_up(struct vk *v)
+{
+	if (v->db != 0) {
+		char dbs[16];
+		snprintf(dbs, sizeof(dbs), "%d", v->db);
+		const char *argv[2] = {"SELECT", dbs};
+		if (cmd_send(v, v->cmd, NULL, NULL, 2, argv, NULL) < 0) {
+			teardown(v, "out of memory");
+			return;
+		}
+	}
+	for (struct vk_sub *s = v->subs; s != NULL; s = s->next) {
+		if (sub_send(v, s) < 0) {
+			teardown(v, "out of memory");
+			return;
+		}
+	}
+	v->state = VK_UP;
+	v->backoff = 0;
+	v->logged_down = 0;
+	v->st.ups++;
+	loop_timer_cancel(v->l, &v->conn_timer);
+	loop_timer_set(v->l, &v->ping_timer, v->l->now + VK_PING_MS);
+	pd_log(LOG_NOTICE, "valkey up addr=%s db=%d subscriptions=%s", v->addr, v->db,
+	       v->subs ? "resent" : "none");
+	v->ever_up = 1;
+	if (v->state_fn != NULL)
+		v->state_fn(v, 1, v->state_ud);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+	struct vk *v = ac->data;
+	if (v == NULL || (ac != v->cmd && ac != v->sub))
+		return; /* a context we already gave up */
+	if (status != REDIS_OK) {
+		/* hiredis frees ac itself after this callback */
+		if (ac == v->cmd)
+			v->cmd = NULL;
+		else
+			v->sub = NULL;
+		teardown(v, ac->errstr[0] ? ac->errstr : "connect failed");
+		return;
+	}
+	if (ac == v->cmd)
+		v->cmd_ok = 1;
+	else
+		v->sub_ok = 1;
+	if (v->cmd_ok && v->sub_ok && v->state == VK_CONNECTING)
+		go_up(v);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct vk *v = ac->data;
+	(void)status;
+	if (v == NULL || (ac != v->cmd && ac != v->sub))
+		return;
+	if (ac == v->cmd)
+		v->cmd = NULL;
+	else
+		v->sub = NULL;
+	teardown(v, ac->errstr[0] ? ac->errstr : "connection closed");
+}
+
+static redisAsyncContext *open_ctx(struct vk *v)
+{
+	redisAsyncContext *ac = redisAsyncConnect(v->ip, v->port);
+	if (ac == NULL)
+		return NULL;
+	if (ac->err) {
+		pd_log(LOG_DEBUG, "valkey connect failed addr=%s err=%s", v->addr, ac->errstr);
+		redisAsyncFree(ac);
+		return NULL;
+	}
+	ac->data = v;
+	if (ev_attach(v, ac) < 0) {
+		redisAsyncFree(ac);
+		return NULL;
+	}
+	redisEnableKeepAlive(&ac->c);
+	redisAsyncSetConnectCallback(ac, on_connect);
+	redisAsyncSetDisconnectCallback(ac, on_disconnect);
+	/* hiredis arms write for the connect only on the first command: arm it */
+	ev_add_write(ac->ev.data);
+	return ac;
+}
+
+static void start_connect(struct vk *v)
+{
+	v->st.connect_attempts++;
+	v->cmd_ok = v->sub_ok = 0;
+	v->state = VK_CONNECTING;
+	v->cmd = open_ctx(v);
+	v->sub = v->cmd ? open_ctx(v) : NULL;
+	if (v->cmd == NULL || v->sub == NULL) {
+		teardown(v, "connect failed");
+		return;
+	}
+	if (v->password[0] != '\0') {
+		const char *argv[2] = {"AUTH", v->password};
+		if (cmd_send(v, v->cmd, NULL, NULL, 2, argv, NULL) < 0 ||
+		    redisAsyncCommandArgv(v->sub, NULL, NULL, 2, argv, NULL) != REDIS_OK) {
+			teardown(v, "out of memory");
+			return;
+		}
+	}
+	loop_timer_set(v->l, &v->conn_timer, loop_clock_ms() + (uint64_t)v->timeout_ms);
+}
+
+static void on_conn_timer(struct loop_timer *t)
+{
+	struct vk *v = VK_OF(t, conn_timer);
+	if (v->state == VK_CONNECTING)
+		teardown(v, "connect timeout");
+	else if (v->state == VK_DOWN)
+		start_connect(v);
+}
+
+static void schedule_retry(struct vk *v)
+{
+	v->backoff = v->backoff == 0 ? VK_BACKOFF_MIN_MS : v->backoff * 2;
+	if (v->backoff > VK_BACKOFF_MAX_MS)
+		v->backoff = VK_BACKOFF_MAX_MS;
+	/* +-25% jitter so that brokers do not reconnect in step */
+	long j = v->backoff / 4;
+	long d = v->backoff - j + (j > 0 ? (long)(arc4random_uniform((uint32_t)(2 * j + 1))) : 0);
+	loop_timer_set(v->l, &v->conn_timer, loop_clock_ms() + (uint64_t)d);
+}
+
+/* Drop both connections. Pending commands get their NULL reply from
+ * hiredis (or from a context freed later, inside its own callback). */
+static void teardown(struct vk *v, const char *why)
+{
+	int was_up = v->state == VK_UP;
+	redisAsyncContext *cmd = v->cmd, *sub = v->sub;
+	if (v->state == VK_DOWN && cmd == NULL && sub == NULL)
+		return;
+	v->state = VK_DOWN;
+	v->cmd = v->sub = NULL;
+	loop_timer_cancel(v->l, &v->ping_timer);
+	loop_timer_cancel(v->l, &v->cmd_timer);
+	loop_timer_cancel(v->l, &v->conn_timer);
+	if (was_up) {
+		v->st.downs++;
+		pd_log(LOG_WARNING, "valkey down addr=%s reason=\"%s\" (serving on, retrying)", v->addr,
+		       why);
+	} else if (!v->logged_down) {
+		pd_log(LOG_WARNING, "valkey unreachable addr=%s reason=\"%s\" (retrying)", v->addr, why);
+	}
+	v->logged_down = 1;
+	/* contexts we still hold: hiredis defers the free when inside their
+	 * callbacks; their callbacks see v->cmd/v->sub no longer match */
+	if (cmd != NULL)
+		redisAsyncFree(cmd);
+	if (sub != NULL)
+		redisAsyncFree(sub);
+	if (!v->freeing)
+		schedule_retry(v);
+	if (was_up && v->state_fn != NULL && !v->freeing)
+		v->state_fn(v, 0, v->state_ud);
+}
+
+/* ---- public ---- */
+
+struct vk *vk_new(struct loop *l, const char *url, long timeout_ms, char *err, size_t errlen)
+{
+	struct vk *v = calloc(1, sizeof(*v));
+	if (v == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (vk_parse_url(url, v->host, sizeof(v->host), &v->port, &v->db, v->password,
+			 sizeof(v->password), err, errlen) < 0) {
+		free(v);
+		return NULL;
+	}
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+	int rc = getaddrinfo(v->host, NULL, &hints, &ai);
+	if (rc != 0 || ai == NULL) {
+		snprintf(err, errlen, "valkey_url: cannot resolve %s: %s", v->host, gai_strerror(rc));
+		free(v);
+		return NULL;
+	}
+	/* hiredis 0.14 takes one address string; prefer IPv4 like most servers bind */
+	const struct addrinfo *pick = ai;
+	for (const struct addrinfo *a = ai; a != NULL; a = a->ai_next)
+		if (a->ai_family == AF_INET) {
+			pick = a;
+			break;
+		}
+	const void *ap = pick->ai_family == AF_INET
+			     ? (const void *)&((const struct sockaddr_in *)pick->ai_addr)->sin_addr
+			     : (const void *)&((const struct sockaddr_in6 *)pick->ai_addr)->sin6_addr;
+	inet_ntop(pick->ai_family, ap, v->ip, sizeof(v->ip));
+	freeaddrinfo(ai);
+	snprintf(v->addr, sizeof(v->addr), "%s:%d", v->host, v->port);
+	v->l = l;
+	v->timeout_ms = timeout_ms > 0 ? timeout_ms : VK_DEFAULT_TIMEOUT_MS;
+	v->pending.next = v->pending.prev = &v->pending;
+	loop_timer_init(&v->conn_timer, on_conn_timer);
+	loop_timer_init(&v->cmd_timer, on_cmd_timeout);
+	loop_timer_init(&v->ping_timer, on_ping);
+	return v;
+}
+
+int vk_start(struct vk *v)
+{
+	if (v->state != VK_DOWN || v->conn_timer.idx != SIZE_MAX)
+		return -EALREADY;
+	start_connect(v);
+	return 0;
+}
+
+void vk_free(struct vk *v)
+{
+	if (v == NULL)
+		return;
+	v->freeing = 1;
+	teardown(v, "shutting down");
+	loop_timer_cancel(v->l, &v->conn_timer);
+	/* commands of a context freed inside its own callback are still
+	 * pending: hiredis calls them later with our vk gone, so detach them */
+	for (struct vk_cmd *c = v->pending.next, *n; c != &v->pending; c = n) {
+		n = c->next;
+		if (c->fn != NULL)
+			c->fn(v, NULL, c->ud);
+		c->v = NULL;
+	}
+	for (struct vk_sub *s = v->subs, *n; s != NULL; s = n) {
+		n = s->next;
+		free(s);
+	}
+	free(v);
+}
+
+void vk_set_state_cb(struct vk *v, vk_state_fn fn, void *ud)
+{
+	v->state_fn = fn;
+	v->state_ud = ud;
+}
+
+int vk_is_up(const struct vk *v)
+{
+	return v->state == VK_UP;
+}
+
+struct loop *vk_loop(const struct vk *v)
+{
+	return v->l;
+}
+
+void vk_get_stats(const struct vk *v, struct vk_stats *out)
+{
+	*out = v->st;
+}
+
+const char *vk_addr(const struct vk *v)
+{
+	return v->addr;
+}
