@@ -539,5 +539,9 @@ for s in "${RUN_SERVERS[@]}"; do
 	done
 done
 echo "highest 1-minute load average seen: $LOAD_MAX on $(nproc) cores$(awk -v l="$LOAD_MAX" 'BEGIN {if (l > 2.5) print " -- above the 2 this run puts on the machine: other work shared the cores, figures are not comparable"}')"
-echo "results: $OUT/results.tsv (JSON per run beside it)"
+if [ "$KEEP_OUT" = 1 ]; then
+	echo "results: $OUT/results.tsv (JSON per run beside it)"
+else
+	echo "results: not kept (use --out DIR to keep every JSON summary and log)"
+fi
 exit 0

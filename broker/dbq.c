@@ -265,13 +265,19 @@ static int ids_param(struct pd_buf *b, const long long *ids, size_t n)
 	return rc == 0 ? pd_buf_append_str(b, "}") : rc;
 }
 
-/* Build one event from a row (id, nsp, event, rooms json, except json,
- * payload). 0 or -1. */
-static int event_from_row(const PGresult *r, int row, struct dbq_event *e)
+/* The outbox columns event_from_row reads, in order. */
+#define OUTBOX_COLS                                                                               \
+	"id, namespace, event, array_to_json(rooms)::text, array_to_json(except_rooms)::text, " \
+	"payload::text"
+
+/* Build one event from the OUTBOX_COLS of a row, starting at column off.
+ * 0 or -1. */
+static int event_from_row(const PGresult *r, int row, int off, struct dbq_event *e)
 {
 	char err[128];
-	const char *nsp = PQgetvalue(r, row, 1), *ev = PQgetvalue(r, row, 2);
-	const char *rs = PQgetvalue(r, row, 3), *es = PQgetvalue(r, row, 4), *ps = PQgetvalue(r, row, 5);
+	const char *nsp = PQgetvalue(r, row, off + 1), *ev = PQgetvalue(r, row, off + 2);
+	const char *rs = PQgetvalue(r, row, off + 3), *es = PQgetvalue(r, row, off + 4),
+		   *ps = PQgetvalue(r, row, off + 5);
 	json_t *rooms = pd_json_parse(rs, strlen(rs), err, sizeof(err));
 	json_t *exc = pd_json_parse(es, strlen(es), err, sizeof(err));
 	size_t len = strlen(nsp) + strlen(ev) + 2, k = 0;
@@ -280,7 +286,7 @@ static int event_from_row(const PGresult *r, int row, struct dbq_event *e)
 	int rc = -1;
 
 	memset(e, 0, sizeof(*e));
-	e->id = strtoll(PQgetvalue(r, row, 0), NULL, 10);
+	e->id = strtoll(PQgetvalue(r, row, off), NULL, 10);
 	if (rooms == NULL || exc == NULL || !json_is_array(rooms) || !json_is_array(exc))
 		goto out;
 	for (int a = 0; a < 2; a++) {
@@ -349,9 +355,8 @@ static void fetch_events(PGconn *c, const long long *ids, size_t n, struct dbq_e
 	{
 		const char *p[1] = {b.data};
 		r = pd_db_exec(c,
-			       "SELECT id, namespace, event, array_to_json(rooms)::text, "
-			       "array_to_json(except_rooms)::text, payload::text FROM outbox "
-			       "WHERE id = ANY($1::bigint[]) ORDER BY id",
+			       "SELECT " OUTBOX_COLS " FROM outbox WHERE id = ANY($1::bigint[]) "
+			       "ORDER BY id",
 			       1, p, NULL);
 	}
 	if (r == NULL || (rows = PQntuples(r)) == 0)
@@ -359,7 +364,7 @@ static void fetch_events(PGconn *c, const long long *ids, size_t n, struct dbq_e
 	if ((v = calloc((size_t)rows, sizeof(*v))) == NULL)
 		goto out;
 	for (int i = 0; i < rows; i++) {
-		if (event_from_row(r, i, &v[k]) != 0) {
+		if (event_from_row(r, i, 0, &v[k]) != 0) {
 			dbq_events_free(v, k);
 			v = NULL;
 			k = 0;
@@ -472,6 +477,35 @@ int dbq_read_prepare(struct dbq_read *q, const struct dbq_who *w, const char *ti
 	return 0;
 }
 
+/* The message:read event of a receipt, from the OUTBOX_COLS at column off
+ * (all NULL when nothing was new). */
+static void read_event(const PGresult *r, int off, struct dbq_read *q)
+{
+	if (PQgetisnull(r, 0, off))
+		return;
+	if ((q->ev = calloc(1, sizeof(*q->ev))) != NULL && event_from_row(r, 0, off, q->ev) == 0) {
+		q->nev = 1;
+		q->event_id = q->ev->id;
+		return;
+	}
+	free(q->ev);
+	q->ev = NULL;
+	q->event_id = strtoll(PQgetvalue(r, 0, off), NULL, 10);
+	pd_log(LOG_WARNING, "dbq: message:read event %lld not decoded: left to the relay",
+	       q->event_id);
+}
+
+/* The outbox row of message:read {ticketId, userId, messageId, eventId} to
+ * ticket:<id>, written in the same statement as the receipts, only when one
+ * was new: CTE m(ticket, message) and i (new receipts) must exist; $2 org,
+ * $3 user. */
+#define READ_OUTBOX                                                                               \
+	"o AS (INSERT INTO outbox (id, org_id, event, rooms, payload) "                          \
+	"SELECT n.id, $2::uuid, 'message:read', ARRAY['ticket:' || x.ticket::text], "            \
+	"jsonb_build_object('ticketId', x.ticket, 'userId', $3::uuid, 'messageId', x.message, "  \
+	"'eventId', n.id) FROM x CROSS JOIN LATERAL (SELECT nextval('outbox_id_seq') AS id) n "  \
+	"WHERE EXISTS (SELECT 1 FROM i) RETURNING " OUTBOX_COLS ") "
+
 enum pd_err dbq_read_message_job(PGconn *c, void *arg)
 {
 	struct dbq_read *q = arg;
@@ -480,16 +514,19 @@ enum pd_err dbq_read_message_job(PGconn *c, void *arg)
 	enum pd_err e = PD_E_UNAVAILABLE;
 	PGresult *r;
 
+	dbq_read_clear_out(q);
 	if (q->message[0] == '\0')
 		return answer(&q->err, q->msg, PD_E_NOT_FOUND, "message not found");
+	/* One statement, so one transaction: receipt and event commit together. */
 	r = pd_db_exec(c,
-		       "WITH m AS (SELECT m.id, m.ticket_id FROM messages m "
+		       "WITH x AS (SELECT m.id AS message, m.ticket_id AS ticket FROM messages m "
 		       "JOIN tickets t ON t.id = m.ticket_id WHERE m.id = $1::uuid "
 		       "AND t.org_id = $2::uuid AND ($4::text <> 'customer' OR t.customer_id = $3::uuid) "
 		       "AND ($5::uuid IS NULL OR m.ticket_id = $5::uuid)), "
-		       "i AS (INSERT INTO message_reads (message_id, user_id) SELECT id, $3::uuid FROM m "
-		       "ON CONFLICT DO NOTHING RETURNING 1) "
-		       "SELECT m.ticket_id, (SELECT count(*) FROM i) FROM m",
+		       "i AS (INSERT INTO message_reads (message_id, user_id) "
+		       "SELECT message, $3::uuid FROM x ON CONFLICT DO NOTHING RETURNING 1), "
+		       READ_OUTBOX
+		       "SELECT x.ticket, (SELECT count(*) FROM i), o.* FROM x LEFT JOIN o ON true",
 		       5, p, &e);
 	if (r == NULL)
 		return answer(&q->err, q->msg, e, NULL);
@@ -498,7 +535,9 @@ enum pd_err dbq_read_message_job(PGconn *c, void *arg)
 		return answer(&q->err, q->msg, PD_E_NOT_FOUND, "message not found");
 	}
 	snprintf(q->ticket_id, sizeof(q->ticket_id), "%s", PQgetvalue(r, 0, 0));
+	snprintf(q->last_id, sizeof(q->last_id), "%s", q->message);
 	q->added = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	read_event(r, 2, q);
 	PQclear(r);
 	return answer(&q->err, q->msg, PD_OK, NULL);
 }
@@ -511,10 +550,11 @@ enum pd_err dbq_read_ticket_job(PGconn *c, void *arg)
 	PGresult *r;
 	const char *last;
 
+	dbq_read_clear_out(q);
 	if (q->ticket[0] == '\0')
 		return answer(&q->err, q->msg, PD_E_NOT_FOUND, "ticket not found");
-	/* One statement: the receipts and the newest message see one snapshot,
-	 * so "up to now" is the statement's start. */
+	/* One statement: the receipts, the newest message and the event see one
+	 * snapshot ("up to now" is the statement's start) and commit together. */
 	r = pd_db_exec(c,
 		       "WITH t AS (SELECT id FROM tickets WHERE id = $1::uuid AND org_id = $2::uuid "
 		       "AND ($4::text <> 'customer' OR customer_id = $3::uuid)), "
@@ -522,9 +562,12 @@ enum pd_err dbq_read_ticket_job(PGconn *c, void *arg)
 		       "SELECT m.id, $3::uuid FROM messages m JOIN t ON m.ticket_id = t.id "
 		       "WHERE m.sender_id <> $3::uuid AND NOT EXISTS (SELECT 1 FROM message_reads r "
 		       "WHERE r.message_id = m.id AND r.user_id = $3::uuid) "
-		       "ON CONFLICT DO NOTHING RETURNING 1) "
-		       "SELECT (SELECT m.id FROM messages m WHERE m.ticket_id = t.id "
-		       "ORDER BY m.seq DESC LIMIT 1), (SELECT count(*) FROM i) FROM t",
+		       "ON CONFLICT DO NOTHING RETURNING 1), "
+		       "x AS (SELECT m.id AS message, m.ticket_id AS ticket FROM messages m "
+		       "JOIN t ON m.ticket_id = t.id ORDER BY m.seq DESC LIMIT 1), "
+		       READ_OUTBOX
+		       "SELECT (SELECT message FROM x), (SELECT count(*) FROM i), o.* "
+		       "FROM t LEFT JOIN o ON true",
 		       4, p, &e);
 	if (r == NULL)
 		return answer(&q->err, q->msg, e, NULL);
@@ -536,8 +579,23 @@ enum pd_err dbq_read_ticket_job(PGconn *c, void *arg)
 	snprintf(q->last_id, sizeof(q->last_id), "%s", last != NULL ? last : "");
 	snprintf(q->ticket_id, sizeof(q->ticket_id), "%s", q->ticket);
 	q->added = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+	read_event(r, 2, q);
 	PQclear(r);
 	return answer(&q->err, q->msg, PD_OK, NULL);
+}
+
+void dbq_read_clear_out(struct dbq_read *q)
+{
+	dbq_events_free(q->ev, q->nev);
+	q->ev = NULL;
+	q->nev = 0;
+	q->event_id = 0;
+}
+
+void dbq_read_clear(struct dbq_read *q)
+{
+	dbq_events_free(q->ev, q->nev);
+	memset(q, 0, sizeof(*q));
 }
 
 /* ---- notifications ---- */

@@ -145,26 +145,40 @@ void dbq_send_clear(struct dbq_send *q);
 struct dbq_read {
 	/* in */
 	struct dbq_who who;
-	char ticket[DBQ_ID];       /* dbq_read_ticket_job */
+	char ticket[DBQ_ID];       /* dbq_read_ticket_job; optional for read_message */
 	char message[DBQ_ID];      /* dbq_read_message_job */
 	/* out */
 	enum pd_err err;
 	char msg[DBQ_MSG];
 	long long added;           /* receipts newly stored (0: already read) */
-	char ticket_id[DBQ_ID];    /* the message's ticket (read_message) */
-	char last_id[DBQ_ID];      /* read_ticket: the ticket's last message, "" if none */
+	char ticket_id[DBQ_ID];    /* the ticket */
+	char last_id[DBQ_ID];      /* the messageId of message:read: the message marked
+				    * (read_message) or the ticket's newest ("" if none) */
+	/* When added > 0: the committed outbox row of message:read {ticketId,
+	 * userId, messageId, eventId} to ticket:<id>, to publish as dbq_send's
+	 * events (and mark published); event_id 0 and nev 0 otherwise. */
+	long long event_id;
+	struct dbq_event *ev;      /* owned */
+	size_t nev;
 };
 
-/* 1 (NOT_FOUND: malformed id) or 0. message_id NULL for a whole ticket. */
+/* 1 (NOT_FOUND: malformed id) or 0. message_id NULL for a whole ticket;
+ * with both, the message must be in that ticket. */
 int dbq_read_prepare(struct dbq_read *q, const struct dbq_who *w, const char *ticket_id,
 		     const char *message_id);
 /* Mark q->message read for the user (ON CONFLICT DO NOTHING): added is 1 if
  * it was new. NOT_FOUND if the user may not see it (or, with q->ticket set,
- * it is not in that ticket). */
+ * it is not in that ticket). For chat:focus: run it for each message:new of
+ * the focused ticket not sent by the focused user. */
 enum pd_err dbq_read_message_job(PGconn *c, void *arg);
-/* Mark every message of q->ticket not sent by the user read, up to now:
- * added = how many were new, last_id = the ticket's newest message. */
+/* Mark every message of q->ticket not sent by the user read, up to now
+ * (chat:focus itself): added = how many were new, last_id = the ticket's
+ * newest message. */
 enum pd_err dbq_read_ticket_job(PGconn *c, void *arg);
+/* dbq_read_clear frees the outputs and zeroes q; _clear_out frees only the
+ * outputs (the jobs call it first, so a struct may be resubmitted). */
+void dbq_read_clear(struct dbq_read *q);
+void dbq_read_clear_out(struct dbq_read *q);
 
 /* ---- notifications ------------------------------------------------------- */
 
