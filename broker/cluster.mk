@@ -7,3 +7,11 @@ libpdcluster_a_SOURCES = \
 	broker/vk.c broker/vk.h \
 	broker/cluster.c broker/cluster.h \
 	broker/presence.c broker/presence.h
+
+# tests/integration/vk_driver: the Valkey layer against a redis-server it
+# starts itself, with the broker's loop/room/msg code and a fake sio layer.
+noinst_PROGRAMS += tests/integration/vk_driver
+tests_integration_vk_driver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker $(PD_DEPCFLAGS)
+tests_integration_vk_driver_SOURCES = tests/integration/vk_driver.c \
+	broker/loop.c broker/room.c broker/msg.c broker/hmap.c
+tests_integration_vk_driver_LDADD = libpdcluster.a libpdbroker.a libpushdesk.a $(PD_LIBS)

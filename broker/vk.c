@@ -409,15 +409,6 @@ int vk_subscribe(struct vk *v, const char *channel, int pattern, vk_msg_fn fn, v
 
 static void go_up(struct vk *v)
 {
-	if (v->db != 0) {
-		char dbs[16];
-		snprintf(dbs, sizeof(dbs), "%d", v->db);
-		const char *argv[2] = {"SELECT", dbs};
-		if (cmd_send(v, v->cmd, NULL, NULL, 2, argv, NULL) < 0) {
-			teardown(v, "out of memory");
-			return;
-		}
-	}
 	for (struct vk_sub *s = v->subs; s != NULL; s = s->next) {
 		if (sub_send(v, s) < 0) {
 			teardown(v, "out of memory");
@@ -435,6 +426,20 @@ static void go_up(struct vk *v)
 	v->ever_up = 1;
 	if (v->state_fn != NULL)
 		v->state_fn(v, 1, v->state_ud);
+}
+
+static void on_hello(struct vk *v, const redisReply *r, void *ud)
+{
+	(void)ud;
+	if (r == NULL || v->state != VK_CONNECTING)
+		return; /* torn down meanwhile */
+	if (r->type == REDIS_REPLY_ERROR) {
+		char why[256];
+		snprintf(why, sizeof(why), "%s", r->str); /* r dies with the context */
+		teardown(v, why);
+		return;
+	}
+	go_up(v);
 }
 
 static void on_connect(const redisAsyncContext *ac, int status)
@@ -455,8 +460,13 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		v->cmd_ok = 1;
 	else
 		v->sub_ok = 1;
-	if (v->cmd_ok && v->sub_ok && v->state == VK_CONNECTING)
-		go_up(v);
+	if (v->cmd_ok && v->sub_ok && v->state == VK_CONNECTING) {
+		/* a TCP connect says little (a frozen server's kernel accepts):
+		 * up only once the server answers, under the command timeout */
+		const char *argv[1] = {"PING"};
+		if (cmd_send(v, v->cmd, on_hello, NULL, 1, argv, NULL) < 0)
+			teardown(v, "out of memory");
+	}
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status)
@@ -514,6 +524,15 @@ static void start_connect(struct vk *v)
 			return;
 		}
 	}
+	if (v->db != 0) {
+		char dbs[16];
+		snprintf(dbs, sizeof(dbs), "%d", v->db);
+		const char *argv[2] = {"SELECT", dbs};
+		if (cmd_send(v, v->cmd, NULL, NULL, 2, argv, NULL) < 0) {
+			teardown(v, "out of memory");
+			return;
+		}
+	}
 	loop_timer_set(v->l, &v->conn_timer, loop_clock_ms() + (uint64_t)v->timeout_ms);
 }
 
@@ -552,9 +571,12 @@ static void teardown(struct vk *v, const char *why)
 	loop_timer_cancel(v->l, &v->conn_timer);
 	if (was_up) {
 		v->st.downs++;
-		pd_log(LOG_WARNING, "valkey down addr=%s reason=\"%s\" (serving on, retrying)", v->addr,
-		       why);
-	} else if (!v->logged_down) {
+		if (v->freeing)
+			pd_log(LOG_NOTICE, "valkey closed addr=%s", v->addr);
+		else
+			pd_log(LOG_WARNING, "valkey down addr=%s reason=\"%s\" (serving on, retrying)",
+			       v->addr, why);
+	} else if (!v->logged_down && !v->freeing) {
 		pd_log(LOG_WARNING, "valkey unreachable addr=%s reason=\"%s\" (retrying)", v->addr, why);
 	}
 	v->logged_down = 1;

@@ -9,6 +9,7 @@
  * presence online/offline once per user across brokers and after a crash.
  * Exit 0 when every check passes; one line per check. */
 #include <errno.h>
+#include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -183,7 +184,7 @@ static void redis_start(void)
 	snprintf(p, sizeof(p), "%d", port);
 	redis_pid = fork();
 	if (redis_pid == 0) {
-		int devnull = open("/dev/null", 1);
+		int devnull = open("/dev/null", O_WRONLY);
 		dup2(devnull, 1);
 		execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "",
 		       "--appendonly", "no", "--dir", dir, (char *)NULL);
@@ -252,6 +253,23 @@ static void on_reply(json_t *results, int missing, void *ud)
 static int replied(void)
 {
 	return got_replies > 0;
+}
+
+static int got_list;
+static size_t list_n;
+static char list_dump[1024];
+static void on_list(const json_t *list, void *ud)
+{
+	(void)ud;
+	got_list = 1;
+	list_n = json_array_size(list);
+	char *d = list ? json_dumps(list, JSON_COMPACT) : NULL;
+	snprintf(list_dump, sizeof(list_dump), "%s", d ? d : "null");
+	free(d);
+}
+static int listed(void)
+{
+	return got_list;
 }
 
 static int a_down(void)
@@ -433,9 +451,17 @@ int main(void)
 	      "user:online u1 once (delivered by both instances: %zu)",
 	      count(s1, "[\"user:online\",\"u1\"]"));
 	CHECK(count(s3, "user:online") == 0, "other org does not see user:online");
-	got_replies = 0;
-	presence_online(PA, "o1", &L, (presence_list_fn)(void (*)(void))NULL, NULL);
-	(void)0;
+	got_list = 0;
+	presence_online(PA, "o1", &L, on_list, NULL);
+	run_until(listed, 2000);
+	CHECK(got_list && list_n == 2, "presence_online(o1) lists 2 users (%zu)", list_n);
+	got_list = 0;
+	const char *who[2] = {"u2", "nobody"};
+	presence_get(PA, who, 2, &L, on_list, NULL);
+	run_until(listed, 2000);
+	CHECK(got_list && strstr(list_dump, "\"nobody\",\"status\":\"offline\"") != NULL &&
+		  strstr(list_dump, "\"u2\",\"status\":\"online\"") != NULL,
+	      "presence_get: %s", list_dump);
 
 	/* status */
 	presence_set_status(PA, "c-a-1", "away");
