@@ -1,35 +1,422 @@
-/* app: the main profile. "/" authenticates and joins the automatic rooms;
- * its ticket, message, presence and typing events come with the database
- * in a later issue, so every event is unknown for now. "/dashboard" admits
- * admins only; its metrics come later too. */
+/* app: the main profile. "/" authenticates, joins the automatic rooms and
+ * serves the helpdesk's client events (contract 3.1) under per-socket rate
+ * limits (3.3); "/dashboard" admits admins and pushes metrics (3.2). This
+ * file holds the namespace table, the event dispatch, the process-wide
+ * services (database pool, cluster, presence) and the helpers the h_*.c
+ * handlers share. */
 #include "app.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "auth.h"
+#include "cluster.h"
+#include "dashboard.h"
+#include "pd_cfg.h"
 #include "pd_log.h"
+#include "presence.h"
+#include "room.h"
+#include "typing.h"
+
+struct app g_app;
+
+/* ---- life cycle ---- */
+
+int app_setup(const struct pd_cfg *cfg, struct loop *home, char *err, size_t errlen)
+{
+	long lease, ptl, reqto, grant_s;
+	char e[512];
+	if (ratelimit_rule_cfg(cfg, "rate_typing_start", &g_app.rate_typing, e, sizeof(e)) < 0 ||
+	    ratelimit_rule_cfg(cfg, "rate_message_send", &g_app.rate_send, e, sizeof(e)) < 0 ||
+	    ratelimit_rule_cfg(cfg, "rate_presence_status", &g_app.rate_status, e, sizeof(e)) < 0 ||
+	    ratelimit_rule_cfg(cfg, "rate_default", &g_app.rate_default, e, sizeof(e)) < 0 ||
+	    pd_cfg_get_long(cfg, "typing_timeout", 100, 3600000, &g_app.typing_timeout_ms, e,
+			    sizeof(e)) < 0 ||
+	    pd_cfg_get_long(cfg, "dashboard_interval", 100, 3600000, &g_app.dashboard_interval_ms,
+			    e, sizeof(e)) < 0 ||
+	    pd_cfg_get_long(cfg, "lease_ttl", 1, 3600, &lease, e, sizeof(e)) < 0 ||
+	    pd_cfg_get_long(cfg, "presence_ttl", 3, 86400, &ptl, e, sizeof(e)) < 0 ||
+	    pd_cfg_get_long(cfg, "broker_request_timeout", 10, 600000, &reqto, e, sizeof(e)) < 0 ||
+	    pd_cfg_get_long(cfg, "grant_cache_seconds", 0, 86400, &grant_s, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "%s", e);
+		return -1;
+	}
+	int normal = g_broker.profile == PROFILE_NORMAL;
+	if (!normal && g_broker.profile != PROFILE_BENCH)
+		return 0;
+	int dash = sio_nsp_index("/dashboard");
+	g_app.dash_idx = dash >= 0 ? (size_t)dash : (size_t)-1;
+	if (normal && pd_cfg_get(cfg, "database_url")[0] != '\0') {
+		g_app.db = dbpool_new_cfg(cfg, e, sizeof(e));
+		g_app.grants = dbq_grants_new(grant_s * 1000, 0);
+		if (g_app.db == NULL || g_app.grants == NULL) {
+			snprintf(err, errlen, "database pool: %s", g_app.db ? "out of memory" : e);
+			return -1;
+		}
+	} else if (normal) {
+		pd_log(LOG_WARNING, "database_url is empty: ticket, message, notification and "
+				    "dashboard events answer INTERNAL");
+	}
+	if (pd_cfg_get(cfg, "valkey_url")[0] != '\0') {
+		struct cluster_cfg cc = {
+		    .valkey_url = pd_cfg_get(cfg, "valkey_url"),
+		    .key = pd_cfg_get(cfg, "adapter_key"),
+		    .lease_ttl_ms = lease * 1000,
+		    .request_timeout_ms = reqto,
+		};
+		g_app.cluster = cluster_new(home, &cc, e, sizeof(e));
+		if (g_app.cluster == NULL) {
+			snprintf(err, errlen, "valkey: %s", e);
+			return -1;
+		}
+		if (normal && (g_app.presence = presence_new(g_app.cluster, ptl * 1000, 0)) == NULL) {
+			snprintf(err, errlen, "presence: out of memory");
+			return -1;
+		}
+	} else if (normal) {
+		pd_log(LOG_WARNING, "valkey_url is empty: one broker, rooms in memory, presence "
+				    "events answer INTERNAL");
+	}
+	return 0;
+}
+
+int app_start(char *err, size_t errlen)
+{
+	if (g_app.cluster != NULL && cluster_start(g_app.cluster) < 0) {
+		snprintf(err, errlen, "cannot start the Valkey connection");
+		return -1;
+	}
+	if (g_app.presence != NULL && presence_start(g_app.presence) < 0) {
+		snprintf(err, errlen, "cannot start presence");
+		return -1;
+	}
+	if (g_broker.profile == PROFILE_NORMAL && g_app.dash_idx != (size_t)-1 &&
+	    dashboard_start(&g_broker.loops[0]) < 0) {
+		snprintf(err, errlen, "cannot start the dashboard timer");
+		return -1;
+	}
+	return 0;
+}
+
+long app_stop(void)
+{
+	dashboard_stop();
+	if (g_app.db != NULL)
+		dbpool_shutdown(g_app.db);
+	if (g_app.cluster != NULL) {
+		cluster_stop(g_app.cluster);
+		return 200; /* let the lease DEL and the last presence writes leave */
+	}
+	return 0;
+}
+
+void app_fini(void)
+{
+	dashboard_fini();
+	presence_free(g_app.presence);
+	cluster_free(g_app.cluster);
+	dbpool_free(g_app.db);
+	dbq_grants_free(g_app.grants);
+	g_app.presence = NULL;
+	g_app.cluster = NULL;
+	g_app.db = NULL;
+	g_app.grants = NULL;
+}
+
+/* ---- helpers ---- */
+
+int app_emit(struct loop *from, size_t nsp_idx, const char *const *rooms, size_t nrooms,
+	     const char *const *except, size_t nexcept, const char *event, const json_t *payload)
+{
+	if (g_app.cluster != NULL)
+		return cluster_emit(g_app.cluster, from, nsp_idx, rooms, nrooms, except, nexcept,
+				    event, payload);
+	json_t *data = json_pack("[s]", event);
+	if (data == NULL || (payload != NULL && json_array_append(data, (json_t *)payload) < 0)) {
+		json_decref(data);
+		return -ENOMEM;
+	}
+	struct msg *m = sio_msg(SIO_EVENT, g_broker.nsps[nsp_idx].name, -1, data, NULL, 0);
+	json_decref(data);
+	if (m == NULL)
+		return -ENOMEM;
+	int rc = room_emit(worker_of(from), nsp_idx, rooms, nrooms, except, nexcept, m, NULL);
+	msg_unref(m);
+	return rc;
+}
+
+static void mark_done(struct loop *l, void *arg, enum pd_err st)
+{
+	struct dbq_outbox_mark *q = arg;
+	(void)l;
+	if (st != PD_OK)
+		pd_log(LOG_INFO, "outbox mark failed rows=%zu err=%s (the relay publishes them again)",
+		       q->n, pd_err_code(st));
+	free(q);
+}
+
+void app_publish(struct loop *from, const struct dbq_event *ev, size_t nev)
+{
+	struct dbq_outbox_mark *q = NULL;
+	/* Valkey down: delivered here, left unpublished for the API's relay
+	 * (clients drop the duplicate by eventId) */
+	int mark = g_app.db != NULL && (g_app.cluster == NULL || cluster_is_up(g_app.cluster));
+	if (mark && nev > 0)
+		q = calloc(1, sizeof(*q));
+	for (size_t i = 0; i < nev; i++) {
+		int idx = sio_nsp_index(ev[i].nsp ? ev[i].nsp : "/");
+		if (idx < 0) {
+			pd_log(LOG_WARNING, "outbox event for an unknown namespace id=%lld nsp=%s",
+			       ev[i].id, ev[i].nsp);
+			continue;
+		}
+		int rc = app_emit(from, (size_t)idx, ev[i].rooms, ev[i].nrooms, ev[i].except,
+				  ev[i].nexcept, ev[i].event, ev[i].payload);
+		if (rc < 0)
+			pd_log(LOG_WARNING, "event emit failed id=%lld event=%s err=%s", ev[i].id,
+			       ev[i].event, strerror(-rc));
+		else if (q != NULL && q->n < sizeof(q->ids) / sizeof(q->ids[0]))
+			q->ids[q->n++] = ev[i].id;
+	}
+	if (q == NULL)
+		return;
+	if (q->n == 0 || dbpool_submit(g_app.db, from, dbq_outbox_mark_job, mark_done, q) < 0)
+		free(q);
+}
+
+void app_fail(struct sio_socket *s, long long ack_id, enum pd_err e, const char *msg)
+{
+	const char *code;
+	switch (e) {
+	case PD_E_BAD_REQUEST:
+	case PD_E_FORBIDDEN:
+	case PD_E_NOT_FOUND:
+	case PD_E_RATE_LIMITED:
+		code = pd_err_code(e);
+		break;
+	case PD_E_TOO_LARGE:
+		code = "BAD_REQUEST";
+		break;
+	case PD_E_UNAUTHORIZED:
+		code = "FORBIDDEN";
+		break;
+	default:
+		code = "INTERNAL";
+		if (msg == NULL || msg[0] == '\0')
+			msg = e == PD_E_UNAVAILABLE ? "service unavailable, try again"
+						    : "internal error";
+		break;
+	}
+	sio_error(s, ack_id, code, msg != NULL && msg[0] != '\0' ? msg : pd_err_message(e));
+}
+
+void app_ok(struct sio_socket *s, long long ack_id, json_t *fields)
+{
+	if (ack_id < 0) {
+		json_decref(fields);
+		return;
+	}
+	json_t *o = fields != NULL ? fields : json_object();
+	json_t *args = NULL;
+	if (o != NULL && json_object_set_new(o, "ok", json_true()) == 0)
+		args = json_pack("[O]", o);
+	if (args != NULL)
+		sio_ack(s, ack_id, args, NULL, 0);
+	json_decref(args);
+	json_decref(o);
+}
+
+int app_submit(struct sio_socket *s, long long ack_id, dbpool_job_fn run, dbpool_done_fn done,
+	       void *arg)
+{
+	if (g_app.db == NULL) {
+		sio_error(s, ack_id, "INTERNAL", "this broker has no database");
+		return -1;
+	}
+	int rc = dbpool_submit(g_app.db, s->nsp->w->loop, run, done, arg);
+	if (rc < 0) {
+		pd_log(LOG_WARNING, "database job refused err=%s", strerror(-rc));
+		sio_error(s, ack_id, "INTERNAL",
+			  rc == -EAGAIN ? "server busy, try again" : "service unavailable");
+		return -1;
+	}
+	return 0;
+}
+
+const char *app_id_arg(const json_t *payload, const char *key)
+{
+	if (json_is_string(payload))
+		return json_string_value(payload);
+	if (json_is_object(payload))
+		return json_string_value(json_object_get(payload, key));
+	return NULL;
+}
+
+/* ---- "/" ---- */
+
+static struct app_sock *sock_new(struct sio_socket *s)
+{
+	struct app_sock *a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return NULL;
+	a->s = s;
+	if (s->ident != NULL)
+		a->who_ok = dbq_who_set(&a->who, s->ident->sub, s->ident->org, s->ident->role) == 0;
+	s->app = a;
+	return a;
+}
 
 static void main_connect(struct sio_socket *s, const json_t *auth)
 {
 	(void)auth;
-	if (auth_join_rooms(s) < 0) {
+	if (sock_new(s) == NULL || auth_join_rooms(s) < 0) {
 		pd_log(LOG_ERR, "sio automatic rooms failed id=%s", s->id);
 		sio_disconnect(s, 0);
+		return;
+	}
+	h_presence_connect(s);
+	if (g_app.db != NULL && app_of(s)->who_ok)
+		h_notif_count(s);
+}
+
+static void main_disconnect(struct sio_socket *s, const char *reason)
+{
+	struct app_sock *a = app_of(s);
+	(void)reason;
+	if (a == NULL)
+		return;
+	typing_stop_all(s);
+	h_presence_disconnect(s);
+	free(a->typing);
+	free(a);
+	s->app = NULL;
+	s->watch = 0;
+}
+
+typedef void (*handler_fn)(struct sio_socket *s, const json_t *arg, long long ack);
+
+static void h_typing_start(struct sio_socket *s, const json_t *arg, long long ack)
+{
+	typing_event(s, arg, ack, 1);
+}
+
+static void h_typing_stop(struct sio_socket *s, const json_t *arg, long long ack)
+{
+	typing_event(s, arg, ack, 0);
+}
+
+static const struct {
+	const char *name;
+	enum app_ev ev;
+	handler_fn fn;
+} main_events[] = {
+    {"ticket:join", APP_EV_TICKET_JOIN, h_ticket_join},
+    {"ticket:leave", APP_EV_TICKET_LEAVE, h_ticket_leave},
+    {"message:send", APP_EV_MESSAGE_SEND, h_message_send},
+    {"typing:start", APP_EV_TYPING_START, h_typing_start},
+    {"typing:stop", APP_EV_TYPING_STOP, h_typing_stop},
+    {"presence:ping", APP_EV_PRESENCE_PING, h_presence_ping},
+    {"presence:status", APP_EV_PRESENCE_STATUS, h_presence_status},
+    {"presence:subscribe", APP_EV_PRESENCE_SUBSCRIBE, h_presence_subscribe},
+    {"presence:unsubscribe", APP_EV_PRESENCE_UNSUBSCRIBE, h_presence_unsubscribe},
+    {"chat:focus", APP_EV_CHAT_FOCUS, h_chat_focus},
+    {"chat:blur", APP_EV_CHAT_BLUR, h_chat_blur},
+    {"notification:markRead", APP_EV_NOTIF_READ, h_notif_read},
+    {"notification:markAllRead", APP_EV_NOTIF_READ_ALL, h_notif_read_all},
+};
+
+static const struct rl_rule *rule_of(enum app_ev ev)
+{
+	switch (ev) {
+	case APP_EV_TYPING_START: return &g_app.rate_typing;
+	case APP_EV_MESSAGE_SEND: return &g_app.rate_send;
+	case APP_EV_PRESENCE_STATUS: return &g_app.rate_status;
+	default: return &g_app.rate_default;
 	}
 }
 
-static void unknown_event(struct sio_socket *s, const char *event, const json_t *data,
-			  const struct sio_bin *bins, size_t nbins, long long ack_id)
+/* Count the event; 0 to go on, -1 when it was refused (answered). */
+static int rate_check(struct sio_socket *s, enum app_ev ev, const char *name, long long ack)
 {
-	(void)event;
+	struct app_sock *a = app_of(s);
+	long retry;
+	if (ratelimit_hit(&a->rl[ev], rule_of(ev), s->nsp->w->loop->now, &retry) == 0)
+		return 0;
+	char msg[96];
+	snprintf(msg, sizeof(msg), "too many %.40s events, retry in %ld s", name, retry);
+	pd_log(LOG_DEBUG, "rate limited id=%s event=%.40s retry_after=%ld", s->id, name, retry);
+	sio_error_retry(s, ack, "RATE_LIMITED", msg, retry);
+	return -1;
+}
+
+static void main_event(struct sio_socket *s, const char *event, const json_t *data,
+		       const struct sio_bin *bins, size_t nbins, long long ack_id)
+{
+	(void)bins;
+	(void)nbins;
+	if (app_of(s) == NULL)
+		return;
+	for (size_t i = 0; i < sizeof(main_events) / sizeof(main_events[0]); i++) {
+		if (strcmp(main_events[i].name, event) != 0)
+			continue;
+		if (rate_check(s, main_events[i].ev, event, ack_id) < 0)
+			return;
+		if (!app_of(s)->who_ok) {
+			sio_error(s, ack_id, "FORBIDDEN", "the token's user cannot use this event");
+			return;
+		}
+		main_events[i].fn(s, json_array_get(data, 1), ack_id);
+		return;
+	}
+	if (rate_check(s, APP_EV_OTHER, event, ack_id) == 0)
+		sio_error(s, ack_id, "BAD_REQUEST", "unknown event");
+}
+
+static void main_delivered(struct sio_socket *s, const struct msg *m)
+{
+	h_chat_delivered(s, m);
+}
+
+/* ---- "/dashboard" ---- */
+
+static void dash_connect(struct sio_socket *s, const json_t *auth)
+{
+	(void)auth;
+	if (sock_new(s) == NULL || auth_join_rooms(s) < 0) {
+		pd_log(LOG_ERR, "sio automatic rooms failed id=%s", s->id);
+		sio_disconnect(s, 0);
+		return;
+	}
+	dashboard_add(s);
+}
+
+static void dash_disconnect(struct sio_socket *s, const char *reason)
+{
+	struct app_sock *a = app_of(s);
+	(void)reason;
+	if (a == NULL)
+		return;
+	dashboard_remove(s);
+	free(a);
+	s->app = NULL;
+}
+
+static void dash_event(struct sio_socket *s, const char *event, const json_t *data,
+		       const struct sio_bin *bins, size_t nbins, long long ack_id)
+{
 	(void)data;
 	(void)bins;
 	(void)nbins;
-	sio_error(s, ack_id, "BAD_REQUEST", "unknown event");
+	if (app_of(s) != NULL && rate_check(s, APP_EV_OTHER, event, ack_id) == 0)
+		sio_error(s, ack_id, "BAD_REQUEST", "unknown event");
 }
 
 const struct sio_nsp_def app_nsps[] = {
     {.name = "/", .authorize = auth_authorize, .on_connect = main_connect,
-     .on_event = unknown_event},
-    {.name = "/dashboard", .authorize = auth_authorize_admin, .on_connect = main_connect,
-     .on_event = unknown_event},
+     .on_event = main_event, .on_disconnect = main_disconnect, .on_delivered = main_delivered},
+    {.name = "/dashboard", .authorize = auth_authorize_admin, .on_connect = dash_connect,
+     .on_event = dash_event, .on_disconnect = dash_disconnect},
 };
 const size_t app_nnsps = sizeof(app_nsps) / sizeof(app_nsps[0]);

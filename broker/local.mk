@@ -7,6 +7,10 @@ broker_pushdesk_broker_SOURCES = \
 	broker/app.c broker/app.h \
 	broker/auth.c broker/auth.h \
 	broker/broker.h \
+	broker/dashboard.c broker/dashboard.h \
+	broker/h_notif.c broker/h_presence.c broker/h_ticket.c \
+	broker/ratelimit.c broker/ratelimit.h \
+	broker/typing.c broker/typing.h \
 	broker/eio.c broker/eio.h \
 	broker/hmap.c broker/hmap.h \
 	broker/http.c broker/http.h \
@@ -17,4 +21,4 @@ broker_pushdesk_broker_SOURCES = \
 	broker/room.c broker/room.h \
 	broker/sio.c broker/sio.h \
 	broker/wsconn.c broker/wsconn.h
-broker_pushdesk_broker_LDADD = libpdbroker.a libpushdesk.a $(MHD_LIBS) $(PD_LIBS)
+broker_pushdesk_broker_LDADD = libpdcluster.a libpdbrokerdb.a libpdbroker.a libpushdesk.a $(MHD_LIBS) $(PD_LIBS)

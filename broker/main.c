@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,13 @@ static void usage(FILE *f)
 
 /* ---- shutdown ---- */
 
+/* Loops 1..N-1 stop once drained (or at the deadline); loop 0, home of the
+ * cluster, presence and dashboard, waits for them, then leaves the cluster
+ * and stops the database pool while every loop's posts still run, and stops
+ * a little later so that the last Valkey commands leave. */
+static atomic_int drained_loops;
+static int app_stopped;
+
 static void drain_check(struct loop_timer *t)
 {
 	struct loop *l = NULL;
@@ -82,7 +90,13 @@ static void drain_check(struct loop_timer *t)
 		if (&drain_timer[i] == t)
 			l = &g_broker.loops[i];
 	struct worker *w = worker_of(l);
+	if (l->idx == 0 && app_stopped) {
+		loop_stop(l);
+		return;
+	}
 	int drained = w->sessions.n == 0 && w->live_ws == 0 && (l->idx != 0 || http_suspended() == 0);
+	if (l->idx == 0 && atomic_load(&drained_loops) < g_broker.nloops - 1)
+		drained = 0;
 	if (!drained && l->now < drain_deadline) {
 		loop_timer_set(l, t, l->now + 50);
 		return;
@@ -90,7 +104,14 @@ static void drain_check(struct loop_timer *t)
 	if (!drained)
 		pd_log(LOG_NOTICE, "shutdown grace over loop=%d sessions=%zu websockets=%zu", l->idx,
 		       w->sessions.n, w->live_ws);
-	loop_stop(l);
+	if (l->idx != 0) {
+		atomic_fetch_add(&drained_loops, 1);
+		loop_stop(l);
+		return;
+	}
+	app_stopped = 1;
+	long wait = app_stop();
+	loop_timer_set(l, t, l->now + (uint64_t)wait);
 }
 
 static void begin_shutdown(struct loop *l, void *arg)
@@ -417,9 +438,6 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	if (pd_cfg_get(cfg, "valkey_url")[0] != '\0')
-		pd_log(LOG_WARNING, "valkey_url is set but this broker keeps rooms in memory only "
-				    "(the Valkey adapter is not built yet)");
 	if (nthreads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		nthreads = n > 0 ? (n > 64 ? 64 : n) : 1;
@@ -465,6 +483,10 @@ int main(int argc, char **argv)
 		l->data = w;
 	}
 	struct loop *l0 = &g_broker.loops[0];
+	if (app_setup(cfg, l0, err, sizeof(err)) < 0) {
+		fprintf(stderr, "pushdesk-broker: %s\n", err);
+		return 1;
+	}
 	sigwatch.fn = on_signal;
 	const char *la = pd_cfg_get(cfg, "broker_listen");
 	int lfd = http_listen(la, err, sizeof(err));
@@ -481,6 +503,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if (app_start(err, sizeof(err)) < 0) {
+		fprintf(stderr, "pushdesk-broker: %s\n", err);
+		return 1;
+	}
 	for (int i = 1; i < g_broker.nloops; i++) {
 		if (pthread_create(&g_broker.loops[i].thread, NULL, thread_main, &g_broker.loops[i]) != 0) {
 			fprintf(stderr, "pushdesk-broker: cannot start loop %d\n", i);
@@ -490,9 +516,12 @@ int main(int argc, char **argv)
 	loop_run(l0);
 	for (int i = 1; i < g_broker.nloops; i++)
 		pthread_join(g_broker.loops[i].thread, NULL);
+	if (!app_stopped)
+		app_stop();
 	for (int i = 0; i < g_broker.nloops; i++)
 		force_close(&g_broker.workers[i]);
 	http_stop();
+	app_fini();
 	for (int i = 0; i < g_broker.nloops; i++) {
 		struct worker *w = &g_broker.workers[i];
 		loop_fini(&g_broker.loops[i]);

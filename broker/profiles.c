@@ -111,18 +111,13 @@ static void bench_broadcast(struct sio_socket *s, const json_t *arg, long long a
 		sio_error(s, ack_id, "BAD_REQUEST", "broadcast needs {to?, except?, event, data?}");
 		return;
 	}
-	json_t *payload = json_array();
-	json_array_append_new(payload, json_string(json_string_value(ev)));
-	if (json_object_get(arg, "data") != NULL)
-		json_array_append(payload, json_object_get(arg, "data"));
-	struct msg *m = sio_msg(SIO_EVENT, s->nsp->def->name, -1, payload, NULL, 0);
-	json_decref(payload);
-	if (m == NULL) {
+	/* through the cluster when there is one: every broker's members */
+	int rc = app_emit(s->nsp->w->loop, s->nsp->idx, to, nto, except, nexcept,
+			  json_string_value(ev), json_object_get(arg, "data"));
+	if (rc < 0) {
 		sio_error(s, ack_id, "INTERNAL", "out of memory");
 		return;
 	}
-	room_emit(s->nsp->w, s->nsp->idx, to, nto, except, nexcept, m, NULL);
-	msg_unref(m);
 	bench_ok(s, ack_id);
 }
 

@@ -146,17 +146,31 @@ static struct sio_socket *socket_by_id(struct nsp_rt *n, const char *id)
 	return s->nsp == n ? s : NULL;
 }
 
-size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
-		    const char *const *except, size_t nexcept, struct msg *m)
+/* sio_send, then the namespace's delivery hook for a watched socket. */
+static int send_one(struct nsp_rt *n, struct sio_socket *s, struct msg *m)
+{
+	int rc = sio_send(s, m);
+	if (rc == 0 && s->watch && n->def->on_delivered != NULL)
+		n->def->on_delivered(s, m);
+	return rc;
+}
+
+/* A new fan-out epoch of w (marks of an older epoch mean "not seen"). */
+static uint32_t next_epoch(struct nsp_rt *n)
 {
 	struct worker *w = n->w;
 	uint32_t ep = ++w->epoch;
-	size_t count = 0;
 	if (ep == 0) { /* wrapped: clear every mark once */
-		for (struct sio_socket *s = n->head; s != NULL; s = s->nnext)
-			s->mark = 0;
+		for (int k = 0; k < (int)g_broker.nnsps; k++)
+			for (struct sio_socket *s = w->nsps[k].head; s != NULL; s = s->nnext)
+				s->mark = 0;
 		ep = ++w->epoch;
 	}
+	return ep;
+}
+
+static void mark_except(struct nsp_rt *n, const char *const *except, size_t nexcept, uint32_t ep)
+{
 	for (size_t i = 0; i < nexcept; i++) {
 		struct room *r = room_find(n, except[i]);
 		if (r != NULL) {
@@ -168,12 +182,54 @@ size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 				s->mark = ep;
 		}
 	}
+}
+
+size_t room_count(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
+		  const char *const *except, size_t nexcept, size_t max)
+{
+	uint32_t ep = next_epoch(n);
+	size_t count = 0;
+	mark_except(n, except, nexcept, ep);
+	if (nrooms == 0) {
+		for (struct sio_socket *s = n->head; s != NULL && count < max; s = s->nnext)
+			if (s->mark != ep) {
+				s->mark = ep;
+				count++;
+			}
+		return count;
+	}
+	for (size_t i = 0; i < nrooms && count < max; i++) {
+		struct room *r = room_find(n, rooms[i]);
+		if (r == NULL) {
+			struct sio_socket *s = socket_by_id(n, rooms[i]);
+			if (s != NULL && s->mark != ep) {
+				s->mark = ep;
+				count++;
+			}
+			continue;
+		}
+		for (uint32_t k = 0; k < r->n && count < max; k++) {
+			if (r->m[k]->mark != ep) {
+				r->m[k]->mark = ep;
+				count++;
+			}
+		}
+	}
+	return count;
+}
+
+size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
+		    const char *const *except, size_t nexcept, struct msg *m)
+{
+	uint32_t ep = next_epoch(n);
+	size_t count = 0;
+	mark_except(n, except, nexcept, ep);
 	if (nrooms == 0) {
 		for (struct sio_socket *s = n->head, *next; s != NULL; s = next) {
 			next = s->nnext; /* a slow reader may be dropped by the send */
 			if (s->mark != ep) {
 				s->mark = ep;
-				if (sio_send(s, m) == 0)
+				if (send_one(n, s, m) == 0)
 					count++;
 			}
 		}
@@ -185,7 +241,7 @@ size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 			struct sio_socket *s = socket_by_id(n, rooms[i]);
 			if (s != NULL && s->mark != ep) {
 				s->mark = ep;
-				if (sio_send(s, m) == 0)
+				if (send_one(n, s, m) == 0)
 					count++;
 			}
 			continue;
@@ -198,7 +254,7 @@ size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 			if (s->mark == ep)
 				continue;
 			s->mark = ep;
-			if (sio_send(s, m) == 0)
+			if (send_one(n, s, m) == 0)
 				count++;
 			if (room_find(n, rooms[i]) != r)
 				break; /* the room died with its last member */

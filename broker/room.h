@@ -39,6 +39,11 @@ int room_has(const struct sio_socket *s, const char *name);
 size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 		    const char *const *except, size_t nexcept, struct msg *m);
 
+/* How many sockets of namespace n on this loop are in any of rooms (all
+ * when nrooms == 0) and in none of except, counting up to max. */
+size_t room_count(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
+		  const char *const *except, size_t nexcept, size_t max);
+
 /* Cluster-wide emit from loop self: delivered here at once and posted to
  * every other loop (m is shared, not copied). offset is reserved for
  * connection state recovery (a per-event offset spliced at m->splice by

@@ -173,7 +173,18 @@ int sio_ack(struct sio_socket *s, long long id, const json_t *args, const struct
 
 int sio_error(struct sio_socket *s, long long ack_id, const char *code, const char *message)
 {
+	return sio_error_retry(s, ack_id, code, message, -1);
+}
+
+int sio_error_retry(struct sio_socket *s, long long ack_id, const char *code, const char *message,
+		    long retry_after)
+{
 	json_t *e = json_pack("{s:s,s:s}", "code", code, "message", message);
+	if (e != NULL && retry_after >= 0 &&
+	    json_object_set_new(e, "retryAfter", json_integer(retry_after)) < 0) {
+		json_decref(e);
+		return -ENOMEM;
+	}
 	json_t *args = NULL;
 	int rc = -ENOMEM;
 	if (e == NULL)
@@ -193,6 +204,15 @@ int sio_error(struct sio_socket *s, long long ack_id, const char *code, const ch
 }
 
 /* ---- sockets ---- */
+
+struct sio_socket *sio_socket_find(struct loop *l, const char *id)
+{
+	struct hnode *h = hmap_get(&worker_of(l)->sockets, id, strlen(id));
+	if (h == NULL)
+		return NULL;
+	struct sio_socket *s = container_of(h, struct sio_socket, hn);
+	return s->connected ? s : NULL;
+}
 
 static void free_socket(void *arg)
 {

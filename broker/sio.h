@@ -70,6 +70,12 @@ struct sio_socket {
 	struct sio_ident *ident;
 	struct sio_ack_wait *acks;
 	long long next_ack;
+	/* The application's per-socket state (app.c), owned by the namespace
+	 * handlers: set in on_connect, freed in on_disconnect. */
+	void *app;
+	/* 1: room fan-out calls the namespace's on_delivered for this socket
+	 * (chat:focus read receipts); 0 for almost every socket. */
+	uint8_t watch;
 };
 
 struct sio_client {
@@ -95,6 +101,8 @@ struct sio_nsp_def {
 	void (*on_event)(struct sio_socket *s, const char *event, const json_t *data,
 			 const struct sio_bin *bins, size_t nbins, long long ack_id);
 	void (*on_disconnect)(struct sio_socket *s, const char *reason);
+	/* After room fan-out wrote m to a socket whose watch flag is set. */
+	void (*on_delivered)(struct sio_socket *s, const struct msg *m);
 };
 
 extern const struct eio_ops sio_eio_ops;
@@ -125,6 +133,13 @@ int sio_ack(struct sio_socket *s, long long id, const json_t *args, const struct
 /* The error convention (contract 3): the error ack {error:{code,message}}
  * when ack_id >= 0, else event `error` {code,message}. */
 int sio_error(struct sio_socket *s, long long ack_id, const char *code, const char *message);
+
+/* The connected socket with this id on loop l, or NULL (gone, or never
+ * there): how work that finished elsewhere finds its socket again. */
+struct sio_socket *sio_socket_find(struct loop *l, const char *id);
+/* sio_error with retryAfter (seconds) in the error object. */
+int sio_error_retry(struct sio_socket *s, long long ack_id, const char *code, const char *message,
+		    long retry_after);
 
 /* Server-side disconnect of one namespace (DISCONNECT packet); with
  * close_conn the whole Engine.IO connection is closed too. */

@@ -1,0 +1,370 @@
+/* h_ticket: ticket:join / ticket:leave, message:send (stored through
+ * pd_store by a database job, its events published, acked with whether a
+ * participant other than the sender is connected), and chat:focus /
+ * chat:blur read receipts. */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "app.h"
+#include "cluster.h"
+#include "pd_log.h"
+#include "room.h"
+
+static void ticket_room(char *out, size_t len, const char *ticket)
+{
+	snprintf(out, len, "ticket:%s", ticket);
+}
+
+/* ---- ticket:join / ticket:leave ---- */
+
+struct join_req {
+	struct dbq_access q;
+	char sid[EIO_SID_LEN + 1];
+	long long ack;
+};
+
+static void join_now(struct sio_socket *s, const char *ticket, long long ack)
+{
+	char room[DBQ_ID + 8];
+	ticket_room(room, sizeof(room), ticket);
+	int rc = room_join(s, room);
+	if (rc < 0) {
+		sio_error(s, ack, rc == -E2BIG ? "BAD_REQUEST" : "INTERNAL",
+			  rc == -E2BIG ? "too many rooms" : "out of memory");
+		return;
+	}
+	app_ok(s, ack, NULL);
+}
+
+static void join_done(struct loop *l, void *arg, enum pd_err st)
+{
+	struct join_req *r = container_of(arg, struct join_req, q);
+	struct sio_socket *s = sio_socket_find(l, r->sid);
+	if (s != NULL) {
+		if (st == PD_OK)
+			join_now(s, r->q.ticket, r->ack);
+		else
+			app_fail(s, r->ack, st, r->q.msg);
+	}
+	free(r);
+}
+
+void h_ticket_join(struct sio_socket *s, const json_t *arg, long long ack)
+{
+	const char *id = app_id_arg(arg, "ticketId");
+	if (id == NULL) {
+		sio_error(s, ack, "BAD_REQUEST", "ticketId must be a string");
+		return;
+	}
+	struct join_req *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		sio_error(s, ack, "INTERNAL", "out of memory");
+		return;
+	}
+	if (dbq_access_prepare(&r->q, &app_of(s)->who, id, g_app.grants) == 1) {
+		if (r->q.err == PD_OK)
+			join_now(s, r->q.ticket, ack);
+		else
+			app_fail(s, ack, r->q.err, r->q.msg);
+		free(r);
+		return;
+	}
+	memcpy(r->sid, s->id, sizeof(r->sid));
+	r->ack = ack;
+	if (app_submit(s, ack, dbq_access_job, join_done, &r->q) < 0)
+		free(r);
+}
+
+void h_ticket_leave(struct sio_socket *s, const json_t *arg, long long ack)
+{
+	const char *id = app_id_arg(arg, "ticketId");
+	char room[ROOM_NAME_MAX + 1];
+	if (id == NULL || strlen(id) >= DBQ_ID) {
+		sio_error(s, ack, "BAD_REQUEST", "ticketId must be a ticket id");
+		return;
+	}
+	struct dbq_access q;
+	/* the canonical (lower-case) id, as ticket:join used */
+	dbq_access_prepare(&q, &app_of(s)->who, id, NULL);
+	ticket_room(room, sizeof(room), q.ticket[0] != '\0' ? q.ticket : id);
+	room_leave(s, room);
+	app_ok(s, ack, NULL);
+}
+
+/* ---- message:send ---- */
+
+struct send_req {
+	struct dbq_send q;
+	char sid[EIO_SID_LEN + 1];
+	char sub[DBQ_ID];
+	long long ack;
+	struct loop *l;
+};
+
+static void send_answer(struct loop *l, struct send_req *r, int delivered)
+{
+	struct sio_socket *s = sio_socket_find(l, r->sid);
+	if (s != NULL && r->ack >= 0) {
+		json_t *f = json_pack("{s:O, s:b}", "message", r->q.message, "delivered", delivered);
+		app_ok(s, r->ack, f);
+	}
+	dbq_send_clear(&r->q);
+	free(r);
+}
+
+/* delivered without a cluster: count on every loop of this broker */
+struct dgather {
+	struct send_req *r;
+	struct loop *origin;
+	atomic_int left;
+	atomic_int found;
+	size_t nrooms;
+	char rooms[3][DBQ_ID + 8];
+	char except[ROOM_NAME_MAX + 8];
+};
+
+static void gather_back(struct loop *l, void *arg)
+{
+	struct dgather *g = arg;
+	send_answer(l, g->r, atomic_load(&g->found) > 0);
+	free(g);
+}
+
+static void gather_on(struct loop *l, void *arg)
+{
+	struct dgather *g = arg;
+	struct worker *w = worker_of(l);
+	const char *rooms[3] = {g->rooms[0], g->rooms[1], g->rooms[2]};
+	const char *except[1] = {g->except};
+	if (room_count(&w->nsps[0], rooms, g->nrooms, except, 1, 1) > 0)
+		atomic_fetch_add(&g->found, 1);
+	if (atomic_fetch_sub(&g->left, 1) == 1 && loop_post(g->origin, gather_back, g) < 0)
+		pd_log(LOG_ERR, "message:send ack lost (out of memory)");
+}
+
+/* delivered with a cluster: "sockets" of every broker */
+static void cluster_back(json_t *results, int missing, void *ud)
+{
+	struct send_req *r = ud;
+	int found = 0;
+	size_t i;
+	json_t *x;
+	(void)missing;
+	json_array_foreach(results, i, x)
+	{
+		if (json_array_size(json_object_get(x, "result")) > 0)
+			found = 1;
+	}
+	json_decref(results);
+	send_answer(r->l, r, found);
+}
+
+static void delivered_start(struct loop *l, struct send_req *r)
+{
+	const char *rooms[3];
+	char rb[3][DBQ_ID + 8], except[DBQ_ID + 8];
+	size_t n = 0;
+	ticket_room(rb[n], sizeof(rb[n]), r->q.ticket);
+	rooms[n] = rb[n];
+	n++;
+	if (r->q.customer_id[0] != '\0' && strcmp(r->q.customer_id, r->q.who.id) != 0) {
+		snprintf(rb[n], sizeof(rb[n]), "user:%s", r->q.customer_id);
+		rooms[n] = rb[n];
+		n++;
+	}
+	if (r->q.assignee_id[0] != '\0' && strcmp(r->q.assignee_id, r->q.who.id) != 0) {
+		snprintf(rb[n], sizeof(rb[n]), "user:%s", r->q.assignee_id);
+		rooms[n] = rb[n];
+		n++;
+	}
+	snprintf(except, sizeof(except), "user:%s", r->sub);
+	r->l = l;
+	if (g_app.cluster != NULL) {
+		json_t *ra = json_array(), *ea = json_pack("[s]", except);
+		for (size_t i = 0; ra != NULL && i < n; i++)
+			json_array_append_new(ra, json_string(rooms[i]));
+		json_t *arg = json_pack("{s:s, s:o, s:o}", "nsp", "/", "rooms", ra, "except", ea);
+		if (arg != NULL && cluster_request(g_app.cluster, l, "sockets", arg, cluster_back, r) == 0)
+			return;
+		/* fall back to this broker's own sockets */
+	}
+	struct dgather *g = calloc(1, sizeof(*g));
+	if (g == NULL) {
+		send_answer(l, r, 0);
+		return;
+	}
+	g->r = r;
+	g->origin = l;
+	g->nrooms = n;
+	for (size_t i = 0; i < n; i++)
+		memcpy(g->rooms[i], rb[i], sizeof(g->rooms[i]));
+	memcpy(g->except, except, sizeof(except));
+	atomic_init(&g->left, g_broker.nloops);
+	atomic_init(&g->found, 0);
+	for (int i = 0; i < g_broker.nloops; i++) {
+		if (&g_broker.loops[i] == l) {
+			gather_on(l, g);
+			continue;
+		}
+		if (loop_post(&g_broker.loops[i], gather_on, g) < 0)
+			gather_on(l, g); /* counts as "not found" there */
+	}
+}
+
+static void send_done(struct loop *l, void *arg, enum pd_err st)
+{
+	struct send_req *r = container_of(arg, struct send_req, q);
+	/* committed: publish whether or not the sender is still here */
+	if (st == PD_OK)
+		app_publish(l, r->q.ev, r->q.nev);
+	struct sio_socket *s = sio_socket_find(l, r->sid);
+	if (s == NULL || st != PD_OK) {
+		if (s != NULL)
+			app_fail(s, r->ack, st, r->q.msg);
+		dbq_send_clear(&r->q);
+		free(r);
+		return;
+	}
+	if (r->ack < 0) {
+		send_answer(l, r, 0);
+		return;
+	}
+	delivered_start(l, r);
+}
+
+void h_message_send(struct sio_socket *s, const json_t *arg, long long ack)
+{
+	struct send_req *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		sio_error(s, ack, "INTERNAL", "out of memory");
+		return;
+	}
+	int rc = dbq_send_prepare(&r->q, &app_of(s)->who, arg);
+	if (rc != 0) {
+		if (rc < 0)
+			sio_error(s, ack, "INTERNAL", "out of memory");
+		else
+			app_fail(s, ack, r->q.err, r->q.msg);
+		dbq_send_clear(&r->q);
+		free(r);
+		return;
+	}
+	memcpy(r->sid, s->id, sizeof(r->sid));
+	snprintf(r->sub, sizeof(r->sub), "%s", s->ident->sub);
+	r->ack = ack;
+	if (app_submit(s, ack, dbq_send_job, send_done, &r->q) < 0) {
+		dbq_send_clear(&r->q);
+		free(r);
+	}
+}
+
+/* ---- chat:focus / chat:blur ---- */
+
+struct read_req {
+	struct dbq_read q;
+	char sid[EIO_SID_LEN + 1];
+	long long ack;
+	int focus; /* chat:focus itself (else one message:new) */
+};
+
+static void read_done(struct loop *l, void *arg, enum pd_err st)
+{
+	struct read_req *r = container_of(arg, struct read_req, q);
+	if (st == PD_OK && r->q.nev > 0)
+		app_publish(l, r->q.ev, r->q.nev);
+	struct sio_socket *s = sio_socket_find(l, r->sid);
+	if (s != NULL && app_of(s) != NULL && r->focus) {
+		if (st != PD_OK) {
+			app_fail(s, r->ack, st, r->q.msg);
+		} else {
+			struct app_sock *a = app_of(s);
+			char room[DBQ_ID + 8];
+			/* to see the ticket's new messages while focused */
+			ticket_room(room, sizeof(room), r->q.ticket_id);
+			room_join(s, room);
+			memcpy(a->focus, r->q.ticket_id, sizeof(a->focus));
+			s->watch = 1;
+			app_ok(s, r->ack, json_pack("{s:s, s:I}", "ticketId", r->q.ticket_id, "marked",
+						    (json_int_t)r->q.added));
+		}
+	} else if (st != PD_OK && st != PD_E_NOT_FOUND) {
+		pd_log(LOG_INFO, "read receipt failed err=%s", pd_err_code(st));
+	}
+	dbq_read_clear(&r->q);
+	free(r);
+}
+
+void h_chat_focus(struct sio_socket *s, const json_t *arg, long long ack)
+{
+	const char *id = app_id_arg(arg, "ticketId");
+	if (id == NULL) {
+		sio_error(s, ack, "BAD_REQUEST", "ticketId must be a string");
+		return;
+	}
+	struct read_req *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		sio_error(s, ack, "INTERNAL", "out of memory");
+		return;
+	}
+	if (dbq_read_prepare(&r->q, &app_of(s)->who, id, NULL) == 1) {
+		app_fail(s, ack, r->q.err, r->q.msg);
+		dbq_read_clear(&r->q);
+		free(r);
+		return;
+	}
+	memcpy(r->sid, s->id, sizeof(r->sid));
+	r->ack = ack;
+	r->focus = 1;
+	if (app_submit(s, ack, dbq_read_ticket_job, read_done, &r->q) < 0) {
+		dbq_read_clear(&r->q);
+		free(r);
+	}
+}
+
+void h_chat_blur(struct sio_socket *s, const json_t *arg, long long ack)
+{
+	struct app_sock *a = app_of(s);
+	(void)arg;
+	a->focus[0] = '\0';
+	s->watch = 0;
+	app_ok(s, ack, NULL);
+}
+
+/* A message:new written to a focused socket: mark it read for its user. */
+void h_chat_delivered(struct sio_socket *s, const struct msg *m)
+{
+	static const char prefix[] = "42[\"message:new\",";
+	struct app_sock *a = app_of(s);
+	if (a == NULL || a->focus[0] == '\0' || m->nparts < 1)
+		return;
+	const char *p = (const char *)m->ws + m->parts[0].off;
+	size_t len = m->parts[0].len;
+	if (len < sizeof(prefix) - 1 || memcmp(p, prefix, sizeof(prefix) - 1) != 0)
+		return;
+	json_t *data = json_loadb(p + 2, len - 2, 0, NULL);
+	json_t *msgo = json_array_get(data, 1);
+	const char *ticket = json_string_value(json_object_get(msgo, "ticketId"));
+	const char *id = json_string_value(json_object_get(msgo, "id"));
+	const char *sender = json_string_value(json_object_get(msgo, "senderId"));
+	if (ticket == NULL || id == NULL || strcasecmp(ticket, a->focus) != 0 ||
+	    (sender != NULL && strcasecmp(sender, a->who.id) == 0) || g_app.db == NULL) {
+		json_decref(data);
+		return;
+	}
+	struct read_req *r = calloc(1, sizeof(*r));
+	if (r != NULL && dbq_read_prepare(&r->q, &a->who, ticket, id) == 0) {
+		memcpy(r->sid, s->id, sizeof(r->sid));
+		r->ack = -1;
+		if (dbpool_submit(g_app.db, s->nsp->w->loop, dbq_read_message_job, read_done, &r->q) == 0)
+			r = NULL;
+	}
+	if (r != NULL) {
+		dbq_read_clear(&r->q);
+		free(r);
+	}
+	json_decref(data);
+}
