@@ -3,6 +3,7 @@
  * presence:status, presence:subscribe (same-org users checked in the
  * database, presence:list, then presence:update through the room
  * presence:<userId>) and presence:unsubscribe. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,102 @@
 
 #define SUBSCRIBE_MAX 200 /* presence:<id> rooms one socket may hold */
 
-static int need_presence(struct sio_socket *s, long long ack)
+/* ---- without Valkey: presence of this broker's own sockets ----
+ * One node (contract 6): statuses live in the sockets' app state, and a
+ * query visits every loop (gather) and merges on the asking one. */
+
+struct gather {
+	struct loop *origin;
+	atomic_int left;
+	char org[DBQ_ID];
+	const char **users; /* NULL: every user of org */
+	size_t nusers;
+	json_t **parts;     /* one per loop: {userId: status} */
+	void (*done)(struct gather *g, json_t *merged);
+	void *ud;
+};
+
+static void gather_back(struct loop *l, void *arg)
 {
-	if (g_app.presence != NULL)
-		return 0;
-	sio_error(s, ack, "INTERNAL", "presence needs a Valkey server (valkey_url)");
-	return -1;
+	struct gather *g = arg;
+	json_t *merged = json_object();
+	(void)l;
+	for (int i = 0; i < g_broker.nloops; i++) {
+		const char *k;
+		json_t *v;
+		json_object_foreach(g->parts[i], k, v)
+		{
+			/* a user with several sockets: any non-online status wins */
+			const char *have = json_string_value(json_object_get(merged, k));
+			if (have == NULL || strcmp(have, "online") == 0)
+				json_object_set(merged, k, v);
+		}
+		json_decref(g->parts[i]);
+	}
+	g->done(g, merged);
+	json_decref(merged);
+	free(g->parts);
+	free(g);
+}
+
+static void gather_on(struct loop *l, void *arg)
+{
+	struct gather *g = arg;
+	struct worker *w = worker_of(l);
+	json_t *o = json_object();
+	for (struct sio_socket *s = w->nsps[0].head; o != NULL && s != NULL; s = s->nnext) {
+		struct app_sock *a = app_of(s);
+		if (a == NULL || !a->who_ok || strcmp(a->who.org, g->org) != 0)
+			continue;
+		int want = g->users == NULL;
+		for (size_t i = 0; i < g->nusers && !want; i++)
+			want = strcmp(g->users[i], a->who.id) == 0;
+		if (want)
+			json_object_set_new(o, a->who.id,
+					    json_string(a->status[0] ? a->status : "online"));
+	}
+	g->parts[l->idx] = o;
+	if (atomic_fetch_sub(&g->left, 1) == 1 && loop_post(g->origin, gather_back, g) < 0)
+		pd_log(LOG_ERR, "presence gather lost (out of memory)");
+}
+
+static int gather_start(struct loop *origin, const char *org, const char **users, size_t nusers,
+			void (*done)(struct gather *g, json_t *merged), void *ud)
+{
+	struct gather *g = calloc(1, sizeof(*g));
+	if (g == NULL || (g->parts = calloc((size_t)g_broker.nloops, sizeof(*g->parts))) == NULL) {
+		free(g);
+		return -1;
+	}
+	g->origin = origin;
+	snprintf(g->org, sizeof(g->org), "%s", org);
+	g->users = users;
+	g->nusers = nusers;
+	g->done = done;
+	g->ud = ud;
+	atomic_init(&g->left, g_broker.nloops);
+	for (int i = 0; i < g_broker.nloops; i++) {
+		if (&g_broker.loops[i] == origin)
+			continue;
+		if (loop_post(&g_broker.loops[i], gather_on, g) < 0)
+			gather_on(&g_broker.loops[i], g); /* nothing seen there */
+	}
+	gather_on(origin, g);
+	return 0;
+}
+
+static void local_update(struct sio_socket *s, const char *status)
+{
+	struct app_sock *a = app_of(s);
+	char org_room[DBQ_ID + 8], sub_room[DBQ_ID + 16];
+	snprintf(org_room, sizeof(org_room), "org:%s", a->who.org);
+	snprintf(sub_room, sizeof(sub_room), "presence:%s", a->who.id);
+	const char *rooms[2] = {org_room, sub_room};
+	json_t *upd = json_pack("{s:s, s:s, s:I}", "userId", a->who.id, "status", status,
+				"lastSeen", (json_int_t)pd_now_ms());
+	if (upd != NULL)
+		app_emit(s->nsp->w->loop, s->nsp->idx, rooms, 2, NULL, 0, "presence:update", upd);
+	json_decref(upd);
 }
 
 /* ---- connect: presence:sync ---- */
