@@ -72,6 +72,7 @@ struct app_sock {
 	struct dbq_who who;
 	int who_ok;                 /* who holds UUIDs and a known role */
 	char focus[DBQ_ID];         /* chat:focus ticket, "" when none */
+	char status[8];             /* presence:status without Valkey; "" = online */
 	struct typing_slot *typing; /* NULL until the first typing:start */
 	int dash;                   /* counted in the dashboard registry */
 	struct rl_counter rl[APP_EV__N];

@@ -919,6 +919,13 @@ static struct creq *creq_find(struct cluster *c, const char *id)
 	return NULL;
 }
 
+static struct cluster *token_cluster(const char *t)
+{
+	struct cluster *c;
+	memcpy(&c, t + strlen(t) + 1, sizeof(c)); /* may be unaligned */
+	return c;
+}
+
 /* Replies of LIVE_LUA: the uids whose lease is live now. */
 static int reply_has(const redisReply *r, const char *uid)
 {
@@ -931,7 +938,7 @@ static int reply_has(const redisReply *r, const char *uid)
 static void on_recheck_reply(struct vk *v, const redisReply *r, void *ud)
 {
 	char *id = ud;
-	struct cluster *cl = *(struct cluster **)(id + strlen(id) + 1);
+	struct cluster *cl = token_cluster(id);
 	struct creq *q = creq_find(cl, id);
 	(void)v;
 	free(id);
@@ -988,7 +995,7 @@ static void creq_on_timer(struct loop_timer *t)
 static void on_live_reply(struct vk *v, const redisReply *r, void *ud)
 {
 	char *id = ud;
-	struct cluster *c = *(struct cluster **)(id + strlen(id) + 1);
+	struct cluster *c = token_cluster(id);
 	struct creq *q = creq_find(c, id);
 	(void)v;
 	free(id);

@@ -174,6 +174,20 @@ static int conn_stale(PGconn *c)
 	return n != 0;
 }
 
+/* 1 if another thread holds a working connection: the database is back, so
+ * a thread waiting out its backoff should try at once rather than fail a
+ * job that a peer could have run. */
+static int peer_connected(struct dbpool *p, const struct worker *self)
+{
+	int up = 0;
+
+	pthread_mutex_lock(&p->mu);
+	for (int i = 0; i < p->nworkers && !up; i++)
+		up = &p->workers[i] != self && p->workers[i].connected;
+	pthread_mutex_unlock(&p->mu);
+	return up;
+}
+
 /* A usable connection in w->conn, or 0 (fail the job fast). */
 static int ensure_conn(struct worker *w)
 {
@@ -190,7 +204,7 @@ static int ensure_conn(struct worker *w)
 		w->retry_at = 0; /* try at once: the server may just have restarted */
 	}
 	now = mono_ms();
-	if (now < w->retry_at)
+	if (now < w->retry_at && !peer_connected(p, w))
 		return 0;
 	c = connect_db(p, w->idx, why, sizeof(why));
 	if (c == NULL) {

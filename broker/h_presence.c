@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "cluster.h"
@@ -15,6 +16,13 @@
 #include "room.h"
 
 #define SUBSCRIBE_MAX 200 /* presence:<id> rooms one socket may hold */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ---- without Valkey: presence of this broker's own sockets ----
  * One node (contract 6): statuses live in the sockets' app state, and a
@@ -94,7 +102,7 @@ static int gather_start(struct loop *origin, const char *org, const char **users
 		if (&g_broker.loops[i] == origin)
 			continue;
 		if (loop_post(&g_broker.loops[i], gather_on, g) < 0)
-			gather_on(&g_broker.loops[i], g); /* nothing seen there */
+			atomic_fetch_sub(&g->left, 1); /* nothing seen there (parts[i] NULL) */
 	}
 	gather_on(origin, g);
 	return 0;
@@ -108,7 +116,7 @@ static void local_update(struct sio_socket *s, const char *status)
 	snprintf(sub_room, sizeof(sub_room), "presence:%s", a->who.id);
 	const char *rooms[2] = {org_room, sub_room};
 	json_t *upd = json_pack("{s:s, s:s, s:I}", "userId", a->who.id, "status", status,
-				"lastSeen", (json_int_t)pd_now_ms());
+				"lastSeen", (json_int_t)now_ms());
 	if (upd != NULL)
 		app_emit(s->nsp->w->loop, s->nsp->idx, rooms, 2, NULL, 0, "presence:update", upd);
 	json_decref(upd);
@@ -179,10 +187,36 @@ static void sync_list(const json_t *list, void *ud)
 	free(r);
 }
 
+static void sync_local(struct gather *g, json_t *merged)
+{
+	struct sync_req *r = g->ud;
+	json_t *ids = json_array();
+	const char *k;
+	json_t *v;
+	json_object_foreach(merged, k, v)
+	{
+		json_array_append_new(ids, json_string(k));
+	}
+	sync_send(r->l, r->sid, ids);
+	json_decref(ids);
+	free(r);
+}
+
 void h_presence_connect(struct sio_socket *s)
 {
-	if (g_app.presence == NULL || s->ident == NULL)
+	struct app_sock *a = app_of(s);
+	if (s->ident == NULL || a == NULL || !a->who_ok)
 		return;
+	if (g_app.presence == NULL) {
+		struct sync_req *r = calloc(1, sizeof(*r));
+		if (r == NULL)
+			return;
+		memcpy(r->sid, s->id, sizeof(r->sid));
+		r->l = s->nsp->w->loop;
+		if (gather_start(r->l, a->who.org, NULL, 0, sync_local, r) < 0)
+			free(r);
+		return;
+	}
 	if (presence_connect(g_app.presence, s->id, s->ident->sub, s->ident->org) < 0) {
 		pd_log(LOG_WARNING, "presence connect refused id=%s", s->id);
 		return;
@@ -208,8 +242,10 @@ void h_presence_disconnect(struct sio_socket *s)
 void h_presence_ping(struct sio_socket *s, const json_t *arg, long long ack)
 {
 	(void)arg;
-	if (need_presence(s, ack) < 0)
+	if (g_app.presence == NULL) { /* one node: the connection itself is the presence */
+		app_ok(s, ack, NULL);
 		return;
+	}
 	if (presence_ping(g_app.presence, s->id) < 0)
 		sio_error(s, ack, "INTERNAL", "presence refresh failed");
 	else
@@ -218,14 +254,19 @@ void h_presence_ping(struct sio_socket *s, const json_t *arg, long long ack)
 
 void h_presence_status(struct sio_socket *s, const json_t *arg, long long ack)
 {
-	const char *st = app_id_arg(arg, "status");
+	const char *st = json_is_object(arg) ? json_string_value(json_object_get(arg, "status")) : NULL;
 	if (st == NULL || (strcmp(st, "online") != 0 && strcmp(st, "away") != 0 &&
 			   strcmp(st, "busy") != 0)) {
 		sio_error(s, ack, "BAD_REQUEST", "status must be online, away or busy");
 		return;
 	}
-	if (need_presence(s, ack) < 0)
+	if (g_app.presence == NULL) {
+		struct app_sock *a = app_of(s);
+		snprintf(a->status, sizeof(a->status), "%s", st);
+		local_update(s, st);
+		app_ok(s, ack, json_pack("{s:s}", "status", st));
 		return;
+	}
 	if (presence_set_status(g_app.presence, s->id, st) < 0)
 		sio_error(s, ack, "INTERNAL", "presence update failed");
 	else
@@ -275,6 +316,19 @@ out:
 	sub_free(r);
 }
 
+static void sub_local(struct gather *g, json_t *merged)
+{
+	struct sub_req *r = g->ud;
+	json_t *list = json_array();
+	for (size_t i = 0; list != NULL && i < r->n; i++) {
+		const char *st = json_string_value(json_object_get(merged, r->ids[i]));
+		json_array_append_new(list, json_pack("{s:s, s:s, s:n}", "userId", r->ids[i], "status",
+						      st ? st : "offline", "lastSeen"));
+	}
+	sub_list(list, r);
+	json_decref(list);
+}
+
 static void sub_done(struct loop *l, void *arg, enum pd_err st)
 {
 	struct sub_req *r = container_of(arg, struct sub_req, q);
@@ -311,19 +365,41 @@ static void sub_done(struct loop *l, void *arg, enum pd_err st)
 		sub_free(r);
 		return;
 	}
+	if (g_app.presence == NULL) {
+		if (gather_start(l, r->q.org, r->ids, r->n, sub_local, r) < 0) {
+			sio_error(s, r->ack, "INTERNAL", "out of memory");
+			sub_free(r);
+		}
+		return;
+	}
 	if (presence_get(g_app.presence, r->ids, r->n, l, sub_list, r) < 0) {
 		sio_error(s, r->ack, "INTERNAL", "out of memory");
 		sub_free(r);
 	}
 }
 
+/* {userIds: [strings of at most a UUID's length]}, else BAD_REQUEST. */
+static const json_t *user_ids(struct sio_socket *s, const json_t *arg, long long ack)
+{
+	const json_t *ids = json_is_object(arg) ? json_object_get(arg, "userIds") : NULL;
+	size_t i;
+	const json_t *x;
+	int ok = json_is_array(ids) && json_array_size(ids) <= DBQ_MAX_IDS;
+	json_array_foreach(ok ? ids : NULL, i, x)
+	{
+		if (!json_is_string(x) || json_string_length(x) == 0 || json_string_length(x) >= DBQ_ID)
+			ok = 0;
+	}
+	if (!ok) {
+		sio_error(s, ack, "BAD_REQUEST", "expected {userIds: [user ids]}");
+		return NULL;
+	}
+	return ids;
+}
+
 void h_presence_subscribe(struct sio_socket *s, const json_t *arg, long long ack)
 {
-	if (!json_is_object(arg) || !json_is_array(json_object_get(arg, "userIds"))) {
-		sio_error(s, ack, "BAD_REQUEST", "expected {userIds: [ids]}");
-		return;
-	}
-	if (need_presence(s, ack) < 0)
+	if (user_ids(s, arg, ack) == NULL)
 		return;
 	struct sub_req *r = calloc(1, sizeof(*r));
 	if (r == NULL) {
@@ -348,13 +424,10 @@ void h_presence_subscribe(struct sio_socket *s, const json_t *arg, long long ack
 
 void h_presence_unsubscribe(struct sio_socket *s, const json_t *arg, long long ack)
 {
-	const json_t *ids = json_is_object(arg) ? json_object_get(arg, "userIds") : NULL;
+	const json_t *ids = user_ids(s, arg, ack), *x;
 	size_t i;
-	const json_t *x;
-	if (!json_is_array(ids)) {
-		sio_error(s, ack, "BAD_REQUEST", "expected {userIds: [ids]}");
+	if (ids == NULL)
 		return;
-	}
 	json_array_foreach(ids, i, x)
 	{
 		const char *id = json_string_value(x);

@@ -206,13 +206,12 @@ static void delivered_start(struct loop *l, struct send_req *r)
 	atomic_init(&g->left, g_broker.nloops);
 	atomic_init(&g->found, 0);
 	for (int i = 0; i < g_broker.nloops; i++) {
-		if (&g_broker.loops[i] == l) {
-			gather_on(l, g);
+		if (&g_broker.loops[i] == l)
 			continue;
-		}
 		if (loop_post(&g_broker.loops[i], gather_on, g) < 0)
-			gather_on(l, g); /* counts as "not found" there */
+			atomic_fetch_sub(&g->left, 1); /* counts as "not found" there */
 	}
+	gather_on(l, g);
 }
 
 static void send_done(struct loop *l, void *arg, enum pd_err st)

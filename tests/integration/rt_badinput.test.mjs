@@ -132,8 +132,9 @@ describe('bad input: one case per payload, with and without an ack', () => {
     for (const ev of ['presence:subscribe', 'presence:unsubscribe']) {
       for (const [args, label] of [
         [[], 'no payload'], [[42], 'a number'], [[{}], 'no userIds'], [[{ userIds: 'x' }], 'userIds a string'],
-        [[{ userIds: [42] }], 'a number in userIds'], [[{ userIds: [HUGE] }], 'a huge id'],
+        [[{ userIds: [42] }], 'a number in userIds'],
       ]) await runCase(w.agent, ev, args, BAD, label);
+      await runCase(w.agent, ev, [{ userIds: [HUGE] }], BAD_OR_NF, 'a huge id');
     }
   });
 

@@ -153,7 +153,12 @@ describe('cross-broker', () => {
     await sleep(500);
     for (let i = 0; i < 3; i++) assert.equal(seen([ca, ab, ss][i], 'announce', (x) => x.tag === tag, ms[i]).length, 1, 'once');
     assert.equal(seen(fa, 'announce', () => true, ms[3]).length + seen(fa, 'ticket:updated', () => true, ms[3]).length, 0, 'not to another org');
-    // pushdeskctl emit as well
+  });
+
+  test('pushdeskctl emit reaches clients on both brokers', T, async () => {
+    const [ca, ab, ss] = await Promise.all([onA(w.customer), onB(w.agent), onStack(w.admin)]);
+    const ms = [ca, ab, ss].map(mark);
+    const tag = randomUUID();
     const { ctl } = await import('./lib/pd.mjs');
     ctl('emit', '--room', `org:${w.org}`, 'ctl-announce', JSON.stringify({ tag }));
     for (let i = 0; i < 3; i++) await next([ca, ab, ss][i], 'ctl-announce', (x) => x.tag === tag, { since: ms[i] });

@@ -457,10 +457,10 @@ describe('3.1 server to client', () => {
 
   test('eventId: present on stored-change events, unique, increasing', T, async () => {
     const [ag, c] = await Promise.all([open(w.agent), open(w.customer)]);
+    const m = mark(ag);
     const t = await mkTicket(w.customer);
     assertOkAck(await ack(ag, 'ticket:join', t.id));
     const ids = [];
-    const m = mark(ag);
     const take = async (ev, pred) => { const e = await next(ag, ev, pred, { since: m }); ids.push([ev, e.eventId]); };
     await take('ticket:created', (x) => x.id === t.id);
     await must(200, 'PATCH', `/tickets/${t.id}`, { status: 'pending' }, w.admin);
