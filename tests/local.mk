@@ -13,7 +13,7 @@ PD_FUZZ_CFLAGS =
 PD_FUZZ_LINKFLAGS =
 PD_FUZZ_DRIVER = tests/fuzz/standalone.c
 endif
-EXTRA_DIST += tests/fuzz/standalone.c tests/fuzz/corpus tests/run tests/lib tests/integration tests/node/package.json
+EXTRA_DIST += tests/fuzz/standalone.c tests/fuzz/corpus tests/run tests/lib tests/node/package.json tests/node/package-lock.json
 
 include tests/unit/shared.mk
 include tests/unit/broker.mk
