@@ -7,7 +7,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "app.h"
 #include "broker.h"
+#include "cluster.h"
+#include "dbpool.h"
+#include "presence.h"
 #include "http.h"
 #include "pd_buf.h"
 #include "pd_log.h"
@@ -76,6 +80,49 @@ static int metrics_text(struct pd_buf *b)
 		SUM(ping_timeouts));
 	counter(b, "protocol_errors_total", "Connections closed for a protocol error.", "counter",
 		SUM(protocol_errors));
+	counter(b, "rate_limited_total", "Client events refused by a rate limit.", "counter",
+		SUM(rate_limited));
+	if (g_app.db != NULL) {
+		struct dbpool_stats d;
+		dbpool_get_stats(g_app.db, &d);
+		counter(b, "db_jobs_total", "Database jobs accepted.", "counter", d.submitted);
+		counter(b, "db_jobs_refused_total", "Database jobs refused (queue full, stopping).",
+			"counter", d.refused);
+		counter(b, "db_jobs_unavailable_total",
+			"Database jobs answered unavailable (database down).", "counter", d.unavailable);
+		counter(b, "db_reconnects_total", "Database connections (re)opened.", "counter",
+			d.reconnects);
+		counter(b, "db_queue", "Database jobs waiting.", "gauge", d.queued);
+		counter(b, "db_connected", "Database threads holding a working connection.", "gauge",
+			(unsigned long long)d.connected);
+	}
+	if (g_app.cluster != NULL) {
+		struct cluster_stats c;
+		cluster_get_stats(g_app.cluster, &c);
+		counter(b, "valkey_up", "1 while Valkey is reachable.", "gauge",
+			(unsigned long long)cluster_is_up(g_app.cluster));
+		counter(b, "cluster_brokers", "Live brokers at the last lease renewal.", "gauge",
+			(unsigned long long)cluster_server_count(g_app.cluster));
+		counter(b, "cluster_published_total", "Room emits published to other servers.",
+			"counter", c.published);
+		counter(b, "cluster_publish_dropped_total",
+			"Room emits not published (Valkey down).", "counter", c.publish_dropped);
+		counter(b, "cluster_received_total", "Broadcasts received from other servers.",
+			"counter", c.received);
+		counter(b, "cluster_requests_timed_out_total",
+			"Cross-broker queries that ended without every answer.", "counter",
+			c.requests_timed_out);
+	}
+	if (g_app.presence != NULL) {
+		struct presence_stats p;
+		presence_get_stats(g_app.presence, &p);
+		counter(b, "presence_connections", "Connections this broker keeps in presence.",
+			"gauge", p.local_conns);
+		counter(b, "presence_online_total", "user:online events emitted by this broker.",
+			"counter", p.online_emitted);
+		counter(b, "presence_offline_total", "user:offline events emitted by this broker.",
+			"counter", p.offline_emitted);
+	}
 	return b->data != NULL ? 0 : -1;
 }
 
@@ -97,8 +144,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return http_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "application/json",
 				  "{\"error\":\"method not allowed\"}", 30);
-	if (strcmp(url, "/healthz") == 0)
-		return http_reply(c, MHD_HTTP_OK, "application/json", "{\"status\":\"ok\"}", 15);
+	if (strcmp(url, "/healthz") == 0) {
+		/* liveness: 200 while the loops run; the dependencies are named */
+		char body[128];
+		int n = snprintf(body, sizeof(body), "{\"status\":\"ok\",\"db\":\"%s\",\"valkey\":\"%s\"}",
+				 g_app.db == NULL ? "none" : dbpool_up(g_app.db) ? "ok" : "down",
+				 g_app.cluster == NULL		  ? "none"
+				 : cluster_is_up(g_app.cluster) ? "ok"
+								: "down");
+		return http_reply(c, MHD_HTTP_OK, "application/json", body, (size_t)n);
+	}
 	if (strcmp(url, "/metrics") == 0) {
 		struct pd_buf b;
 		pd_buf_init(&b, 0);

@@ -345,6 +345,7 @@ static int rate_check(struct sio_socket *s, enum app_ev ev, const char *name, lo
 	if (ratelimit_hit(&a->rl[ev], rule_of(ev), s->nsp->w->loop->now, &retry) == 0)
 		return 0;
 	char msg[96];
+	METRIC_ADD(s->nsp->w, rate_limited, 1);
 	snprintf(msg, sizeof(msg), "too many %.40s events, retry in %ld s", name, retry);
 	pd_log(LOG_DEBUG, "rate limited id=%s event=%.40s retry_after=%ld", s->id, name, retry);
 	sio_error_retry(s, ack, "RATE_LIMITED", msg, retry);

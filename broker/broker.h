@@ -28,6 +28,7 @@ struct metrics {
 	atomic_ullong sockets, rooms;        /* gauges */
 	atomic_ullong sessions_total, events_in, events_out, bytes_in, bytes_out;
 	atomic_ullong slow_disconnects, ping_timeouts, protocol_errors;
+	atomic_ullong rate_limited; /* client events refused by a rate limit */
 };
 
 #define METRIC_ADD(w, field, n) atomic_fetch_add_explicit(&(w)->m.field, (n), memory_order_relaxed)

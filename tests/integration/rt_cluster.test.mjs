@@ -166,7 +166,7 @@ describe('cross-broker', () => {
 });
 
 describe('a broker dies (SIGKILL)', () => {
-  test('its users go offline within presence_ttl, each seen at most once; users with another connection stay', T, async () => {
+  test('its users go offline within presence_ttl, each seen at most once; users with another connection stay', T, async (tc) => {
     const C = await startBroker({ config: conf });
     try {
       const x = w.user('agent');
@@ -184,6 +184,7 @@ describe('a broker dies (SIGKILL)', () => {
       await C.stop('SIGKILL');
       const off = await nextEntry(oa, 'user:offline', (v) => v === x.id, { since: ms[0], ms: (PRESENCE_TTL + LEASE_TTL + 6) * 1000 });
       const took = off.t - killed;
+      tc.diagnostic(`user:offline ${took} ms after SIGKILL (presence_ttl ${PRESENCE_TTL} s, lease_ttl ${LEASE_TTL} s)`);
       assert.ok(took <= (PRESENCE_TTL + 2) * 1000, `user:offline ${took} ms after the kill (presence_ttl ${PRESENCE_TTL} s)`);
       await next(ob, 'user:offline', (v) => v === x.id, { since: ms[1], ms: 5000 });
       await sleep((PRESENCE_TTL + LEASE_TTL) * 1000);
@@ -265,7 +266,7 @@ describe('mixed cluster: Node socket.io with @socket.io/redis-adapter, @socket.i
 });
 
 describe('Valkey restart', () => {
-  test('clients connected through a redis-server stop and start get every later event', T, async () => {
+  test('clients connected through a redis-server stop and start get every later event', T, async (tc) => {
     const t = await mkTicket(w.customer);
     const [ca, ab, ss] = await Promise.all([onA(w.customer), onB(w.agent), onStack(w.admin)]);
     for (const s of [ca, ab]) assertOkAck(await ack(s, 'ticket:join', t.id));
@@ -286,7 +287,10 @@ describe('Valkey restart', () => {
     for (let n = 0; ; n++) {
       await must(202, 'POST', '/emit', { event: 'probe', data: { n } }, w.admin);
       await sleep(500);
-      if (all.every((s, i) => seen(s, 'probe', () => true, ms[i]).length)) break;
+      if (all.every((s, i) => seen(s, 'probe', () => true, ms[i]).length)) {
+        tc.diagnostic(`events flow again ${n + 1} probe(s) after redis-server restarted`);
+        break;
+      }
       assert.ok(Date.now() < deadline, `the brokers did not come back within 20 s: ${all.map((s, i) => seen(s, 'probe', () => true, ms[i]).length)}`);
     }
     // every later event
