@@ -7,6 +7,7 @@
 #include "app.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,8 +77,8 @@ int app_setup(const struct pd_cfg *cfg, struct loop *home, char *err, size_t err
 			return -1;
 		}
 	} else if (normal) {
-		pd_log(LOG_WARNING, "valkey_url is empty: one broker, rooms in memory, presence "
-				    "events answer INTERNAL");
+		pd_log(LOG_WARNING, "valkey_url is empty: one broker, rooms and presence in memory "
+				    "(other brokers see none of them)");
 	}
 	return 0;
 }
@@ -115,6 +116,7 @@ long app_stop(void)
 void app_fini(void)
 {
 	dashboard_fini();
+	h_presence_fini();
 	presence_free(g_app.presence);
 	cluster_free(g_app.cluster);
 	dbpool_free(g_app.db);
@@ -242,6 +244,71 @@ int app_submit(struct sio_socket *s, long long ack_id, dbpool_job_fn run, dbpool
 			  rc == -EAGAIN ? "server busy, try again" : "service unavailable");
 		return -1;
 	}
+	return 0;
+}
+
+/* One count shared by every loop; names copied after the struct. */
+struct count_req {
+	struct loop *origin;
+	size_t nsp_idx, nrooms, nexcept;
+	atomic_int left;
+	atomic_size_t found;
+	app_count_fn fn;
+	void *ud;
+	const char **names; /* rooms then except */
+};
+
+static void count_back(struct loop *l, void *arg)
+{
+	struct count_req *q = arg;
+	q->fn(l, atomic_load(&q->found), q->ud);
+	free(q);
+}
+
+static void count_on(struct loop *l, void *arg)
+{
+	struct count_req *q = arg;
+	struct worker *w = worker_of(l);
+	size_t n = room_count(&w->nsps[q->nsp_idx], q->names, q->nrooms, q->names + q->nrooms,
+			      q->nexcept, (size_t)-1);
+	atomic_fetch_add(&q->found, n);
+	if (atomic_fetch_sub(&q->left, 1) == 1 && loop_post(q->origin, count_back, q) < 0)
+		pd_log(LOG_ERR, "socket count lost (out of memory)");
+}
+
+int app_count(struct loop *origin, size_t nsp_idx, const char *const *rooms, size_t nrooms,
+	      const char *const *except, size_t nexcept, app_count_fn fn, void *ud)
+{
+	size_t names = nrooms + nexcept, bytes = 0;
+	for (size_t i = 0; i < names; i++)
+		bytes += strlen(i < nrooms ? rooms[i] : except[i - nrooms]) + 1;
+	struct count_req *q = malloc(sizeof(*q) + names * sizeof(char *) + bytes);
+	if (q == NULL)
+		return -ENOMEM;
+	q->origin = origin;
+	q->nsp_idx = nsp_idx;
+	q->nrooms = nrooms;
+	q->nexcept = nexcept;
+	q->fn = fn;
+	q->ud = ud;
+	q->names = (const char **)(q + 1);
+	char *p = (char *)(q->names + names);
+	for (size_t i = 0; i < names; i++) {
+		const char *src = i < nrooms ? rooms[i] : except[i - nrooms];
+		size_t len = strlen(src) + 1;
+		memcpy(p, src, len);
+		q->names[i] = p;
+		p += len;
+	}
+	atomic_init(&q->left, g_broker.nloops);
+	atomic_init(&q->found, 0);
+	for (int i = 0; i < g_broker.nloops; i++) {
+		if (&g_broker.loops[i] == origin)
+			continue;
+		if (loop_post(&g_broker.loops[i], count_on, q) < 0)
+			atomic_fetch_sub(&q->left, 1); /* nothing counted there */
+	}
+	count_on(origin, q); /* last: the count may end here */
 	return 0;
 }
 

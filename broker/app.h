@@ -75,6 +75,7 @@ struct app_sock {
 	char status[8];             /* presence:status without Valkey; "" = online */
 	struct typing_slot *typing; /* NULL until the first typing:start */
 	int dash;                   /* counted in the dashboard registry */
+	int pres;                   /* counted in presence (h_presence_connect) */
 	struct rl_counter rl[APP_EV__N];
 };
 
@@ -110,6 +111,12 @@ int app_submit(struct sio_socket *s, long long ack_id, dbpool_job_fn run, dbpool
 void app_fail(struct sio_socket *s, long long ack_id, enum pd_err e, const char *msg);
 /* {ok:true, ...fields} as the ack when asked; fields (stolen) may be NULL. */
 void app_ok(struct sio_socket *s, long long ack_id, json_t *fields);
+/* Count, on every loop of this broker, the sockets of namespace nsp_idx in
+ * any of rooms (names are socket ids too) and in none of except; fn runs on
+ * origin with the total. Names are copied. 0, or -ENOMEM (fn not called). */
+typedef void (*app_count_fn)(struct loop *l, size_t found, void *ud);
+int app_count(struct loop *origin, size_t nsp_idx, const char *const *rooms, size_t nrooms,
+	      const char *const *except, size_t nexcept, app_count_fn fn, void *ud);
 /* The id in a payload given either bare ("id") or as {key: "id"}; NULL if
  * neither. Borrowed from payload. */
 const char *app_id_arg(const json_t *payload, const char *key);
@@ -132,6 +139,7 @@ void h_notif_read(struct sio_socket *s, const json_t *arg, long long ack);
 void h_notif_read_all(struct sio_socket *s, const json_t *arg, long long ack);
 void h_presence_connect(struct sio_socket *s);
 void h_presence_disconnect(struct sio_socket *s);
+void h_presence_fini(void); /* after the loops stopped */
 void h_presence_ping(struct sio_socket *s, const json_t *arg, long long ack);
 void h_presence_status(struct sio_socket *s, const json_t *arg, long long ack);
 void h_presence_subscribe(struct sio_socket *s, const json_t *arg, long long ack);

@@ -3,6 +3,7 @@
  * presence:status, presence:subscribe (same-org users checked in the
  * database, presence:list, then presence:update through the room
  * presence:<userId>) and presence:unsubscribe. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,6 +109,87 @@ static int gather_start(struct loop *origin, const char *org, const char **users
 	return 0;
 }
 
+/* user:online / user:offline: a count of connections per user for the
+ * whole process (one mutex: a connect or disconnect is one probe). */
+struct lp_user {
+	struct hnode hn;
+	long conns;
+	char id[DBQ_ID];
+};
+
+static pthread_mutex_t lp_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct hmap lp_users;
+static int lp_ready;
+
+static const char *lp_key(const struct hnode *n)
+{
+	return container_of(n, struct lp_user, hn)->id;
+}
+
+/* +1 / -1 connection of user: 1 when it was the first / the last. */
+static int lp_change(const char *user, int delta)
+{
+	int edge = 0;
+	pthread_mutex_lock(&lp_mu);
+	if (!lp_ready) {
+		hmap_init(&lp_users, lp_key);
+		lp_ready = 1;
+	}
+	struct hnode *h = hmap_get(&lp_users, user, strlen(user));
+	struct lp_user *u = h ? container_of(h, struct lp_user, hn) : NULL;
+	if (u == NULL && delta > 0 && (u = calloc(1, sizeof(*u))) != NULL) {
+		snprintf(u->id, sizeof(u->id), "%s", user);
+		if (hmap_put(&lp_users, &u->hn, u->id, strlen(u->id)) < 0) {
+			free(u);
+			u = NULL;
+		}
+	}
+	if (u != NULL) {
+		u->conns += delta;
+		edge = delta > 0 ? u->conns == 1 : u->conns == 0;
+		if (u->conns <= 0) {
+			hmap_del(&lp_users, &u->hn);
+			free(u);
+		}
+	}
+	pthread_mutex_unlock(&lp_mu);
+	return edge;
+}
+
+void h_presence_fini(void)
+{
+	size_t it = 0;
+	struct hnode *cur = NULL, *h;
+	pthread_mutex_lock(&lp_mu);
+	while (lp_ready && (h = hmap_next(&lp_users, &it, &cur)) != NULL) {
+		hmap_del(&lp_users, h);
+		free(container_of(h, struct lp_user, hn));
+	}
+	if (lp_ready)
+		hmap_fini(&lp_users);
+	lp_ready = 0;
+	pthread_mutex_unlock(&lp_mu);
+}
+
+static void local_transition(struct sio_socket *s, int online)
+{
+	struct app_sock *a = app_of(s);
+	char org_room[DBQ_ID + 8], sub_room[DBQ_ID + 16];
+	snprintf(org_room, sizeof(org_room), "org:%s", a->who.org);
+	snprintf(sub_room, sizeof(sub_room), "presence:%s", a->who.id);
+	const char *org[1] = {org_room}, *sub[1] = {sub_room};
+	json_t *uid = json_string(a->who.id);
+	json_t *upd = json_pack("{s:s, s:s, s:I}", "userId", a->who.id, "status",
+				online ? "online" : "offline", "lastSeen", (json_int_t)now_ms());
+	struct loop *l = s->nsp->w->loop;
+	if (uid != NULL)
+		app_emit(l, s->nsp->idx, org, 1, NULL, 0, online ? "user:online" : "user:offline", uid);
+	if (upd != NULL)
+		app_emit(l, s->nsp->idx, sub, 1, NULL, 0, "presence:update", upd);
+	json_decref(uid);
+	json_decref(upd);
+}
+
 static void local_update(struct sio_socket *s, const char *status)
 {
 	struct app_sock *a = app_of(s);
@@ -207,7 +289,10 @@ void h_presence_connect(struct sio_socket *s)
 	struct app_sock *a = app_of(s);
 	if (s->ident == NULL || a == NULL || !a->who_ok)
 		return;
+	a->pres = 1;
 	if (g_app.presence == NULL) {
+		if (lp_change(a->who.id, 1))
+			local_transition(s, 1);
 		struct sync_req *r = calloc(1, sizeof(*r));
 		if (r == NULL)
 			return;
@@ -233,8 +318,14 @@ void h_presence_connect(struct sio_socket *s)
 
 void h_presence_disconnect(struct sio_socket *s)
 {
+	struct app_sock *a = app_of(s);
+	if (a == NULL || !a->pres)
+		return;
+	a->pres = 0;
 	if (g_app.presence != NULL)
 		presence_disconnect(g_app.presence, s->id);
+	else if (lp_change(a->who.id, -1))
+		local_transition(s, 0);
 }
 
 /* ---- client events ---- */

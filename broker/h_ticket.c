@@ -116,34 +116,10 @@ static void send_answer(struct loop *l, struct send_req *r, int delivered)
 	free(r);
 }
 
-/* delivered without a cluster: count on every loop of this broker */
-struct dgather {
-	struct send_req *r;
-	struct loop *origin;
-	atomic_int left;
-	atomic_int found;
-	size_t nrooms;
-	char rooms[3][DBQ_ID + 8];
-	char except[ROOM_NAME_MAX + 8];
-};
-
-static void gather_back(struct loop *l, void *arg)
+/* delivered without a cluster: this broker's loops */
+static void count_back(struct loop *l, size_t found, void *ud)
 {
-	struct dgather *g = arg;
-	send_answer(l, g->r, atomic_load(&g->found) > 0);
-	free(g);
-}
-
-static void gather_on(struct loop *l, void *arg)
-{
-	struct dgather *g = arg;
-	struct worker *w = worker_of(l);
-	const char *rooms[3] = {g->rooms[0], g->rooms[1], g->rooms[2]};
-	const char *except[1] = {g->except};
-	if (room_count(&w->nsps[0], rooms, g->nrooms, except, 1, 1) > 0)
-		atomic_fetch_add(&g->found, 1);
-	if (atomic_fetch_sub(&g->left, 1) == 1 && loop_post(g->origin, gather_back, g) < 0)
-		pd_log(LOG_ERR, "message:send ack lost (out of memory)");
+	send_answer(l, ud, found > 0);
 }
 
 /* delivered with a cluster: "sockets" of every broker */
@@ -192,26 +168,9 @@ static void delivered_start(struct loop *l, struct send_req *r)
 			return;
 		/* fall back to this broker's own sockets */
 	}
-	struct dgather *g = calloc(1, sizeof(*g));
-	if (g == NULL) {
+	const char *except1[1] = {except};
+	if (app_count(l, 0, rooms, n, except1, 1, count_back, r) < 0)
 		send_answer(l, r, 0);
-		return;
-	}
-	g->r = r;
-	g->origin = l;
-	g->nrooms = n;
-	for (size_t i = 0; i < n; i++)
-		memcpy(g->rooms[i], rb[i], sizeof(g->rooms[i]));
-	memcpy(g->except, except, sizeof(except));
-	atomic_init(&g->left, g_broker.nloops);
-	atomic_init(&g->found, 0);
-	for (int i = 0; i < g_broker.nloops; i++) {
-		if (&g_broker.loops[i] == l)
-			continue;
-		if (loop_post(&g_broker.loops[i], gather_on, g) < 0)
-			atomic_fetch_sub(&g->left, 1); /* counts as "not found" there */
-	}
-	gather_on(l, g);
 }
 
 static void send_done(struct loop *l, void *arg, enum pd_err st)

@@ -1,6 +1,7 @@
 /* pushdeskctl: the operator's command-line tool (pushdeskctl(1)). Applies
- * the sql/ migrations, creates organizations, teams and users, and mints
- * access tokens for existing users. Every error is one line
+ * the sql/ migrations, creates organizations, teams and users, mints
+ * access tokens for existing users, and talks to the brokers through
+ * Valkey (emit, online, rooms, stats). Every error is one line
  * "pushdeskctl: reason" on stderr; exit 2 for usage errors, 1 otherwise. */
 #include "config.h"
 
@@ -16,11 +17,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 #include <sodium.h>
 
+#include "adapter_codec.h"
+#include "cluster.h"
+
+#include "pd_buf.h"
 #include "pd_cfg.h"
+#include "pd_emitter.h"
 #include "pd_json.h"
 #include "pd_jwt.h"
 #include "pd_log.h"
@@ -54,6 +61,11 @@ static const char usage_text[] =
 	"  user add --org ID --role ROLE --name NAME --email EMAIL\n"
 	"           [--team ID] [--password-stdin]  prints the new user id\n"
 	"  token --user ID [--ttl SECONDS]        prints a signed access token\n"
+	"  emit [--namespace NSP] [--room R]... [--user ID]... EVENT JSON\n"
+	"                                         publish an event to every broker\n"
+	"  online [--org ID]                      users online now, with status\n"
+	"  rooms [--namespace NSP]                rooms and member counts, all brokers\n"
+	"  stats                                  brokers, connections, events per second\n"
 	"\n"
 	"options:\n"
 	"  --config FILE   pushdesk.conf to read (default: $PUSHDESK_CONFIG, else none);\n"
@@ -644,10 +656,588 @@ out:
 	return rc;
 }
 
+/* ---- emit, online, rooms, stats: the brokers through Valkey ------------
+ * emit publishes straight to Valkey in the @socket.io/redis-emitter format
+ * (pd_emitter), as an operator's one-off: it is delivered now or the
+ * command fails (no outbox row: a command that says "done" has reached
+ * every broker subscribed at that moment, and one that fails can be run
+ * again). online reads the presence keys, stats the brokers' leases, and
+ * rooms asks every live broker (the adapter's request channel, as the
+ * brokers ask each other) and sums the answers. */
+
+#define KV_TIMEOUT_MS 2000
+
+struct kv_url {
+	char host[256], user[128], password[256], unix_path[256];
+	int port, db;
+};
+
+static int kv_copy(char *dst, size_t n, const char *p, size_t len)
+{
+	if (len >= n)
+		return -1;
+	memcpy(dst, p, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+/* redis://[[user:]password@]host[:port][/db], valkey://..., unix:///path */
+static int kv_parse_url(const char *url, struct kv_url *u)
+{
+	const char *p, *at, *slash, *colon, *hostend;
+	char *end;
+
+	memset(u, 0, sizeof(*u));
+	u->port = 6379;
+	if (strncmp(url, "unix://", 7) == 0)
+		return kv_copy(u->unix_path, sizeof(u->unix_path), url + 7, strlen(url + 7)) != 0 ||
+		       u->unix_path[0] != '/' ? -1 : 0;
+	if (strncmp(url, "redis://", 8) == 0)
+		p = url + 8;
+	else if (strncmp(url, "valkey://", 9) == 0)
+		p = url + 9;
+	else
+		p = url; /* host:port */
+	slash = strchr(p, '/');
+	hostend = slash != NULL ? slash : p + strlen(p);
+	at = memchr(p, '@', (size_t)(hostend - p));
+	if (at != NULL) {
+		colon = memchr(p, ':', (size_t)(at - p));
+		if (colon != NULL) {
+			if (kv_copy(u->user, sizeof(u->user), p, (size_t)(colon - p)) != 0 ||
+			    kv_copy(u->password, sizeof(u->password), colon + 1,
+				    (size_t)(at - colon - 1)) != 0)
+				return -1;
+		} else if (kv_copy(u->password, sizeof(u->password), p, (size_t)(at - p)) != 0) {
+			return -1;
+		}
+		p = at + 1;
+	}
+	colon = memchr(p, ':', (size_t)(hostend - p));
+	if (kv_copy(u->host, sizeof(u->host), p, (size_t)((colon != NULL ? colon : hostend) - p)) != 0)
+		return -1;
+	if (u->host[0] == '\0')
+		strcpy(u->host, "127.0.0.1");
+	if (colon != NULL) {
+		long port = strtol(colon + 1, &end, 10);
+		if (end != hostend || port < 1 || port > 65535)
+			return -1;
+		u->port = (int)port;
+	}
+	if (slash != NULL && slash[1] != '\0') {
+		long db = strtol(slash + 1, &end, 10);
+		if (*end != '\0' || db < 0 || db > 1000)
+			return -1;
+		u->db = (int)db;
+	}
+	return 0;
+}
+
+/* A command's reply, or NULL after printing why (the context is then dead). */
+static redisReply *kv_cmd(redisContext *kv, const char *what, int argc, const char **argv,
+			  const size_t *lens)
+{
+	redisReply *r = redisCommandArgv(kv, argc, argv, lens);
+	if (r == NULL) {
+		fail(EXIT_RUNTIME, "valkey %s: %s", what, kv->errstr[0] ? kv->errstr : "no reply");
+		return NULL;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		fail(EXIT_RUNTIME, "valkey %s: %s", what, r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* A connection to valkey_url (AUTH, SELECT done), or NULL after fail(). */
+static redisContext *kv_connect(struct ctl *c)
+{
+	const char *url = pd_cfg_get(c->cfg, "valkey_url");
+	struct kv_url u;
+	struct timeval tv = {KV_TIMEOUT_MS / 1000, (KV_TIMEOUT_MS % 1000) * 1000};
+	redisContext *kv;
+
+	if (url[0] == '\0') {
+		fail(EXIT_RUNTIME, "valkey_url is not set: there is no cluster to ask");
+		return NULL;
+	}
+	if (kv_parse_url(url, &u) != 0) {
+		fail(EXIT_RUNTIME, "valkey_url: expected redis://host:port[/db]");
+		return NULL;
+	}
+	kv = u.unix_path[0] ? redisConnectUnixWithTimeout(u.unix_path, tv)
+			    : redisConnectWithTimeout(u.host, u.port, tv);
+	if (kv == NULL || kv->err != 0) {
+		fail(EXIT_RUNTIME, "valkey %s:%d: %s", u.unix_path[0] ? u.unix_path : u.host, u.port,
+		     kv != NULL ? kv->errstr : "out of memory");
+		if (kv != NULL)
+			redisFree(kv);
+		return NULL;
+	}
+	redisSetTimeout(kv, tv);
+	if (u.password[0] != '\0') {
+		const char *a[3] = {"AUTH", u.user[0] ? u.user : u.password, u.password};
+		redisReply *r = kv_cmd(kv, "AUTH", u.user[0] ? 3 : 2, a, NULL);
+		if (r == NULL) {
+			redisFree(kv);
+			return NULL;
+		}
+		freeReplyObject(r);
+	}
+	if (u.db != 0) {
+		char db[16];
+		snprintf(db, sizeof(db), "%d", u.db);
+		const char *a[2] = {"SELECT", db};
+		redisReply *r = kv_cmd(kv, "SELECT", 2, a, NULL);
+		if (r == NULL) {
+			redisFree(kv);
+			return NULL;
+		}
+		freeReplyObject(r);
+	}
+	return kv;
+}
+
+static const char *kv_prefix(struct ctl *c)
+{
+	const char *k = pd_cfg_get(c->cfg, "adapter_key");
+	return k[0] != '\0' ? k : "socket.io";
+}
+
+/* Socket.IO's reserved event names: a client would never see them. */
+static int reserved_event(const char *ev)
+{
+	static const char *const names[] = {"connect", "connect_error", "disconnect",
+					    "disconnecting", "newListener", "removeListener"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(ev, names[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, size_t nrooms,
+		    const char *event, const char *data)
+{
+	char err[256];
+	json_t *payload;
+	redisContext *kv;
+	long n;
+
+	if (nsp == NULL)
+		nsp = "/";
+	if (nsp[0] != '/' || strlen(nsp) > 256)
+		return fail(EXIT_USAGE, "emit: --namespace must start with '/'");
+	for (size_t i = 0; i < nrooms; i++)
+		if (rooms[i][0] == '\0' || strlen(rooms[i]) > 256)
+			return fail(EXIT_USAGE, "emit: a room name is 1 to 256 bytes");
+	if (event[0] == '\0' || strlen(event) > 256 || reserved_event(event))
+		return fail(EXIT_USAGE, "emit: EVENT must be a non-reserved name of 1 to 256 bytes");
+	payload = pd_json_parse(data, strlen(data), err, sizeof(err));
+	if (payload == NULL)
+		return fail(EXIT_USAGE, "emit: JSON: %s", err);
+	if ((kv = kv_connect(c)) == NULL) {
+		json_decref(payload);
+		return EXIT_RUNTIME;
+	}
+	struct pd_emit e = {nsp, event, payload, rooms, nrooms, NULL, 0};
+	n = pd_emitter_publish(kv, kv_prefix(c), &e);
+	json_decref(payload);
+	redisFree(kv);
+	if (n < 0)
+		return fail(EXIT_RUNTIME, "emit: %s", n == -EIO ? "valkey publish failed"
+							       : strerror((int)-n));
+	if (c->json)
+		printf("{\"servers\":%ld}\n", n);
+	else
+		printf("published to %ld server%s\n", n, n == 1 ? "" : "s");
+	return 0;
+}
+
+/* "2026-11-22T21:40:00Z" from ms since the epoch; "-" for none. */
+static void iso_time(const char *ms, char *out, size_t n)
+{
+	char *end;
+	long long v = ms != NULL ? strtoll(ms, &end, 10) : 0;
+	time_t t = (time_t)(v / 1000);
+	struct tm tm;
+	if (ms == NULL || *end != '\0' || v <= 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(out, n, "-");
+}
+
+/* Appends {org, userId, status, lastSeen} for each user of set key to list. */
+static int online_org(struct ctl *c, redisContext *kv, const char *org, json_t *list)
+{
+	char key[512];
+	const char *a[2] = {"SMEMBERS", key};
+	redisReply *users;
+
+	snprintf(key, sizeof(key), "%s:presence:org:%s", kv_prefix(c), org);
+	if ((users = kv_cmd(kv, "SMEMBERS", 2, a, NULL)) == NULL)
+		return -1;
+	for (size_t i = 0; users->type == REDIS_REPLY_ARRAY && i < users->elements; i++) {
+		const char *uid = users->element[i]->str;
+		char hkey[512];
+		const char *h[5] = {"HMGET", hkey, "status", "lastSeen", "org"};
+		redisReply *r;
+		if (uid == NULL)
+			continue;
+		snprintf(hkey, sizeof(hkey), "%s:presence:%s", kv_prefix(c), uid);
+		if ((r = kv_cmd(kv, "HMGET", 5, h, NULL)) == NULL) {
+			freeReplyObject(users);
+			return -1;
+		}
+		const char *st = r->elements > 0 ? r->element[0]->str : NULL;
+		const char *seen = r->elements > 1 ? r->element[1]->str : NULL;
+		/* the set is the truth of "online"; a hash just swept may lag */
+		if (st == NULL || strcmp(st, "offline") == 0)
+			st = "online";
+		json_t *x = json_pack("{s:s, s:s, s:s}", "org", org, "userId", uid, "status", st);
+		if (x != NULL) {
+			json_object_set_new(x, "lastSeen",
+					    seen ? json_integer(strtoll(seen, NULL, 10)) : json_null());
+			json_array_append_new(list, x);
+		}
+		freeReplyObject(r);
+	}
+	freeReplyObject(users);
+	return 0;
+}
+
+static int cmd_online(struct ctl *c, const char *org)
+{
+	redisContext *kv;
+	json_t *list;
+	int rc = 0;
+
+	if (org != NULL && check_uuid("--org", org) != 0)
+		return EXIT_USAGE;
+	if ((kv = kv_connect(c)) == NULL)
+		return EXIT_RUNTIME;
+	list = json_array();
+	if (org != NULL) {
+		rc = online_org(c, kv, org, list);
+	} else {
+		/* every org with someone online: SCAN the org sets */
+		char pattern[512], cursor[32] = "0";
+		snprintf(pattern, sizeof(pattern), "%s:presence:org:*", kv_prefix(c));
+		size_t plen = strlen(pattern) - 1;
+		do {
+			const char *a[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
+			redisReply *r = kv_cmd(kv, "SCAN", 6, a, NULL);
+			if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+				if (r != NULL)
+					freeReplyObject(r);
+				rc = -1;
+				break;
+			}
+			snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+			for (size_t i = 0; rc == 0 && i < r->element[1]->elements; i++) {
+				const char *k = r->element[1]->element[i]->str;
+				if (k != NULL && strlen(k) > plen)
+					rc = online_org(c, kv, k + plen, list);
+			}
+			freeReplyObject(r);
+		} while (rc == 0 && strcmp(cursor, "0") != 0);
+	}
+	redisFree(kv);
+	if (rc != 0) {
+		json_decref(list);
+		return EXIT_RUNTIME;
+	}
+	if (c->json) {
+		print_json(list);
+	} else {
+		size_t i;
+		json_t *x;
+		printf("%-36s  %-36s  %-7s  %s\n", "ORG", "USER", "STATUS", "LAST_SEEN");
+		json_array_foreach(list, i, x)
+		{
+			char when[32], ms[32];
+			json_t *ls = json_object_get(x, "lastSeen");
+			snprintf(ms, sizeof(ms), "%" JSON_INTEGER_FORMAT,
+				 json_is_integer(ls) ? json_integer_value(ls) : 0);
+			iso_time(json_is_integer(ls) ? ms : NULL, when, sizeof(when));
+			printf("%-36s  %-36s  %-7s  %s\n", json_string_value(json_object_get(x, "org")),
+			       json_string_value(json_object_get(x, "userId")),
+			       json_string_value(json_object_get(x, "status")), when);
+		}
+	}
+	json_decref(list);
+	return 0;
+}
+
+/* The uids of the brokers whose lease is live, as an array reply (owned),
+ * or NULL after fail(). */
+static redisReply *live_brokers(struct ctl *c, redisContext *kv)
+{
+	static const char lua[] =
+	    "local t = redis.call('TIME')\n"
+	    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+	    "return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')\n";
+	char key[512];
+	snprintf(key, sizeof(key), "%s:brokers", kv_prefix(c));
+	const char *a[4] = {"EVAL", lua, "1", key};
+	redisReply *r = kv_cmd(kv, "EVAL", 4, a, NULL);
+	if (r != NULL && r->type != REDIS_REPLY_ARRAY) {
+		freeReplyObject(r);
+		fail(EXIT_RUNTIME, "valkey: unexpected reply listing the brokers");
+		return NULL;
+	}
+	return r;
+}
+
+static const char *str_or(const json_t *v)
+{
+	return json_is_string(v) ? json_string_value(v) : "?";
+}
+
+static int cmd_stats(struct ctl *c)
+{
+	redisContext *kv;
+	redisReply *live;
+	json_t *brokers, *total;
+	long long sum[4] = {0, 0, 0, 0};
+	double eps = 0;
+
+	if ((kv = kv_connect(c)) == NULL)
+		return EXIT_RUNTIME;
+	if ((live = live_brokers(c, kv)) == NULL) {
+		redisFree(kv);
+		return EXIT_RUNTIME;
+	}
+	brokers = json_array();
+	for (size_t i = 0; i < live->elements; i++) {
+		char key[512], err[128];
+		const char *uid = live->element[i]->str;
+		snprintf(key, sizeof(key), "%s:broker:%s", kv_prefix(c), uid ? uid : "");
+		const char *a[2] = {"GET", key};
+		redisReply *r = kv_cmd(kv, "GET", 2, a, NULL);
+		if (r == NULL) {
+			freeReplyObject(live);
+			redisFree(kv);
+			json_decref(brokers);
+			return EXIT_RUNTIME;
+		}
+		/* the lease expired between the two commands: that broker is gone */
+		json_t *b = r->type == REDIS_REPLY_STRING ? pd_json_parse(r->str, r->len, err, sizeof(err))
+							  : NULL;
+		freeReplyObject(r);
+		if (!json_is_object(b)) {
+			json_decref(b);
+			continue;
+		}
+		static const char *const f[4] = {"connections", "sockets", "events_in", "events_out"};
+		for (int k = 0; k < 4; k++)
+			sum[k] += json_integer_value(json_object_get(b, f[k]));
+		eps += json_number_value(json_object_get(b, "eps"));
+		json_array_append_new(brokers, b);
+	}
+	freeReplyObject(live);
+	redisFree(kv);
+	total = json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "brokers",
+			  (json_int_t)json_array_size(brokers), "connections", (json_int_t)sum[0],
+			  "sockets", (json_int_t)sum[1], "events_in", (json_int_t)sum[2],
+			  "events_out", (json_int_t)sum[3], "eps", eps);
+	if (c->json) {
+		json_t *o = json_pack("{s:o, s:o}", "brokers", brokers, "total", total);
+		print_json(o);
+		json_decref(o);
+		return 0;
+	}
+	size_t i;
+	json_t *b;
+	printf("%-16s  %-20s  %7s  %11s  %9s  %9s\n", "BROKER", "HOST", "PID", "CONNECTIONS",
+	       "SOCKETS", "EVENTS/S");
+	json_array_foreach(brokers, i, b)
+	{
+		printf("%-16s  %-20.20s  %7" JSON_INTEGER_FORMAT "  %11" JSON_INTEGER_FORMAT
+		       "  %9" JSON_INTEGER_FORMAT "  %9.1f\n",
+		       str_or(json_object_get(b, "uid")),
+		       str_or(json_object_get(b, "host")),
+		       json_integer_value(json_object_get(b, "pid")),
+		       json_integer_value(json_object_get(b, "connections")),
+		       json_integer_value(json_object_get(b, "sockets")),
+		       json_number_value(json_object_get(b, "eps")));
+	}
+	printf("%-16s  %-20s  %7s  %11lld  %9lld  %9.1f\n", "TOTAL",
+	       json_array_size(brokers) == 1 ? "1 broker" : "", "", sum[0], sum[1], eps);
+	if (json_array_size(brokers) != 1)
+		printf("%zu brokers\n", json_array_size(brokers));
+	json_decref(brokers);
+	json_decref(total);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static long long mono_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int cmd_rooms(struct ctl *c, const char *nsp)
+{
+	redisContext *kv = NULL, *sub = NULL;
+	redisReply *live = NULL, *r;
+	json_t *rooms = json_object(), *answered = json_array();
+	struct pd_buf req, ch, rch;
+	char uid[17], reqid[40], err[256];
+	long timeout;
+	int rc = EXIT_RUNTIME;
+
+	pd_buf_init(&req, 0);
+	pd_buf_init(&ch, 0);
+	pd_buf_init(&rch, 0);
+	if (nsp == NULL)
+		nsp = "/";
+	if (nsp[0] != '/' || strlen(nsp) > 256) {
+		rc = fail(EXIT_USAGE, "rooms: --namespace must start with '/'");
+		goto out;
+	}
+	if (pd_cfg_get_long(c->cfg, "broker_request_timeout", 10, 600000, &timeout, err,
+			    sizeof(err)) != 0) {
+		fail(EXIT_RUNTIME, "%s", err);
+		goto out;
+	}
+	if ((kv = kv_connect(c)) == NULL || (sub = kv_connect(c)) == NULL ||
+	    (live = live_brokers(c, kv)) == NULL)
+		goto out;
+	/* a requester uid of our own: the brokers answer on its channel */
+	static const char abc[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+	unsigned char rnd[16];
+	randombytes_buf(rnd, sizeof(rnd));
+	for (int i = 0; i < 16; i++)
+		uid[i] = abc[rnd[i] % 36];
+	uid[16] = '\0';
+	snprintf(reqid, sizeof(reqid), "%s-ctl-1", uid);
+	if (adapter_channel_response(&rch, kv_prefix(c), "/", uid) != 0 ||
+	    adapter_channel_request(&ch, kv_prefix(c), "/") != 0) {
+		fail(EXIT_RUNTIME, "rooms: channel name too long");
+		goto out;
+	}
+	const char *sa[2] = {"SUBSCRIBE", rch.data};
+	if ((r = kv_cmd(sub, "SUBSCRIBE", 2, sa, NULL)) == NULL)
+		goto out;
+	freeReplyObject(r);
+	struct adapter_request q;
+	adapter_request_init(&q);
+	q.type = ADAPTER_SERVER_SIDE_EMIT;
+	snprintf(q.uid, sizeof(q.uid), "%s", uid);
+	snprintf(q.request_id, sizeof(q.request_id), "%s", reqid);
+	q.data = json_pack("[s, s, {s:s}]", CLUSTER_REQUEST_EVENT, "rooms", "nsp", nsp);
+	int erc = q.data != NULL ? adapter_request_encode(&req, &q) : -ENOMEM;
+	adapter_request_clear(&q);
+	if (erc != 0) {
+		fail(EXIT_RUNTIME, "rooms: cannot encode the request");
+		goto out;
+	}
+	const char *pa[3] = {"PUBLISH", ch.data, req.data};
+	size_t pl[3] = {7, ch.len, req.len};
+	if ((r = kv_cmd(kv, "PUBLISH", 3, pa, pl)) == NULL)
+		goto out;
+	freeReplyObject(r);
+
+	long long deadline = mono_now_ms() + timeout;
+	size_t want = live->elements;
+	while (json_array_size(answered) < want) {
+		long long left = deadline - mono_now_ms();
+		if (left <= 0)
+			break;
+		struct timeval tv = {left / 1000, (left % 1000) * 1000};
+		redisSetTimeout(sub, tv);
+		void *rp = NULL;
+		if (redisGetReply(sub, &rp) != REDIS_OK || rp == NULL)
+			break; /* timeout or connection lost: report what came */
+		r = rp;
+		if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+		    r->element[0]->str != NULL && strcmp(r->element[0]->str, "message") == 0 &&
+		    r->element[2]->type == REDIS_REPLY_STRING) {
+			struct adapter_response a;
+			adapter_response_init(&a);
+			if (adapter_response_decode((const uint8_t *)r->element[2]->str,
+						    r->element[2]->len, &a, err, sizeof(err)) == 0 &&
+			    strcmp(a.request_id, reqid) == 0) {
+				const char *from = json_string_value(json_object_get(a.data, "uid"));
+				json_t *res = json_object_get(a.data, "result");
+				int dup = 0;
+				for (size_t i = 0; from != NULL && i < json_array_size(answered); i++)
+					dup |= strcmp(json_string_value(json_array_get(answered, i)),
+						      from) == 0;
+				if (from != NULL && !dup) {
+					const char *k;
+					json_t *v;
+					json_array_append_new(answered, json_string(from));
+					json_object_foreach(res, k, v)
+					{
+						json_int_t have =
+						    json_integer_value(json_object_get(rooms, k));
+						json_object_set_new(rooms, k,
+								    json_integer(have + json_integer_value(v)));
+					}
+				}
+			}
+			adapter_response_clear(&a);
+		}
+		freeReplyObject(r);
+	}
+	size_t got = json_array_size(answered);
+	if (got < want)
+		fprintf(stderr, "pushdeskctl: rooms: %zu of %zu brokers answered within %ld ms\n", got,
+			want, timeout);
+	if (c->json) {
+		json_t *o = json_pack("{s:s, s:O, s:I, s:I}", "namespace", nsp, "rooms", rooms,
+				      "brokers", (json_int_t)want, "answered", (json_int_t)got);
+		print_json(o);
+		json_decref(o);
+	} else {
+		/* sorted by name */
+		size_t n = json_object_size(rooms), k = 0;
+		const char **names = calloc(n ? n : 1, sizeof(*names));
+		const char *key;
+		json_t *v;
+		if (names == NULL) {
+			fail(EXIT_RUNTIME, "out of memory");
+			goto out;
+		}
+		json_object_foreach(rooms, key, v)
+		{
+			names[k++] = key;
+		}
+		qsort(names, n, sizeof(*names), cmp_str);
+		printf("%-60s  %s\n", "ROOM", "MEMBERS");
+		for (size_t i = 0; i < n; i++)
+			printf("%-60s  %" JSON_INTEGER_FORMAT "\n", names[i],
+			       json_integer_value(json_object_get(rooms, names[i])));
+		free(names);
+	}
+	rc = 0;
+out:
+	if (live != NULL)
+		freeReplyObject(live);
+	if (kv != NULL)
+		redisFree(kv);
+	if (sub != NULL)
+		redisFree(sub);
+	json_decref(rooms);
+	json_decref(answered);
+	pd_buf_free(&req);
+	pd_buf_free(&ch);
+	pd_buf_free(&rch);
+	return rc;
+}
+
 /* ---- command line ----------------------------------------------------- */
 
 enum { OPT_CONFIG = 256, OPT_JSON, OPT_HELP, OPT_SQL_DIR, OPT_ORG, OPT_ROLE, OPT_NAME,
-       OPT_EMAIL, OPT_TEAM, OPT_PASSWORD_STDIN, OPT_USER, OPT_TTL };
+       OPT_EMAIL, OPT_TEAM, OPT_PASSWORD_STDIN, OPT_USER, OPT_TTL, OPT_NAMESPACE, OPT_ROOM,
+       OPT__LAST = OPT_ROOM };
 
 #define COMMON_OPTS                                                                           \
 	{"config", required_argument, NULL, OPT_CONFIG}, {"json", no_argument, NULL, OPT_JSON}, \
@@ -655,8 +1245,8 @@ enum { OPT_CONFIG = 256, OPT_JSON, OPT_HELP, OPT_SQL_DIR, OPT_ORG, OPT_ROLE, OPT
 
 /* The value of each option seen, by OPT_ code. */
 struct opts {
-	const char *v[OPT_TTL + 1];
-	int seen[OPT_TTL + 1];
+	const char *v[OPT__LAST + 1];
+	int seen[OPT__LAST + 1];
 };
 
 /* Parses the options of one command (the common ones included) and leaves
@@ -685,7 +1275,7 @@ static int parse(struct ctl *c, int argc, char **argv, const struct option *lo, 
 		case ':':
 			return fail(EXIT_USAGE, "%s: option needs a value", argv[optind - 1]);
 		default:
-			if (ch > OPT_TTL)
+			if (ch > OPT__LAST)
 				return fail(EXIT_USAGE, "bad option");
 			o->v[ch] = optarg;
 			o->seen[ch] = 1;
@@ -704,6 +1294,74 @@ static int operands(int argc, int want, const char *what)
 	if (have > want)
 		return fail(EXIT_USAGE, "%s: unexpected operand", what);
 	return 0;
+}
+
+#define EMIT_MAX_ROOMS 64
+
+/* emit's options: --room and --user repeat, so they are collected here
+ * rather than by parse(). 0, 1 for --help, or EXIT_USAGE. */
+static int cmd_emit_args(struct ctl *c, int argc, char **argv)
+{
+	static const struct option lo[] = {COMMON_OPTS,
+					   {"namespace", required_argument, NULL, OPT_NAMESPACE},
+					   {"room", required_argument, NULL, OPT_ROOM},
+					   {"user", required_argument, NULL, OPT_USER},
+					   {NULL, 0, NULL, 0}};
+	char *rooms[EMIT_MAX_ROOMS];
+	const char *nsp = NULL;
+	size_t n = 0;
+	int ch, rc;
+
+	opterr = 0;
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		switch (ch) {
+		case OPT_CONFIG:
+			c->config = optarg;
+			break;
+		case OPT_JSON:
+			c->json = 1;
+			break;
+		case OPT_HELP:
+			rc = 1;
+			goto out;
+		case OPT_NAMESPACE:
+			nsp = optarg;
+			break;
+		case OPT_ROOM:
+		case OPT_USER:
+			if (n == EMIT_MAX_ROOMS) {
+				rc = fail(EXIT_USAGE, "emit: at most %d --room/--user", EMIT_MAX_ROOMS);
+				goto out;
+			}
+			if (ch == OPT_USER && check_uuid("--user", optarg) != 0) {
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			if (asprintf(&rooms[n], "%s%s", ch == OPT_USER ? "user:" : "", optarg) < 0) {
+				rc = fail(EXIT_RUNTIME, "out of memory");
+				goto out;
+			}
+			n++;
+			break;
+		case '?':
+			rc = fail(EXIT_USAGE, "%s: unknown option", argv[optind - 1]);
+			goto out;
+		case ':':
+			rc = fail(EXIT_USAGE, "%s: option needs a value", argv[optind - 1]);
+			goto out;
+		default:
+			rc = fail(EXIT_USAGE, "bad option");
+			goto out;
+		}
+	}
+	if ((rc = operands(argc, 2, "emit")) != 0 || (rc = load_config(c)) != 0)
+		goto out;
+	rc = cmd_emit(c, nsp, (const char *const *)rooms, n, argv[optind], argv[optind + 1]);
+out:
+	for (size_t i = 0; i < n; i++)
+		free(rooms[i]);
+	return rc;
 }
 
 static int run(struct ctl *c, int argc, char **argv)
@@ -725,6 +1383,10 @@ static int run(struct ctl *c, int argc, char **argv)
 						 {"user", required_argument, NULL, OPT_USER},
 						 {"ttl", required_argument, NULL, OPT_TTL},
 						 {NULL, 0, NULL, 0}};
+	static const struct option lo_online[] = {
+		COMMON_OPTS, {"org", required_argument, NULL, OPT_ORG}, {NULL, 0, NULL, 0}};
+	static const struct option lo_rooms[] = {
+		COMMON_OPTS, {"namespace", required_argument, NULL, OPT_NAMESPACE}, {NULL, 0, NULL, 0}};
 	struct opts o;
 	const char *cmd;
 	int rc;
@@ -752,6 +1414,22 @@ static int run(struct ctl *c, int argc, char **argv)
 		if ((rc = parse(c, argc, argv, lo_token, 0, &o)) != 0 || (rc = operands(argc, 0, cmd)))
 			return rc == 1 ? (fputs(usage_text, stdout), 0) : rc;
 		return (rc = load_config(c)) != 0 ? rc : cmd_token(c, o.v[OPT_USER], o.v[OPT_TTL]);
+	}
+	if (strcmp(cmd, "emit") == 0) {
+		rc = cmd_emit_args(c, argc, argv);
+		return rc == 1 ? (fputs(usage_text, stdout), 0) : rc;
+	}
+	if (strcmp(cmd, "online") == 0 || strcmp(cmd, "rooms") == 0 || strcmp(cmd, "stats") == 0) {
+		const struct option *lo = cmd[0] == 'o' ? lo_online : cmd[0] == 'r' ? lo_rooms : lo_none;
+		if ((rc = parse(c, argc, argv, lo, 0, &o)) != 0 || (rc = operands(argc, 0, cmd)))
+			return rc == 1 ? (fputs(usage_text, stdout), 0) : rc;
+		if ((rc = load_config(c)) != 0)
+			return rc;
+		if (cmd[0] == 'o')
+			return cmd_online(c, o.v[OPT_ORG]);
+		if (cmd[0] == 'r')
+			return cmd_rooms(c, o.v[OPT_NAMESPACE]);
+		return cmd_stats(c);
 	}
 	if (strcmp(cmd, "org") == 0 || strcmp(cmd, "team") == 0 || strcmp(cmd, "user") == 0) {
 		const struct option *lo = cmd[0] == 'o' ? lo_none : cmd[0] == 't' ? lo_team : lo_user;
