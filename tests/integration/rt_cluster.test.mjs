@@ -260,7 +260,9 @@ describe('mixed cluster: Node socket.io with @socket.io/redis-adapter, @socket.i
       await quiet(pa, 'from-emitter', () => true, 300, ma, 'user:<agent> is not the customer');
     } finally {
       nio.close();
-      await Promise.allSettled([pub.disconnect(), sub.disconnect(), emc.disconnect()]);
+      // quit() lets the adapter's pending UNSUBSCRIBEs finish; disconnect()
+      // would reject them as unhandled promises.
+      await Promise.allSettled([pub.quit(), sub.quit(), emc.quit()]);
     }
   });
 });
