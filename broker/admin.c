@@ -37,6 +37,72 @@ static void counter(struct pd_buf *b, const char *name, const char *help, const 
 		      name, help, name, type, name, v);
 }
 
+/* Events per second over the last RATE_WINDOW seconds: loop 0 samples the
+ * summed counters once a second into a ring; a scrape compares the live
+ * sums with the sample RATE_WINDOW seconds old (or the oldest one). */
+#define RATE_WINDOW 10
+struct rate_sample {
+	uint64_t ms;
+	unsigned long long in, out;
+};
+static struct rate_sample rate_ring[RATE_WINDOW + 1];
+static size_t rate_n, rate_head; /* samples held; next slot */
+static struct loop_timer rate_timer;
+static struct loop *admin_loop;
+
+static void rate_sample(struct loop_timer *t)
+{
+	rate_ring[rate_head] = (struct rate_sample){loop_clock_ms(), SUM(events_in), SUM(events_out)};
+	rate_head = (rate_head + 1) % (RATE_WINDOW + 1);
+	if (rate_n < RATE_WINDOW + 1)
+		rate_n++;
+	loop_timer_set(admin_loop, t, loop_clock_ms() + 1000);
+}
+
+static void rates(double *in, double *out)
+{
+	*in = *out = 0;
+	if (rate_n == 0)
+		return;
+	/* the oldest sample: RATE_WINDOW seconds back once the ring is full */
+	const struct rate_sample *o =
+	    &rate_ring[rate_n < RATE_WINDOW + 1 ? 0 : rate_head];
+	uint64_t now = loop_clock_ms();
+	if (now <= o->ms)
+		return;
+	double secs = (double)(now - o->ms) / 1000.0;
+	*in = (double)(SUM(events_in) - o->in) / secs;
+	*out = (double)(SUM(events_out) - o->out) / secs;
+}
+
+static void delivery_histogram(struct pd_buf *b)
+{
+	unsigned long long bucket[MSG_LAT_BUCKETS] = {0}, sum_ns = 0;
+	for (int i = 0; i < g_broker.nloops; i++) {
+		struct msg_lat *h = &g_broker.workers[i].m.delivery;
+		for (size_t k = 0; k < MSG_LAT_BUCKETS; k++)
+			bucket[k] += atomic_load_explicit(&h->bucket[k], memory_order_relaxed);
+		sum_ns += atomic_load_explicit(&h->sum_ns, memory_order_relaxed);
+	}
+	pd_buf_printf(b, "# HELP pushdesk_delivery_latency_seconds Time from the encoding of a "
+			 "Socket.IO event to its last byte written to a WebSocket or handed to a "
+			 "polling response, per recipient.\n"
+			 "# TYPE pushdesk_delivery_latency_seconds histogram\n");
+	unsigned long long cum = 0;
+	for (size_t k = 0; k < MSG_LAT_BUCKETS; k++) {
+		cum += bucket[k];
+		if (k < MSG_LAT_BUCKETS - 1)
+			pd_buf_printf(b, "pushdesk_delivery_latency_seconds_bucket{le=\"%g\"} %llu\n",
+				      (double)msg_lat_le_ns[k] / 1e9, cum);
+		else
+			pd_buf_printf(b, "pushdesk_delivery_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
+				      cum);
+	}
+	pd_buf_printf(b, "pushdesk_delivery_latency_seconds_sum %llu.%09llu\n"
+			 "pushdesk_delivery_latency_seconds_count %llu\n",
+		      sum_ns / 1000000000u, sum_ns % 1000000000u, cum);
+}
+
 static int metrics_text(struct pd_buf *b)
 {
 	pd_buf_printf(b, "# HELP pushdesk_broker_connections Engine.IO connections by transport.\n"
@@ -82,6 +148,28 @@ static int metrics_text(struct pd_buf *b)
 		SUM(protocol_errors));
 	counter(b, "rate_limited_total", "Client events refused by a rate limit.", "counter",
 		SUM(rate_limited));
+	double in_ps, out_ps;
+	rates(&in_ps, &out_ps);
+	pd_buf_printf(b, "# HELP pushdesk_broker_messages_received_per_second Engine.IO message "
+			 "packets received per second over the last %d s.\n"
+			 "# TYPE pushdesk_broker_messages_received_per_second gauge\n"
+			 "pushdesk_broker_messages_received_per_second %.3f\n"
+			 "# HELP pushdesk_broker_events_sent_per_second Socket.IO packets written to "
+			 "sockets per second over the last %d s.\n"
+			 "# TYPE pushdesk_broker_events_sent_per_second gauge\n"
+			 "pushdesk_broker_events_sent_per_second %.3f\n",
+		      RATE_WINDOW, in_ps, RATE_WINDOW, out_ps);
+	delivery_histogram(b);
+	const char *vs = g_app.cluster == NULL	       ? "none"
+			 : cluster_is_up(g_app.cluster) ? "up"
+							: "down";
+	pd_buf_printf(b, "# HELP pushdesk_broker_valkey_state Valkey connection state (1 for the "
+			 "current one; none = no valkey_url).\n"
+			 "# TYPE pushdesk_broker_valkey_state gauge\n");
+	static const char *const states[] = {"up", "down", "none"};
+	for (size_t k = 0; k < 3; k++)
+		pd_buf_printf(b, "pushdesk_broker_valkey_state{state=\"%s\"} %d\n", states[k],
+			      strcmp(states[k], vs) == 0);
 	if (g_app.db != NULL) {
 		struct dbpool_stats d;
 		dbpool_get_stats(g_app.db, &d);
@@ -175,6 +263,8 @@ int admin_start(struct loop *l, const char *addr, char *err, size_t errlen)
 	int fd = http_listen(addr, err, errlen);
 	if (fd < 0)
 		return -1;
+	admin_loop = l;
+	loop_timer_init(&rate_timer, rate_sample);
 	struct MHD_Daemon *d = MHD_start_daemon(
 	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, http_log_fn, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
@@ -190,6 +280,7 @@ int admin_start(struct loop *l, const char *addr, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot watch the admin listener");
 		return -1;
 	}
+	rate_sample(&rate_timer); /* the first sample, and the timer */
 	pd_log(LOG_NOTICE, "admin listening addr=%s port=%d", addr, http_bound_port(fd));
 	return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "hmap.h"
 #include "loop.h"
+#include "msg.h"
 
 struct pd_jwt;
 struct sio_nsp_def;
@@ -29,6 +30,9 @@ struct metrics {
 	atomic_ullong sessions_total, events_in, events_out, bytes_in, bytes_out;
 	atomic_ullong slow_disconnects, ping_timeouts, protocol_errors;
 	atomic_ullong rate_limited; /* client events refused by a rate limit */
+	/* Socket.IO EVENTs fully written to a WebSocket or handed to a
+	 * polling response: time since the msg was encoded (msg.born_ns). */
+	struct msg_lat delivery;
 };
 
 #define METRIC_ADD(w, field, n) atomic_fetch_add_explicit(&(w)->m.field, (n), memory_order_relaxed)

@@ -110,6 +110,8 @@ static void answer_poll(struct eio_session *s, int with_queue, int trailer)
 	if (with_queue) {
 		for (struct outq_node *n = s->q.head; n != NULL && rc == 0; n = n->next)
 			rc = msg_append_polling(n->m, &b);
+		if (rc == 0)
+			outq_record_lat(&s->q, &s->w->m.delivery);
 		outq_clear(&s->q);
 	}
 	if (rc == 0 && trailer)

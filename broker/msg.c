@@ -5,9 +5,47 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "eio_packet.h"
 #include "ws.h"
+
+uint64_t msg_clock_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* 0.5 ms, 1 ms, 2.5 ms, 5 ms, 10 ms, 25 ms, 50 ms, 100 ms, 250 ms, 500 ms, 1 s */
+const uint64_t msg_lat_le_ns[MSG_LAT_BUCKETS - 1] = {
+    500000u,   1000000u,   2500000u,   5000000u,   10000000u,  25000000u,
+    50000000u, 100000000u, 250000000u, 500000000u, 1000000000u,
+};
+
+/* Only the owner loop writes: a relaxed load and store, no lock prefix. */
+static inline void own_add(atomic_ullong *v, unsigned long long n)
+{
+	atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+void msg_lat_add(struct msg_lat *h, uint64_t ns)
+{
+	size_t i = 0;
+	while (i < MSG_LAT_BUCKETS - 1 && ns > msg_lat_le_ns[i])
+		i++;
+	own_add(&h->bucket[i], 1);
+	own_add(&h->sum_ns, ns);
+}
+
+/* A Socket.IO EVENT or BINARY_EVENT inside an Engine.IO message. */
+static int is_event(const struct msg_src *src, size_t n)
+{
+	const char *p = src[0].p;
+	return n > 0 && src[0].binary == 0 && src[0].len >= 2 && p[0] == '4' &&
+	       (p[1] == '2' || p[1] == '5');
+}
 
 struct msg *msg_new(const struct msg_src *src, size_t n)
 {
@@ -28,6 +66,7 @@ struct msg *msg_new(const struct msg_src *src, size_t n)
 	atomic_init(&m->ref, 1);
 	m->nparts = (uint16_t)n;
 	m->splice = 0;
+	m->born_ns = is_event(src, n) ? msg_clock_ns() : 0;
 	m->ws = (uint8_t *)m + head;
 	size_t off = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -143,8 +182,26 @@ void outq_splice(struct outq *dst, struct outq *src)
 	src->head_off = 0;
 }
 
+void outq_record_lat(const struct outq *q, struct msg_lat *lat)
+{
+	uint64_t now = 0;
+	for (const struct outq_node *n = q->head; n != NULL; n = n->next) {
+		if (n->m->born_ns == 0)
+			continue;
+		if (now == 0)
+			now = msg_clock_ns();
+		msg_lat_add(lat, now > n->m->born_ns ? now - n->m->born_ns : 0);
+	}
+}
+
 void outq_consume(struct outq *q, size_t n)
 {
+	outq_consume_lat(q, n, NULL);
+}
+
+void outq_consume_lat(struct outq *q, size_t n, struct msg_lat *lat)
+{
+	uint64_t now = 0;
 	q->bytes -= n;
 	while (n > 0 && q->head != NULL) {
 		struct outq_node *h = q->head;
@@ -158,6 +215,11 @@ void outq_consume(struct outq *q, size_t n)
 		if (q->head == NULL)
 			q->tail = NULL;
 		q->head_off = 0;
+		if (h->m->born_ns != 0 && lat != NULL) {
+			if (now == 0)
+				now = msg_clock_ns();
+			msg_lat_add(lat, now > h->m->born_ns ? now - h->m->born_ns : 0);
+		}
 		msg_unref(h->m);
 		free(h);
 	}

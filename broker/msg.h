@@ -21,6 +21,10 @@ struct msg_part {
 struct msg {
 	atomic_uint ref;
 	uint16_t nparts;
+	/* CLOCK_MONOTONIC ns when a Socket.IO EVENT ("42..." / "45...") was
+	 * encoded (one clock read per msg, shared by every recipient); 0 for
+	 * every other packet. Delivery latency is measured from it. */
+	uint64_t born_ns;
 	/* Where a per-member suffix (a connection-state-recovery offset
 	 * argument) could be spliced into part 0 without re-encoding: the
 	 * offset of the closing ']' of an EVENT's JSON array; 0 = none. */
@@ -46,6 +50,22 @@ struct msg *msg_ws_control(int opcode, const void *p, size_t len);
 struct msg *msg_ref(struct msg *m);
 void msg_unref(struct msg *m); /* NULL ok */
 
+/* CLOCK_MONOTONIC in ns. */
+uint64_t msg_clock_ns(void);
+
+/* Delivery latency histogram of one loop: written by that loop only
+ * (plain load + store, no locked instruction), read by the admin
+ * listener. bucket[i] counts deliveries with latency <= msg_lat_le_ns[i]
+ * and > the previous bound (not cumulative); the last one is +Inf. */
+#define MSG_LAT_BUCKETS 12
+extern const uint64_t msg_lat_le_ns[MSG_LAT_BUCKETS - 1];
+struct msg_lat {
+	atomic_ullong bucket[MSG_LAT_BUCKETS];
+	atomic_ullong sum_ns;
+};
+/* Record one delivery of latency ns (owner loop only). */
+void msg_lat_add(struct msg_lat *h, uint64_t ns);
+
 /* Append every part of m to a polling payload. 0, -ENOMEM or -ENOBUFS. */
 int msg_append_polling(const struct msg *m, struct pd_buf *out);
 
@@ -68,5 +88,12 @@ void outq_clear(struct outq *q);
 void outq_splice(struct outq *dst, struct outq *src);
 /* Drop n written bytes from the front. */
 void outq_consume(struct outq *q, size_t n);
+/* The same, and for every message whose last byte was written and that
+ * has born_ns, record its delivery latency in lat (the clock is read at
+ * most once per call). lat NULL = outq_consume. */
+void outq_consume_lat(struct outq *q, size_t n, struct msg_lat *lat);
+/* Record in lat the delivery latency of every queued message that has
+ * born_ns (a polling response took the whole queue). */
+void outq_record_lat(const struct outq *q, struct msg_lat *lat);
 
 #endif

@@ -88,7 +88,7 @@ void wsconn_flush(struct wsconn *c)
 			return;
 		}
 		METRIC_ADD(w, bytes_out, (unsigned long long)k);
-		outq_consume(&c->q, (size_t)k);
+		outq_consume_lat(&c->q, (size_t)k, &w->m.delivery);
 	}
 	if (c->state == WSC_DEAD)
 		return;
