@@ -77,8 +77,12 @@ json_t *api_body(struct req *r);
  * or empty, -1 too long or badly encoded. */
 int api_query(const struct req *r, const char *name, char *out, size_t outlen);
 
-/* The database connection, (re)connected; NULL after replying 503. */
+/* The database connection, (re)connected; NULL after replying 503. A
+ * connection the server closed while idle is replaced first (api_db_check),
+ * so a request gets 503 only if PostgreSQL is down now. */
 PGconn *api_db(struct req *r);
+/* Drop ctx->db if pd_db_stale says it cannot be used (no I/O wait). */
+void api_db_check(struct api_ctx *ctx);
 /* Reply for a failed store/db call: UNAVAILABLE names the database. */
 void api_db_error(struct req *r, enum pd_err e, const char *msg);
 /* The Valkey context, (re)connected; NULL if down (no reply sent). */

@@ -18,8 +18,7 @@ void h_health(struct req *r)
 	PGresult *res;
 	redisContext *k;
 
-	if ((c->db == NULL || PQstatus(c->db) != CONNECTION_OK))
-		api_db_drop(c);
+	api_db_check(c);
 	if (c->db == NULL)
 		c->db = pd_db_connect(c->database_url, c->statement_timeout);
 	if (c->db != NULL && (res = pd_db_exec(c->db, "SELECT 1", 0, NULL, NULL)) != NULL) {

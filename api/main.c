@@ -151,10 +151,14 @@ static int relay_main(const struct pd_cfg *cfg)
 		nanosleep(&ts, NULL);
 		if (ctx.valkey_url[0] == '\0')
 			continue;
-		if (ctx.db != NULL && PQstatus(ctx.db) != CONNECTION_OK) {
+		/* After a PostgreSQL restart the idle connection (and with it the
+		 * session's advisory lock) is gone: reconnect and take it again. */
+		if (ctx.db != NULL && pd_db_stale(ctx.db)) {
+			pd_log(LOG_NOTICE, "relay: db connection closed by the server: reconnecting");
 			api_db_drop(&ctx);
-			locked = 0;
 		}
+		if (ctx.db == NULL)
+			locked = 0;
 		if (ctx.db == NULL && (ctx.db = pd_db_connect(ctx.database_url, 0)) == NULL)
 			continue;
 		if (!locked) {

@@ -204,19 +204,23 @@ int api_query(const struct req *r, const char *name, char *out, size_t outlen)
 	return 0;
 }
 
+/* Drop ctx->db if it can no longer serve a request (pd_db_stale): after a
+ * PostgreSQL restart every worker's idle connection is dead, and only a
+ * statement would tell libpq so; checking first lets the request reconnect
+ * instead of failing. */
+void api_db_check(struct api_ctx *c)
+{
+	if (c->db != NULL && pd_db_stale(c->db)) {
+		pd_log(LOG_NOTICE, "db connection closed by the server: reconnecting");
+		api_db_drop(c);
+	}
+}
+
 PGconn *api_db(struct req *r)
 {
 	struct api_ctx *c = r->ctx;
-	if (c->db != NULL && PQstatus(c->db) == CONNECTION_OK) {
-		/* An idle connection has nothing to read: if it has, the server
-		 * closed it (restart, admin shutdown). Find out now rather than
-		 * failing this request's first statement. */
-		struct pollfd p = {PQsocket(c->db), POLLIN, 0};
-		if (poll(&p, 1, 0) > 0 && (!PQconsumeInput(c->db) || PQstatus(c->db) != CONNECTION_OK))
-			api_db_drop(c);
-	}
-	if (c->db != NULL && PQstatus(c->db) != CONNECTION_OK)
-		api_db_drop(c);
+
+	api_db_check(c);
 	if (c->db == NULL)
 		c->db = pd_db_connect(c->database_url, c->statement_timeout);
 	if (c->db == NULL)
@@ -259,8 +263,20 @@ struct redisContext *api_kv(struct api_ctx *ctx)
 
 	struct timespec now;
 
-	if (ctx->kv != NULL && ctx->kv->err == 0)
-		return ctx->kv;
+	if (ctx->kv != NULL && ctx->kv->err == 0) {
+		/* An idle synchronous context has no reply pending: a readable
+		 * socket is Valkey closing it (restart, client timeout). Reconnect
+		 * now rather than fail this caller's first command. */
+		struct pollfd p = {ctx->kv->fd, POLLIN, 0};
+		int n;
+		do
+			n = poll(&p, 1, 0);
+		while (n < 0 && errno == EINTR);
+		if (n == 0)
+			return ctx->kv;
+		pd_log(LOG_NOTICE, "valkey connection closed by the server: reconnecting");
+		ctx->kv_retry_at = 0;
+	}
 	api_kv_drop(ctx);
 	if (ctx->valkey_url[0] == '\0' || api_kv_parse_url(ctx->valkey_url, &u) != 0)
 		return NULL;

@@ -3,6 +3,8 @@
  * a pd_err, so that callers never put SQL text in a response. */
 #include "pd_db.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -116,6 +118,24 @@ void pd_db_rollback(PGconn *c)
 int pd_db_dead(const PGconn *c)
 {
 	return c == NULL || PQstatus(c) == CONNECTION_BAD;
+}
+
+int pd_db_stale(PGconn *c)
+{
+	struct pollfd p;
+	int n;
+
+	if (c == NULL || PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE)
+		return 1;
+	if ((p.fd = PQsocket(c)) < 0)
+		return 1;
+	p.events = POLLIN;
+	p.revents = 0;
+	do
+		n = poll(&p, 1, 0);
+	while (n < 0 && errno == EINTR);
+	/* Readable (data, EOF, POLLHUP or POLLERR) or poll failing: stale. */
+	return n != 0;
 }
 
 const char *pd_db_get(const PGresult *r, int row, int col)

@@ -36,6 +36,15 @@ enum pd_err pd_db_map_error(const PGresult *r);
 /* 1 if the connection is known to be dead (PQstatus CONNECTION_BAD). */
 int pd_db_dead(const PGconn *c);
 
+/* 1 if an idle connection must not be used for new work: NULL, not
+ * CONNECTION_OK, inside a transaction, or its socket is readable. An idle
+ * backend sends nothing unasked except to say it is going away (FATAL
+ * 57P01 after a server restart or pg_terminate_backend, then EOF), so a
+ * readable socket means the server closed it; libpq only notices at the
+ * next statement. Polls with a zero timeout: never blocks. The caller
+ * PQfinishes a stale connection and connects again. */
+int pd_db_stale(PGconn *c);
+
 /* Column value of row i as a C string; NULL for SQL NULL. Borrowed from r. */
 const char *pd_db_get(const PGresult *r, int row, int col);
 

@@ -654,6 +654,14 @@ long pd_outbox_publish(PGconn *c, struct redisContext *kv, const char *key,
 	if (pd_db_begin(c, NULL) != 0)
 		return -1;
 	if (ids != NULL) {
+		/* The writer's own rows: wait (FOR UPDATE, no SKIP LOCKED) for a
+		 * relay pass that claimed some of them between the write's COMMIT
+		 * and now. Once it commits, the recheck of published_at IS NULL
+		 * drops them here, so each row is still published once; skipping
+		 * them instead would let the request answer before the relay had
+		 * published them (events arriving after the 2xx, split between
+		 * the two publishers). The relay never waits (SKIP LOCKED), so
+		 * this cannot deadlock; the wait lasts one relay transaction. */
 		int rc = pd_buf_append_str(&idb, "{");
 		for (size_t i = 0; rc == 0 && i < n; i++)
 			rc = pd_buf_printf(&idb, "%s%lld", i > 0 ? "," : "", ids[i]);
@@ -663,7 +671,7 @@ long pd_outbox_publish(PGconn *c, struct redisContext *kv, const char *key,
 		r = pd_db_exec(c,
 			       "UPDATE outbox o SET published_at = now() FROM (SELECT id FROM outbox "
 			       "WHERE id = ANY($1::bigint[]) AND published_at IS NULL ORDER BY id "
-			       "FOR UPDATE SKIP LOCKED) s WHERE o.id = s.id RETURNING o.id, "
+			       "FOR UPDATE) s WHERE o.id = s.id RETURNING o.id, "
 			       "o.namespace, o.event, array_to_json(o.rooms)::text, "
 			       "array_to_json(o.except_rooms)::text, o.payload::text",
 			       1, p, NULL);

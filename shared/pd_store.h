@@ -125,11 +125,14 @@ int pd_store_outbox_add(PGconn *c, const char *org, const char *nsp, const char 
 			enum pd_err *err);
 
 /* Publish outbox rows to Valkey and mark them published, in one transaction
- * that locks them (FOR UPDATE SKIP LOCKED: the request that wrote them and
- * the relay never publish a row at the same time). ids/n: those rows (ones
- * already published are skipped); ids NULL: the oldest `limit` unpublished
- * rows, for the relay. Returns the number published, or -1 (Valkey or
- * database error; nothing is marked and the rows will be retried). */
+ * that locks them, so the request that wrote them and the relay never both
+ * publish a row. ids/n: those rows, for the writer: it waits for a relay
+ * holding any of them and skips the ones already published, so when it
+ * returns every row of ids is out (by it or the relay), each once; ids
+ * NULL: the oldest `limit` unpublished rows, for the relay, which skips rows
+ * locked by a writer (SKIP LOCKED). Returns the number published, or -1
+ * (Valkey or database error; nothing is marked and the rows will be retried:
+ * a Valkey error after some PUBLISHes went out is the at-least-once case). */
 long pd_outbox_publish(PGconn *c, struct redisContext *kv, const char *key,
 		       const long long *ids, size_t n, size_t limit);
 

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { api, conf, mkTeam, mkWorld, requireNode, sleep, subscriber } from './api_lib.mjs';
+import { api, conf, mkTeam, mkWorld, requireNode, sleep, sql, subscriber } from './api_lib.mjs';
 
 const w = mkWorld();
 const other = mkWorld();
@@ -21,17 +21,30 @@ after(async () => {
 
 const mentions = (m, id) => m.rooms.some((r) => r.includes(id));
 
+// The newest outbox id: events of writes made before now have eventIds up
+// to it.
+const outboxMark = () => Number(sql('SELECT COALESCE(max(id), 0) FROM outbox;')[0][0]);
+
 // The events published while fn runs that name a room containing id
 // (waits for `expect` of them, then a little longer to catch extras).
-// (id: a string, or several in an array).
+// (id: a string, or several in an array). An event of an earlier write
+// (eventId up to the mark taken before fn) is not fn's, even if the
+// subscriber reads it only after sub.clear(): nothing orders the redis
+// subscriber's socket against the HTTP response's. A duplicate of one of
+// fn's events (same eventId twice) is kept, and fails here.
 async function during(id, expect, fn) {
   const ids = Array.isArray(id) ? id : [id];
-  const pred = (m) => ids.some((x) => mentions(m, x));
+  const mark = outboxMark();
+  const mine = (m) => typeof m.payload?.eventId !== 'number' || m.payload.eventId > mark;
+  const pred = (m) => ids.some((x) => mentions(m, x)) && mine(m);
   sub.clear();
   const out = await fn();
   await sub.wait(pred, expect, 5000);
   await sleep(300);
-  return { out, events: sub.got.filter(pred) };
+  const events = sub.got.filter(pred);
+  const eids = events.map((m) => m.payload?.eventId).filter((e) => typeof e === 'number');
+  assert.equal(new Set(eids).size, eids.length, `an event published twice: ${JSON.stringify(events.map((e) => [e.event, e.payload?.eventId]))}`);
+  return { out, events };
 }
 
 function checkWire(m) {

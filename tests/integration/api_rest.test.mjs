@@ -3,7 +3,7 @@
 import { after, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { api, conf, mkOrg, mkTeam, mkUser, mkWorld, redisClient, sql, token } from './api_lib.mjs';
+import { api, conf, mkOrg, mkTeam, mkUser, mkWorld, redisClient, sql, stack, token } from './api_lib.mjs';
 
 const w = mkWorld();
 const other = mkWorld(); // another org
@@ -548,4 +548,48 @@ test('413 from pushdesk-api itself: CONTENT_LENGTH over api_max_body, refused be
   out = execFileSync('cgi-fcgi', ['-bind', '-connect', sock], { env: { ...env, CONTENT_LENGTH: '0', CONTENT_TYPE: '' }, input: '', encoding: 'utf8', timeout: 10000 });
   assert.match(out, /^Status: 400 /m, out);
   assert.match(out, /body/, out);
+});
+
+// Every worker's idle PGconn / hiredis context dies with a server restart;
+// the next request on each worker must notice it before using it and
+// reconnect, not answer 503 while the server is up again.
+const workers = () => Number(conf('api_workers', '4')) || 4;
+
+// Give (most likely) every worker a connection: concurrent requests spread
+// over the pool.
+async function warmWorkers(path, tok) {
+  const rs = await Promise.all(Array.from({ length: 4 * workers() }, () => api('GET', path, undefined, tok)));
+  for (const r of rs) assert.equal(r.status, 200, r.text);
+}
+
+test('PostgreSQL restarted while the workers are idle: the first requests after it are all 200', async () => {
+  await warmWorkers('/me', w.agent.tok);
+  try {
+    stack('pd_restart_pg');
+  } finally {
+    stack('pd_pg_running || pd_start_pg');
+  }
+  const n = Math.max(10, 2 * workers() + 2);
+  for (let i = 0; i < n; i++) {
+    const r = await api('GET', '/me', undefined, w.agent.tok);
+    assert.equal(r.status, 200, `request ${i + 1} of ${n} after the restart: ${r.text}`);
+    assert.equal(r.json.id, w.agent.id);
+  }
+  // a write too (BEGIN .. COMMIT, then the outbox publish on the same connection)
+  await mkTicket();
+});
+
+test('Valkey restarted while the workers are idle: the first requests after it are all 200', async () => {
+  await warmWorkers('/health');
+  try {
+    stack('pd_stop_redis && pd_start_redis');
+  } finally {
+    stack('pd_redis_running || pd_start_redis');
+  }
+  const n = Math.max(10, 2 * workers() + 2);
+  for (let i = 0; i < n; i++) {
+    const r = await api('GET', '/health');
+    assert.equal(r.status, 200, `request ${i + 1} of ${n} after the restart: ${r.text}`);
+    assert.deepEqual(r.json, { db: 'ok', valkey: 'ok' });
+  }
 });
