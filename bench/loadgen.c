@@ -99,6 +99,10 @@ static struct {
 	double connect_timeout;
 	int window;
 	const char *token;
+	char **tokens; /* --token-file: client i uses tokens[i % ntokens] */
+	int ntokens;
+	char join_event[64]; /* --join-event (join) */
+	const char *join_arg; /* --join-arg: raw JSON argument of every join */
 	const char *jwt_secret;
 	int org_size;
 	const char *ready_file;
@@ -300,6 +304,8 @@ static void send_connect(struct conn *c)
 {
 	char tok[LG_MAX_TOKEN];
 	const char *t = opt.token;
+	if (opt.ntokens > 0)
+		t = opt.tokens[c->idx % (uint32_t)opt.ntokens];
 	if (t == NULL && opt.jwt_secret != NULL) {
 		char claims[512];
 		long long now = (long long)time(NULL);
@@ -340,15 +346,19 @@ static void send_joins(struct conn *c)
 		/* layer j uses its own room names; within a layer, rooms hold
 		 * room_size consecutive clients */
 		int room = j * nrooms + (int)c->idx / opt.room_size;
-		char name[96], pkt[160];
-		int k = snprintf(name, sizeof(name), "%s%d%s", opt.room_prefix, room,
-				 opt.room_suffix);
+		char name[96], pkt[1280];
+		int k;
+		if (opt.join_arg != NULL) /* raw JSON, the same for every client */
+			k = snprintf(name, sizeof(name), "x");
+		else
+			k = snprintf(name, sizeof(name), "\"%s%d%s\"", opt.room_prefix, room,
+				     opt.room_suffix);
 		if (k < 0 || (size_t)k >= sizeof(name)) {
 			conn_kill(c, F_PROTO);
 			return;
 		}
-		int n = snprintf(pkt, sizeof(pkt), "42%" PRIu32 "[\"join\",\"%s\"]", c->ack_id++,
-				 name);
+		int n = snprintf(pkt, sizeof(pkt), "42%" PRIu32 "[\"%s\",%s]", c->ack_id++,
+				 opt.join_event, opt.join_arg != NULL ? opt.join_arg : name);
 		if (n < 0 || (size_t)n >= sizeof(pkt)) {
 			conn_kill(c, F_PROTO);
 			return;
@@ -357,13 +367,19 @@ static void send_joins(struct conn *c)
 	}
 }
 
-/* The "t" member of a payload, in microseconds; 0 when absent. */
+/* The "t" member of a payload, in microseconds; 0 when absent. Also found
+ * inside a JSON string (\"t\":N), e.g. the content of a chat message. */
 static uint64_t find_t(const uint8_t *p, size_t n)
 {
 	const uint8_t *q = memmem(p, n, "\"t\":", 4);
-	if (q == NULL)
-		return 0;
-	q += 4;
+	if (q != NULL) {
+		q += 4;
+	} else {
+		q = memmem(p, n, "\\\"t\\\":", 6);
+		if (q == NULL)
+			return 0;
+		q += 6;
+	}
 	const uint8_t *end = p + n;
 	uint64_t v = 0;
 	int digits = 0;
@@ -699,9 +715,37 @@ static void usage(void)
 		"  --handshake-timeout S    per client (20); --connect-timeout S all clients "
 		"(120)\n"
 		"  --token JWT | --jwt-secret SECRET [--org-size N]   auth.token for CONNECT\n"
+		"  --token-file F           tokens, one a line: client i uses line i mod lines\n"
+		"  --join-event NAME        event name of the joins (join)\n"
+		"  --join-arg JSON          one join per client with this raw JSON argument\n"
+		"                           (e.g. '\"<ticket id>\"') instead of room names\n"
 		"  --path P                 (/socket.io/)   --ready-file F  written when "
 		"connected\n");
 	exit(2);
+}
+
+static void read_tokens(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		die("%s: %s", path, strerror(errno));
+	char line[LG_MAX_TOKEN + 2];
+	while (fgets(line, sizeof(line), f) != NULL) {
+		size_t n = strcspn(line, "\r\n");
+		line[n] = '\0';
+		if (n == 0)
+			continue;
+		if (n >= LG_MAX_TOKEN - 1 || strpbrk(line, "\"\\") != NULL)
+			die("%s: token too long or with a quote", path);
+		char **nt = realloc(opt.tokens, sizeof(*nt) * (size_t)(opt.ntokens + 1));
+		if (nt == NULL || (nt[opt.ntokens] = strdup(line)) == NULL)
+			die("out of memory");
+		opt.tokens = nt;
+		opt.ntokens++;
+	}
+	fclose(f);
+	if (opt.ntokens == 0)
+		die("%s: no token", path);
 }
 
 static void parse_args(int argc, char **argv)
@@ -722,6 +766,9 @@ static void parse_args(int argc, char **argv)
 		{"handshake-timeout", 1, 0, 'H'},
 		{"connect-timeout", 1, 0, 'T'},
 		{"token", 1, 0, 't'},
+		{"token-file", 1, 0, 'F'},
+		{"join-event", 1, 0, 'J'},
+		{"join-arg", 1, 0, 'A'},
 		{"jwt-secret", 1, 0, 'j'},
 		{"org-size", 1, 0, 'o'},
 		{"path", 1, 0, 'P'},
@@ -736,6 +783,7 @@ static void parse_args(int argc, char **argv)
 	opt.window = 1;
 	opt.room_size = 100;
 	snprintf(opt.room_prefix, sizeof(opt.room_prefix), "room-");
+	snprintf(opt.join_event, sizeof(opt.join_event), "join");
 	snprintf(opt.path, sizeof(opt.path), "/socket.io/");
 	opt.sources = 4;
 	opt.concurrency = 256;
@@ -807,6 +855,20 @@ static void parse_args(int argc, char **argv)
 		case 't':
 			opt.token = optarg;
 			break;
+		case 'F':
+			read_tokens(optarg);
+			break;
+		case 'J':
+			if (optarg[0] == '\0' || strpbrk(optarg, "\"\\") != NULL ||
+			    snprintf(opt.join_event, sizeof(opt.join_event), "%s", optarg) >=
+				    (int)sizeof(opt.join_event))
+				die("bad --join-event");
+			break;
+		case 'A':
+			if (optarg[0] == '\0' || strlen(optarg) > 1024)
+				die("--join-arg: 1..1024 bytes of JSON");
+			opt.join_arg = optarg;
+			break;
 		case 'j':
 			opt.jwt_secret = optarg;
 			break;
@@ -859,8 +921,10 @@ static void parse_args(int argc, char **argv)
 		die("--rate 0..1e7");
 	if (opt.connect_timeout <= 0 || opt.connect_timeout > 3600 || opt.handshake_timeout <= 0)
 		die("bad timeout");
-	if (opt.token && opt.jwt_secret)
-		die("--token or --jwt-secret, not both");
+	if ((opt.token != NULL) + (opt.jwt_secret != NULL) + (opt.ntokens > 0) > 1)
+		die("one of --token, --token-file, --jwt-secret");
+	if (opt.join_arg != NULL && opt.rooms_per_client == 0)
+		opt.rooms_per_client = 1;
 	for (int i = 0; i < opt.sources; i++) {
 		srcs[i].sin_family = AF_INET;
 		srcs[i].sin_addr.s_addr = htonl(0x7f000002u + (uint32_t)i);

@@ -21,6 +21,13 @@
 #   --broker-arg A extra argument for pushdesk-broker (repeatable)
 #   --broker-threads N  event loops of pushdesk-broker (default 1: one core,
 #                  as the Node server)
+#   --only LIST    run only these workloads (comma-separated; default all):
+#                  memory, fanout, broadcast, ack, ceiling (the side-by-side
+#                  table), twocore (pushdesk-broker --threads 2 on the room
+#                  fan-out; runs the one-core sweep too when fanout is not in
+#                  LIST, for the ratio), e2e (POST a message through nginx to
+#                  message:new at the ticket's room members: the real stack of
+#                  tests/lib/stack.sh, pushdesk only)
 #
 # All traffic stays on 127.0.0.0/8; every step is bounded with timeout.
 set -u -o pipefail
@@ -35,6 +42,7 @@ CEILING=1
 BROKER=""
 BROKER_ARGS=()
 BROKER_THREADS=1
+ONLY="memory,fanout,broadcast,ack,ceiling,twocore,e2e"
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -47,7 +55,8 @@ while [ $# -gt 0 ]; do
 	--broker) BROKER=$2; shift ;;
 	--broker-arg) BROKER_ARGS+=("$2"); shift ;;
 	--broker-threads) BROKER_THREADS=$2; shift ;;
-	-h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+	--only) ONLY=$2; shift ;;
+	-h | --help) sed -n '2,34p' "$0"; exit 0 ;;
 	*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -77,6 +86,7 @@ if [ "$SMOKE" = 1 ]; then
 	BCAST_CLIENTS=50; BCAST_RATES="1 10"
 	ACK_CLIENTS=50
 	CEIL_RATES="20 40"
+	E2E_CLIENTS=10; E2E_RATE=20
 	SETTLE=1
 else
 	D=${DUR:-10}
@@ -86,12 +96,19 @@ else
 	BCAST_CLIENTS=10000; BCAST_RATES="1 10 100"
 	ACK_CLIENTS=1000
 	CEIL_RATES="100 200 400 800 1600 3200 6400 12800"
+	E2E_CLIENTS=100; E2E_RATE=200
 	SETTLE=3
 fi
 DRAIN=2
 P99_LIMIT_MS=50
 SECRET="bench-$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
 CLK_TCK=$(getconf CLK_TCK)
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
+for w in ${ONLY//,/ }; do
+	case "$w" in memory | fanout | broadcast | ack | ceiling | twocore | e2e) ;;
+	*) die "unknown workload $w in --only" ;;
+	esac
+done
 LG_TIMEOUT=$((180 + ${D%.*} * 2))
 
 # ---- pinning ------------------------------------------------------------
@@ -114,8 +131,10 @@ fi
 mkdir -p "$OUT" || die "cannot create $OUT"
 : >"$OUT/results.tsv"
 PIDS=()
+E2E_UP=0
 cleanup() {
 	local p
+	[ "$E2E_UP" = 1 ] && { pd_stack_stop >/dev/null 2>&1 || true; }
 	for p in "${PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
@@ -190,16 +209,18 @@ start_server() { # kind [trivial-server args...]
 		"${PIN0[@]}" node "$SRC/bench/node/server.mjs" --port "$SRV_PORT" \
 			--jwt-secret "$SECRET" --redis "$REDIS_URL" >>"$OUT/node.log" 2>&1 &
 		;;
-	pushdesk)
-		local admin
+	pushdesk | pushdesk2)
+		# pushdesk2: --threads 2 on both cores (not pinned)
+		local admin threads=$BROKER_THREADS pin=("${PIN0[@]}")
+		[ "$kind" = pushdesk2 ] && { threads=2; pin=(); }
 		admin=$(pick_port) || return 1
 		# the environment wins over the file: pin what this run needs
 		PUSHDESK_JWT_SECRET=$SECRET PUSHDESK_VALKEY_URL=$REDIS_URL PUSHDESK_DATABASE_URL= \
 			PUSHDESK_BROKER_LISTEN=127.0.0.1:$SRV_PORT PUSHDESK_LOG_LEVEL=notice \
 			PUSHDESK_BROKER_ADMIN_LISTEN=127.0.0.1:$admin \
-			"${PIN0[@]}" "$BROKER" --config "$BROKER_CONF" --profile bench \
+			"${pin[@]}" "$BROKER" --config "$BROKER_CONF" --profile bench \
 			--listen "127.0.0.1:$SRV_PORT" --admin-listen "127.0.0.1:$admin" \
-			--threads "$BROKER_THREADS" "${BROKER_ARGS[@]}" >>"$OUT/pushdesk.log" 2>&1 &
+			--threads "$threads" "${BROKER_ARGS[@]}" >>"$OUT/$kind.log" 2>&1 &
 		;;
 	trivial)
 		"${PIN0[@]}" "$TRIVIAL" --listen "127.0.0.1:$SRV_PORT" --max-seconds 900 "$@" \
@@ -434,6 +455,115 @@ wl_ack() {
 	log "$name: $(get "$s" ack_rate) acks/s, p99 $(get "$s" ack_p99) ms, cpu/ack $(get "$s" ack_cpu_us) us, loadgen-cpu $(jget "$OUT/$name.json" .cpu_percent)%"
 }
 
+# the room fan-out sweep again with pushdesk-broker --threads 2, unpinned
+# (pd-loadgen, redis-server and the publisher stay on core 1, so they share
+# a core with the broker): the highest rate and its ratio to one core
+wl_twocore() {
+	if [ -z "$(get pushdesk fan_best)" ]; then
+		log "== pushdesk: room fan-out on one core (for the ratio)"
+		wl_fanout pushdesk "$FAN_RATES"
+	fi
+	log "== pushdesk, --threads 2 unpinned: room fan-out (rooms of $ROOM, $FAN_CLIENTS clients)"
+	wl_fanout pushdesk2 "$FAN_RATES"
+	local one two
+	one=$(get pushdesk fan_best) two=$(get pushdesk2 fan_best)
+	if num "$one" && num "$two" && [ "$one" != 0 ]; then
+		put pushdesk2 fan_ratio "$(calc "%.2f" "$two / $one")"
+	fi
+	log "two cores: $two events/s, one core: $one events/s"
+}
+
+# end to end through nginx: the real stack (tests/lib/stack.sh: PostgreSQL,
+# redis-server, pushdesk-api, pushdesk-broker in normal mode, nginx) in a
+# temporary folder on free ports; E2E_CLIENTS agents ticket:join one ticket
+# (pd-loadgen, one token each from pushdeskctl), the ticket's customer POSTs
+# /api/v1/tickets/{id}/messages at E2E_RATE/s (bench/e2e_post.mjs), each
+# message's content carrying its send time; pd-loadgen times message:new.
+e2e_skip() { log "e2e: skipped: $1"; put e2e skip "$1"; }
+wl_e2e() {
+	local x n=$E2E_CLIENTS rate=$E2E_RATE name=pushdesk-e2e
+	for x in api/pushdesk-api cli/pushdeskctl broker/pushdesk-broker; do
+		[ -x "$BUILD/$x" ] || { e2e_skip "no $BUILD/$x"; return; }
+	done
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { e2e_skip "no nginx"; return; }
+	command -v curl >/dev/null || { e2e_skip "no curl"; return; }
+	# a private stack: forget any the caller's environment names (tests/run
+	# exports its own PD_*), so that nothing here can touch it
+	for x in $(compgen -v); do
+		case $x in PD_NODE_MODULES) ;; PD_*) unset "$x" ;; esac
+	done
+	PD_SRC=$SRC PD_BUILD=$BUILD
+	# shellcheck source=../tests/lib/stack.sh
+	source "$SRC/tests/lib/stack.sh"
+	E2E_UP=1
+	log "e2e: starting the stack (PostgreSQL, redis-server, pushdesk-api, pushdesk-broker, nginx)"
+	if ! pd_stack_start >"$OUT/e2e-stack.log" 2>&1; then
+		e2e_skip "the stack did not start ($(tail -n 1 "$OUT/e2e-stack.log"))"
+		e2e_stop
+		return
+	fi
+	log "e2e: stack in $PD_TMP, nginx on $PD_HTTP; creating an org, a customer, $n agents, a ticket"
+	local org cust ctok tid a i
+	org=$(pd_ctl org add "bench-e2e") &&
+		cust=$(pd_ctl user add --org "$org" --role customer --name "bench customer" \
+			--email bench-customer@example.invalid) &&
+		ctok=$(pd_ctl token --user "$cust" --ttl 3600) || {
+		e2e_skip "pushdeskctl failed"
+		e2e_stop
+		return
+	}
+	: >"$OUT/e2e.tokens"
+	for i in $(seq "$n"); do
+		a=$(pd_ctl user add --org "$org" --role agent --name "bench agent $i" \
+			--email "bench-agent-$i@example.invalid") &&
+			pd_ctl token --user "$a" --ttl 3600 >>"$OUT/e2e.tokens" || {
+			e2e_skip "pushdeskctl failed on agent $i"
+			e2e_stop
+			return
+		}
+	done
+	tid=$(curl -s --max-time 10 -H "authorization: Bearer $ctok" -H 'content-type: application/json' \
+		-d '{"subject":"bench e2e"}' "$PD_HTTP/api/v1/tickets" | jq -r '.id // empty')
+	[ -n "$tid" ] || { e2e_skip "POST /api/v1/tickets failed"; e2e_stop; return; }
+	rm -f "$OUT/$name.ready"
+	timeout "$LG_TIMEOUT" "$LOADGEN" --url "127.0.0.1:$PD_HTTP_PORT" --token-file "$OUT/e2e.tokens" \
+		--clients "$n" --join-event ticket:join --join-arg "\"$tid\"" --mode fanout \
+		--duration "$D" --drain 3 --sources 4 --ready-file "$OUT/$name.ready" \
+		>"$OUT/$name.json" 2>"$OUT/$name.err" &
+	LG_PID=$!
+	PIDS+=("$LG_PID")
+	if ! lg_wait_ready "$name"; then
+		lg_wait
+		e2e_skip "members did not connect ($(head -c 300 "$OUT/$name.err"))"
+		e2e_stop
+		return
+	fi
+	local connected
+	connected=$(cut -d' ' -f1 "$OUT/$name.ready")
+	timeout $((${D%.*} + 40)) node "$SRC/bench/e2e_post.mjs" --http "$PD_HTTP" --ticket "$tid" \
+		--token "$ctok" --rate "$rate" --duration "$D" >"$OUT/$name.pub.json" 2>>"$OUT/e2e.log"
+	lg_wait
+	local okw sent rec exp
+	okw=$(jget "$OUT/$name.pub.json" .ok) sent=$(jget "$OUT/$name.pub.json" .sent)
+	rec=$(jget "$OUT/$name.json" .latency_ms.count)
+	exp=$((${okw:-0} * ${connected:-0}))
+	put e2e members "${connected:-0}/$n"
+	put e2e writes "${okw:-0}/${sent:-0}"
+	put e2e lat "$(jget "$OUT/$name.json" .latency_ms.p50)/$(jget "$OUT/$name.json" .latency_ms.p99)"
+	put e2e api "$(jget "$OUT/$name.pub.json" .api_ms.p50)/$(jget "$OUT/$name.pub.json" .api_ms.p99)"
+	put e2e recv "${rec:-0}/$exp"
+	log "e2e: $connected/$n members, writes 201 ${okw:-0}/${sent:-0} ($(jq -c .statuses "$OUT/$name.pub.json" 2>/dev/null)), message:new received ${rec:-0}/$exp (+$(jget "$OUT/$name.json" .events_untimed) other events), delivery p50/p99 $(get e2e lat) ms, API p50/p99 $(get e2e api) ms, loadgen-cpu $(jget "$OUT/$name.json" .cpu_percent)%"
+	e2e_stop
+}
+e2e_stop() {
+	[ "$E2E_UP" = 1 ] || return 0
+	if [ "$KEEP_OUT" = 1 ] && [ -d "${PD_TMP:-}/log" ]; then
+		cp -r "$PD_TMP/log" "$OUT/e2e-stack-logs" 2>/dev/null
+	fi
+	pd_stack_stop >>"$OUT/e2e-stack.log" 2>&1
+	E2E_UP=0
+}
+
 # ---- run ------------------------------------------------------------------
 RUN_SERVERS=()
 for s in ${SERVERS//,/ }; do
@@ -448,6 +578,8 @@ for s in ${SERVERS//,/ }; do
 	esac
 done
 [ ${#RUN_SERVERS[@]} -gt 0 ] || die "no server to measure"
+in_run() { local x; for x in "${RUN_SERVERS[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
+num() { [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
 
 log "machine: $(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo), $(uname -r), fd limit $(ulimit -n)"
 log "results in $OUT; window ${D}s, redis on $REDIS_URL"
@@ -459,17 +591,29 @@ note_load() { # the figures mean little if other work shares the cores
 	log "load average $l${1:+ ($1)}"
 }
 note_load "before the run"
+MAIN=0
+for w in memory fanout broadcast ack; do want $w && MAIN=1; done
 for s in "${RUN_SERVERS[@]}"; do
+	[ "$MAIN" = 1 ] || break
 	note_load "before $s"
-	log "== $s: memory and connection rate"
-	wl_memory "$s"
-	log "== $s: room fan-out (rooms of $ROOM, $FAN_CLIENTS clients)"
-	wl_fanout "$s" "$FAN_RATES"
-	log "== $s: broadcast to $BCAST_CLIENTS"
-	wl_broadcast "$s"
-	log "== $s: ack round trips ($ACK_CLIENTS clients)"
-	wl_ack "$s"
+	if want memory; then
+		log "== $s: memory and connection rate"
+		wl_memory "$s"
+	fi
+	if want fanout; then
+		log "== $s: room fan-out (rooms of $ROOM, $FAN_CLIENTS clients)"
+		wl_fanout "$s" "$FAN_RATES"
+	fi
+	if want broadcast; then
+		log "== $s: broadcast to $BCAST_CLIENTS"
+		wl_broadcast "$s"
+	fi
+	if want ack; then
+		log "== $s: ack round trips ($ACK_CLIENTS clients)"
+		wl_ack "$s"
+	fi
 done
+want ceiling || CEILING=0
 if [ "$CEILING" = 1 ] && [ -x "$TRIVIAL" ]; then
 	note_load "before the ceiling"
 	log "== harness ceiling: pd-trivial-server"
@@ -483,10 +627,29 @@ if [ "$CEILING" = 1 ] && [ -x "$TRIVIAL" ]; then
 	fi
 fi
 
+HAVE_PD=0
+in_run pushdesk && HAVE_PD=1
+if want twocore; then
+	if [ "$HAVE_PD" = 1 ]; then
+		note_load "before two cores"
+		wl_twocore
+	else
+		log "two cores: pushdesk not measured, skipped"
+	fi
+fi
+if want e2e; then
+	if [ "$HAVE_PD" = 1 ]; then
+		note_load "before end to end"
+		log "== pushdesk end to end through nginx ($E2E_CLIENTS members, $E2E_RATE writes/s)"
+		wl_e2e
+	else
+		e2e_skip "pushdesk not measured"
+	fi
+fi
+
 note_load "after the run"
 
 # ---- table ----------------------------------------------------------------
-num() { [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
 row() { # label metric [unit-note]
 	local a b r="" s
 	a=$(get pushdesk "$2"); b=$(get node "$2")
@@ -501,8 +664,8 @@ row() { # label metric [unit-note]
 	fi
 	printf '| %-68s | %16s | %16s | %13s |\n' "$1" "${a:--}" "${b:--}" "${r:--}"
 }
-in_run() { local x; for x in "${RUN_SERVERS[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
 
+if [ "$MAIN" = 1 ]; then
 echo
 echo "pushdesk-broker vs Node Socket.IO 4.8 + redis-adapter (ratio = pushdesk / node)"
 printf '| %-68s | %16s | %16s | %13s |\n' "figure" "pushdesk" "node" "ratio"
@@ -525,6 +688,7 @@ done
 row "ack round trips/s ($ACK_CLIENTS clients, 1 in flight each)" ack_rate
 row "  ack p99 ms" ack_p99
 row "  server CPU us per ack (lower better)" ack_cpu_us
+fi
 if [ "$CEILING" = 1 ]; then
 	echo
 	echo "harness ceiling (pd-trivial-server on core 0, pd-loadgen on core 1):"
@@ -532,13 +696,45 @@ if [ "$CEILING" = 1 ]; then
 	echo "  ack round trips/s ($ACK_CLIENTS clients, 1 in flight each): $(get trivial ack_rate), p99 $(get trivial ack_p99) ms"
 	echo "  broadcast to $BCAST_CLIENTS at ${BCAST_RATES##* }/s: p50/p99 $(get trivial bcast_top) ms, $(get trivial bcast_top_dps) deliveries/s, loadgen CPU $(get trivial bcast_top_lg)%"
 fi
+# pushdesk-only rows: figure in the pushdesk column
+prow() { # label server metric
+	printf '| %-68s | %16s | %16s | %13s |\n' "$1" "$(v=$(get "$2" "$3"); echo "${v:--}")" "n/a" "-"
+}
+if { want twocore && [ -n "$(get pushdesk2 fan_best)" ]; } || { want e2e && [ -n "$(get e2e lat)" ]; }; then
+	echo
+	echo "pushdesk only (Node's server is single-threaded and has no API):"
+	printf '| %-68s | %16s | %16s | %13s |\n' "figure" "pushdesk" "node" "ratio"
+	printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' $(seq 70))" "$(printf -- '-%.0s' $(seq 18))" "$(printf -- '-%.0s' $(seq 18))" "$(printf -- '-%.0s' $(seq 15))"
+	if want twocore && [ -n "$(get pushdesk2 fan_best)" ]; then
+		prow "fan-out, --threads 2: highest events/s, p99<${P99_LIMIT_MS}ms, no loss (x$ROOM)" pushdesk2 fan_best
+		prow "  ratio to one core (--threads 1: $(get pushdesk fan_best) events/s)" pushdesk2 fan_ratio
+		prow "  deliveries/s at that rate" pushdesk2 fan_best_dps
+		prow "  events/s at half that rate" pushdesk2 fan_half_rate
+		prow "  p50/p99 ms at half that rate" pushdesk2 fan_half
+		prow "  server CPU us per delivery at half rate (lower better)" pushdesk2 fan_cpu_us
+	fi
+	if want e2e && [ -n "$(get e2e lat)" ]; then
+		prow "e2e via nginx: POST -> message:new at $E2E_CLIENTS members, $E2E_RATE/s: p50/p99 ms" e2e lat
+		prow "  POST /api/v1/tickets/{id}/messages via nginx: p50/p99 ms" e2e api
+		prow "  writes answered 201 / sent" e2e writes
+		prow "  message:new received / expected (writes x members)" e2e recv
+	fi
+	want twocore && [ -n "$(get pushdesk2 fan_best)" ] &&
+		echo "note: two cores: pushdesk-broker --threads 2 not pinned; pd-loadgen, redis-server and the publisher stay pinned to core 1, so they share a core with the broker"
+	want e2e && [ -n "$(get e2e lat)" ] &&
+		echo "note: e2e: the stack of tests/lib/stack.sh (PostgreSQL with fsync off, pushdesk-api, pushdesk-broker in normal mode, nginx), pd-loadgen and the writer share both cores, nothing pinned; latency = POST sent to message:new received"
+fi
+want e2e && [ -n "$(get e2e skip)" ] && echo "note: e2e skipped: $(get e2e skip)"
 for s in "${RUN_SERVERS[@]}"; do
 	for n in $MEM_SIZES; do
 		note=$(get "$s" "mem_${n}_note")
 		[ -n "$note" ] && echo "note: $s idle $n: $note"
 	done
 done
-echo "highest 1-minute load average seen: $LOAD_MAX on $(nproc) cores$(awk -v l="$LOAD_MAX" 'BEGIN {if (l > 2.5) print " -- above the 2 this run puts on the machine: other work shared the cores, figures are not comparable"}')"
+# this run keeps about 2 cores busy; 3 with the broker on two threads
+LOAD_OWN=2
+[ -n "$(get pushdesk2 fan_best)" ] && LOAD_OWN=3
+echo "highest 1-minute load average seen: $LOAD_MAX on $(nproc) cores$(awk -v l="$LOAD_MAX" -v o="$LOAD_OWN" 'BEGIN {if (l > o + 0.5) print " -- above the " o " this run puts on the machine: other work shared the cores, figures are not comparable"}')"
 if [ "$KEEP_OUT" = 1 ]; then
 	echo "results: $OUT/results.tsv (JSON per run beside it)"
 else
