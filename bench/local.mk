@@ -13,4 +13,4 @@ bench_pd_trivial_server_SOURCES = bench/trivial_server.c bench/lg_wire.c bench/l
 bench_pd_trivial_server_CPPFLAGS = $(AM_CPPFLAGS) $(CRYPTO_CFLAGS)
 bench_pd_trivial_server_LDADD = $(CRYPTO_LIBS)
 
-EXTRA_DIST += bench/run.sh bench/publish.mjs bench/e2e_post.mjs bench/node/server.mjs docs/benchmarks.md
+EXTRA_DIST += bench/run.sh bench/api_bench.sh bench/publish.mjs bench/e2e_post.mjs bench/node/server.mjs docs/benchmarks.md
