@@ -13,6 +13,7 @@
 #include "pd_buf.h"
 #include "pd_jwt.h"
 #include "pd_json.h"
+#include "pd_url.h"
 
 int api_content_type_json(const char *ct)
 {
@@ -399,63 +400,20 @@ long api_parse_limit(const char *s, long dflt, long max)
 	return v;
 }
 
-static int copy(char *dst, size_t cap, const char *p, size_t n)
-{
-	if (n >= cap)
-		return -1;
-	memcpy(dst, p, n);
-	dst[n] = '\0';
-	return 0;
-}
-
 int api_kv_parse_url(const char *url, struct api_kv_url *u)
 {
-	const char *p, *at, *slash, *colon, *hostend;
-	char *end;
+	struct pd_redis_url r;
 
 	memset(u, 0, sizeof(*u));
-	u->port = 6379;
-	if (strncmp(url, "unix://", 7) == 0)
-		return copy(u->unix_path, sizeof(u->unix_path), url + 7, strlen(url + 7)) != 0 ||
-		       u->unix_path[0] != '/' ? -1 : 0;
-	if (strncmp(url, "redis://", 8) == 0)
-		p = url + 8;
-	else if (strncmp(url, "valkey://", 9) == 0)
-		p = url + 9;
-	else
+	u->port = PD_URL_DEFAULT_PORT;
+	if (pd_redis_url_parse(url, &r) != 0)
 		return -1;
-	slash = strchr(p, '/');
-	hostend = slash != NULL ? slash : p + strlen(p);
-	at = memchr(p, '@', (size_t)(hostend - p));
-	if (at != NULL) {
-		colon = memchr(p, ':', (size_t)(at - p));
-		if (colon != NULL) {
-			if (copy(u->user, sizeof(u->user), p, (size_t)(colon - p)) != 0 ||
-			    copy(u->password, sizeof(u->password), colon + 1,
-				 (size_t)(at - colon - 1)) != 0)
-				return -1;
-		} else if (copy(u->password, sizeof(u->password), p, (size_t)(at - p)) != 0) {
-			return -1;
-		}
-		p = at + 1;
-	}
-	colon = memchr(p, ':', (size_t)(hostend - p));
-	if (copy(u->host, sizeof(u->host), p, (size_t)((colon != NULL ? colon : hostend) - p)) != 0)
-		return -1;
-	if (u->host[0] == '\0')
-		strcpy(u->host, "127.0.0.1");
-	if (colon != NULL) {
-		long port = strtol(colon + 1, &end, 10);
-		if (end != hostend || port < 1 || port > 65535)
-			return -1;
-		u->port = (int)port;
-	}
-	if (slash != NULL && slash[1] != '\0') {
-		long db = strtol(slash + 1, &end, 10);
-		if (*end != '\0' || db < 0 || db > 1000)
-			return -1;
-		u->db = (int)db;
-	}
+	strcpy(u->host, r.host);
+	strcpy(u->user, r.user);
+	strcpy(u->password, r.password);
+	strcpy(u->unix_path, r.unix_path);
+	u->port = r.port;
+	u->db = r.db;
 	return 0;
 }
 

@@ -63,14 +63,16 @@ int api_cursor_decode(const char *s, long long *micros, char *id, size_t idlen);
  * a positive integer. */
 long api_parse_limit(const char *s, long dflt, long max);
 
+/* valkey_url parsed by shared/pd_url.h's pd_redis_url_parse (see there for
+ * the accepted forms); the field sizes are pd_redis_url's. */
 struct api_kv_url {
 	char host[256];
 	int port;
 	int db;
 	char user[128], password[256];
-	char unix_path[256];
+	char unix_path[108];
 };
-/* redis://[[user]:password@]host[:port][/db] or unix:///path. 0 or -1. */
+/* pd_redis_url_parse into an api_kv_url. 0 or -1. */
 int api_kv_parse_url(const char *url, struct api_kv_url *u);
 
 /* "N/S" -> n, s (both > 0). 0 or -1. */

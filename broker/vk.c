@@ -18,6 +18,7 @@
 
 #include "loop.h"
 #include "pd_log.h"
+#include "pd_url.h"
 
 enum vk_state { VK_DOWN = 0, VK_CONNECTING, VK_UP };
 
@@ -85,76 +86,35 @@ static void schedule_retry(struct vk *v);
 int vk_parse_url(const char *url, char *host, size_t hostlen, int *port, int *db, char *password,
 		 size_t passlen, char *err, size_t errlen)
 {
-	const char *p = url;
-	*port = 6379;
+	struct pd_redis_url u;
+
+	*port = PD_URL_DEFAULT_PORT;
 	*db = 0;
 	if (password != NULL && passlen > 0)
 		password[0] = '\0';
-	if (strncmp(p, "redis://", 8) == 0)
-		p += 8;
-	else if (strstr(p, "://") != NULL) {
-		snprintf(err, errlen, "valkey_url: only redis:// is supported");
+	if (pd_redis_url_parse(url, &u) != 0) {
+		snprintf(err, errlen, "valkey_url: %s", u.err);
 		return -1;
 	}
-	const char *at = strchr(p, '@');
-	if (at != NULL) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
-		const char *pw = colon ? colon + 1 : p;
-		size_t n = (size_t)(at - pw);
-		if (password != NULL) {
-			if (n >= passlen) {
-				snprintf(err, errlen, "valkey_url: password too long");
-				return -1;
-			}
-			memcpy(password, pw, n);
-			password[n] = '\0';
-		}
-		p = at + 1;
+	/* The broker's connections are TCP only, and AUTH sends the password
+	 * alone (a user in the url is ignored, as before). */
+	if (u.unix_path[0] != '\0') {
+		snprintf(err, errlen, "valkey_url: unix:// is not supported by the broker");
+		return -1;
 	}
-	const char *end = p + strcspn(p, "/");
-	const char *hs = p, *he;
-	if (*p == '[') { /* [v6]:port */
-		hs = p + 1;
-		he = memchr(hs, ']', (size_t)(end - hs));
-		if (he == NULL) {
-			snprintf(err, errlen, "valkey_url: bad IPv6 address");
-			return -1;
-		}
-		p = he + 1;
-	} else {
-		he = memchr(p, ':', (size_t)(end - p));
-		if (he == NULL)
-			he = end;
-		p = he;
-	}
-	size_t hl = (size_t)(he - hs);
-	if (hl == 0 || hl >= hostlen) {
+	if (strlen(u.host) >= hostlen) {
 		snprintf(err, errlen, "valkey_url: bad host");
 		return -1;
 	}
-	memcpy(host, hs, hl);
-	host[hl] = '\0';
-	if (p < end && *p == ':') {
-		char *e;
-		long v = strtol(p + 1, &e, 10);
-		if (e != end || v < 1 || v > 65535) {
-			snprintf(err, errlen, "valkey_url: bad port");
-			return -1;
-		}
-		*port = (int)v;
-	} else if (p != end) {
-		snprintf(err, errlen, "valkey_url: bad host");
+	if (password != NULL && strlen(u.password) >= passlen) {
+		snprintf(err, errlen, "valkey_url: password too long");
 		return -1;
 	}
-	if (*end == '/' && end[1] != '\0') {
-		char *e;
-		long v = strtol(end + 1, &e, 10);
-		if (*e != '\0' || v < 0 || v > 100000) {
-			snprintf(err, errlen, "valkey_url: bad database number");
-			return -1;
-		}
-		*db = (int)v;
-	}
+	strcpy(host, u.host);
+	if (password != NULL)
+		strcpy(password, u.password);
+	*port = u.port;
+	*db = u.db;
 	return 0;
 }
 

@@ -31,6 +31,7 @@
 #include "pd_json.h"
 #include "pd_jwt.h"
 #include "pd_log.h"
+#include "pd_url.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -667,72 +668,6 @@ out:
 
 #define KV_TIMEOUT_MS 2000
 
-struct kv_url {
-	char host[256], user[128], password[256], unix_path[256];
-	int port, db;
-};
-
-static int kv_copy(char *dst, size_t n, const char *p, size_t len)
-{
-	if (len >= n)
-		return -1;
-	memcpy(dst, p, len);
-	dst[len] = '\0';
-	return 0;
-}
-
-/* redis://[[user:]password@]host[:port][/db], valkey://..., unix:///path */
-static int kv_parse_url(const char *url, struct kv_url *u)
-{
-	const char *p, *at, *slash, *colon, *hostend;
-	char *end;
-
-	memset(u, 0, sizeof(*u));
-	u->port = 6379;
-	if (strncmp(url, "unix://", 7) == 0)
-		return kv_copy(u->unix_path, sizeof(u->unix_path), url + 7, strlen(url + 7)) != 0 ||
-		       u->unix_path[0] != '/' ? -1 : 0;
-	if (strncmp(url, "redis://", 8) == 0)
-		p = url + 8;
-	else if (strncmp(url, "valkey://", 9) == 0)
-		p = url + 9;
-	else
-		p = url; /* host:port */
-	slash = strchr(p, '/');
-	hostend = slash != NULL ? slash : p + strlen(p);
-	at = memchr(p, '@', (size_t)(hostend - p));
-	if (at != NULL) {
-		colon = memchr(p, ':', (size_t)(at - p));
-		if (colon != NULL) {
-			if (kv_copy(u->user, sizeof(u->user), p, (size_t)(colon - p)) != 0 ||
-			    kv_copy(u->password, sizeof(u->password), colon + 1,
-				    (size_t)(at - colon - 1)) != 0)
-				return -1;
-		} else if (kv_copy(u->password, sizeof(u->password), p, (size_t)(at - p)) != 0) {
-			return -1;
-		}
-		p = at + 1;
-	}
-	colon = memchr(p, ':', (size_t)(hostend - p));
-	if (kv_copy(u->host, sizeof(u->host), p, (size_t)((colon != NULL ? colon : hostend) - p)) != 0)
-		return -1;
-	if (u->host[0] == '\0')
-		strcpy(u->host, "127.0.0.1");
-	if (colon != NULL) {
-		long port = strtol(colon + 1, &end, 10);
-		if (end != hostend || port < 1 || port > 65535)
-			return -1;
-		u->port = (int)port;
-	}
-	if (slash != NULL && slash[1] != '\0') {
-		long db = strtol(slash + 1, &end, 10);
-		if (*end != '\0' || db < 0 || db > 1000)
-			return -1;
-		u->db = (int)db;
-	}
-	return 0;
-}
-
 /* A command's reply, or NULL after printing why (the context is then dead). */
 static redisReply *kv_cmd(redisContext *kv, const char *what, int argc, const char **argv,
 			  const size_t *lens)
@@ -754,7 +689,7 @@ static redisReply *kv_cmd(redisContext *kv, const char *what, int argc, const ch
 static redisContext *kv_connect(struct ctl *c)
 {
 	const char *url = pd_cfg_get(c->cfg, "valkey_url");
-	struct kv_url u;
+	struct pd_redis_url u;
 	struct timeval tv = {KV_TIMEOUT_MS / 1000, (KV_TIMEOUT_MS % 1000) * 1000};
 	redisContext *kv;
 
@@ -762,7 +697,7 @@ static redisContext *kv_connect(struct ctl *c)
 		fail(EXIT_RUNTIME, "valkey_url is not set: there is no cluster to ask");
 		return NULL;
 	}
-	if (kv_parse_url(url, &u) != 0) {
+	if (pd_redis_url_parse(url, &u) != 0) { /* shared/pd_url.h */
 		fail(EXIT_RUNTIME, "valkey_url: expected redis://host:port[/db]");
 		return NULL;
 	}

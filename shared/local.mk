@@ -1,4 +1,4 @@
-# libpushdesk.a: configuration, logging, buffers, JSON, JWT, errors.
+# libpushdesk.a: configuration, logging, buffers, JSON, JWT, errors, valkey_url.
 noinst_LIBRARIES += libpushdesk.a
 libpushdesk_a_CPPFLAGS = $(AM_CPPFLAGS) $(PD_DEPCFLAGS)
 libpushdesk_a_SOURCES = \
@@ -7,4 +7,5 @@ libpushdesk_a_SOURCES = \
 	shared/pd_err.c shared/pd_err.h \
 	shared/pd_json.c shared/pd_json.h \
 	shared/pd_jwt.c shared/pd_jwt.h \
-	shared/pd_log.c shared/pd_log.h
+	shared/pd_log.c shared/pd_log.h \
+	shared/pd_url.c shared/pd_url.h

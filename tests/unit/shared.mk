@@ -1,6 +1,8 @@
 # Unit tests of libpushdesk.a (Check), run by `make check`.
-check_PROGRAMS += tests/unit/test_cfg tests/unit/test_jwt tests/unit/test_buf tests/unit/test_json
-TESTS += tests/unit/test_cfg tests/unit/test_jwt tests/unit/test_buf tests/unit/test_json
+check_PROGRAMS += tests/unit/test_cfg tests/unit/test_jwt tests/unit/test_buf tests/unit/test_json \
+	tests/unit/test_url
+TESTS += tests/unit/test_cfg tests/unit/test_jwt tests/unit/test_buf tests/unit/test_json \
+	tests/unit/test_url
 
 tests_unit_test_cfg_SOURCES = tests/unit/test_cfg.c
 tests_unit_test_cfg_CPPFLAGS = $(AM_CPPFLAGS) -DPD_SRCDIR='"$(top_srcdir)"'
@@ -18,3 +20,7 @@ tests_unit_test_buf_LDADD = $(TEST_LIBS)
 tests_unit_test_json_SOURCES = tests/unit/test_json.c
 tests_unit_test_json_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
 tests_unit_test_json_LDADD = $(TEST_LIBS)
+
+tests_unit_test_url_SOURCES = tests/unit/test_url.c
+tests_unit_test_url_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_url_LDADD = $(TEST_LIBS)

@@ -1,0 +1,95 @@
+/* pd_url: valkey_url parsing; the accepted forms are in pd_url.h. */
+#include "pd_url.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int copy(char *dst, size_t cap, const char *p, size_t n)
+{
+	if (n >= cap)
+		return -1;
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+static int fail(struct pd_redis_url *out, const char *why)
+{
+	out->err = why;
+	return -1;
+}
+
+int pd_redis_url_parse(const char *url, struct pd_redis_url *out)
+{
+	const char *p, *at, *hostend, *hs, *he;
+	char *e;
+
+	memset(out, 0, sizeof(*out));
+	out->port = PD_URL_DEFAULT_PORT;
+	if (url == NULL || url[0] == '\0')
+		return fail(out, "empty url");
+	if (strncmp(url, "unix://", 7) == 0) {
+		if (url[7] != '/')
+			return fail(out, "unix socket path must be absolute");
+		if (copy(out->unix_path, sizeof(out->unix_path), url + 7, strlen(url + 7)) != 0)
+			return fail(out, "unix socket path too long");
+		return 0;
+	}
+	if (strncmp(url, "redis://", 8) == 0)
+		p = url + 8;
+	else if (strncmp(url, "valkey://", 9) == 0)
+		p = url + 9;
+	else if (strstr(url, "://") != NULL)
+		return fail(out, "only redis://, valkey:// and unix:// are supported");
+	else
+		p = url; /* [[user]:password@]host[:port][/db] */
+
+	at = strchr(p, '@');
+	if (at != NULL) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		if (colon != NULL) {
+			if (copy(out->user, sizeof(out->user), p, (size_t)(colon - p)) != 0)
+				return fail(out, "user too long");
+			if (copy(out->password, sizeof(out->password), colon + 1,
+				 (size_t)(at - colon - 1)) != 0)
+				return fail(out, "password too long");
+		} else if (copy(out->password, sizeof(out->password), p, (size_t)(at - p)) != 0) {
+			return fail(out, "password too long");
+		}
+		p = at + 1;
+	}
+
+	hostend = p + strcspn(p, "/");
+	if (*p == '[') { /* [v6]:port */
+		hs = p + 1;
+		he = memchr(hs, ']', (size_t)(hostend - hs));
+		if (he == NULL || he == hs)
+			return fail(out, "bad IPv6 address");
+		p = he + 1;
+		if (p != hostend && *p != ':')
+			return fail(out, "bad host");
+	} else {
+		hs = p;
+		he = memchr(p, ':', (size_t)(hostend - p));
+		if (he == NULL)
+			he = hostend;
+		p = he;
+	}
+	if (copy(out->host, sizeof(out->host), hs, (size_t)(he - hs)) != 0)
+		return fail(out, "host too long");
+	if (out->host[0] == '\0')
+		strcpy(out->host, "127.0.0.1");
+	if (p != hostend) { /* *p == ':' */
+		long port = strtol(p + 1, &e, 10);
+		if (e != hostend || port < 1 || port > 65535)
+			return fail(out, "bad port");
+		out->port = (int)port;
+	}
+	if (*hostend == '/' && hostend[1] != '\0') {
+		long db = strtol(hostend + 1, &e, 10);
+		if (*e != '\0' || db < 0 || db > PD_URL_DB_MAX)
+			return fail(out, "bad database number");
+		out->db = (int)db;
+	}
+	return 0;
+}
