@@ -40,8 +40,10 @@ struct vk_stats {
 	uint64_t connect_attempts;
 };
 
-/* Parse redis://[:password@]host:port[/db] (also host:port). host gets at
- * most hostlen-1 bytes; password may be NULL when not wanted. 0, or -1
+/* Parse a valkey_url with pd_redis_url_parse (shared/pd_url.h: redis:// or
+ * valkey://, or bare host:port; unix sockets are refused here, the broker
+ * connects over TCP). A user name is accepted but not sent (AUTH takes the
+ * password only). host gets at most hostlen-1 bytes; password may be NULL when not wanted. 0, or -1
  * with err filled. */
 int vk_parse_url(const char *url, char *host, size_t hostlen, int *port, int *db, char *password,
 		 size_t passlen, char *err, size_t errlen);
