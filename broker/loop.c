@@ -87,13 +87,19 @@ static void run_defer(struct loop *l)
 {
 	/* frees may defer more frees: loop until the list is empty */
 	while (l->ndefer > 0) {
-		size_t n = l->ndefer;
+		size_t n = l->ndefer, cap = l->capdefer;
 		struct loop_defer *d = l->defer;
 		l->defer = NULL;
 		l->ndefer = l->capdefer = 0;
 		for (size_t i = 0; i < n; i++)
 			d[i].fn(d[i].arg);
-		free(d);
+		if (l->defer == NULL) {
+			/* keep the array: a busy loop defers thousands of flushes a turn */
+			l->defer = d;
+			l->capdefer = cap;
+		} else {
+			free(d);
+		}
 	}
 }
 
@@ -101,6 +107,7 @@ void loop_fini(struct loop *l)
 {
 	run_posts(l);
 	run_defer(l);
+	free(l->defer);
 	free(l->heap);
 	free(l->scratch);
 	close(l->evfd);
@@ -256,22 +263,27 @@ void loop_kick(struct loop *l)
 	l->kick = 1;
 }
 
-void loop_defer_free(struct loop *l, loop_free_fn fn, void *arg)
+int loop_defer(struct loop *l, loop_free_fn fn, void *arg)
 {
 	if (l->ndefer == l->capdefer) {
 		size_t cap = l->capdefer ? l->capdefer * 2 : 32;
 		struct loop_defer *d = realloc(l->defer, cap * sizeof(*d));
-		if (d == NULL) {
-			/* leaking beats freeing an object a caller still holds */
-			pd_log(LOG_ERR, "loop deferred free dropped (out of memory) loop=%d", l->idx);
-			return;
-		}
+		if (d == NULL)
+			return -ENOMEM;
 		l->defer = d;
 		l->capdefer = cap;
 	}
 	l->defer[l->ndefer].fn = fn;
 	l->defer[l->ndefer].arg = arg;
 	l->ndefer++;
+	return 0;
+}
+
+void loop_defer_free(struct loop *l, loop_free_fn fn, void *arg)
+{
+	/* leaking beats freeing an object a caller still holds */
+	if (loop_defer(l, fn, arg) < 0)
+		pd_log(LOG_ERR, "loop deferred free dropped (out of memory) loop=%d", l->idx);
 }
 
 void loop_run(struct loop *l)

@@ -81,7 +81,10 @@ int loop_post(struct loop *target, loop_post_fn fn, void *arg);
  * from outside MHD_run: in external-epoll mode nothing else wakes it).
  * Same thread as l only. */
 void loop_kick(struct loop *l);
-/* Call fn(arg) at the end of this turn. On ENOMEM, calls it at once (logged). */
+/* Call fn(arg) at the end of this turn, after what was deferred before
+ * (first in, first out). 0 or -ENOMEM. */
+int loop_defer(struct loop *l, loop_free_fn fn, void *arg);
+/* The same for a free; on ENOMEM the object is leaked (logged). */
 void loop_defer_free(struct loop *l, loop_free_fn fn, void *arg);
 
 #endif

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "loop.h"
@@ -75,6 +76,9 @@ struct vk {
 	struct vk_stats st;
 	int freeing;
 };
+
+/* 16 KB reads of the Valkey socket taken in one loop turn at most */
+#define VK_READS_PER_TURN 16
 
 #define VK_OF(t, field) ((struct vk *)((char *)(t) - offsetof(struct vk, field)))
 
@@ -175,8 +179,18 @@ static void ev_cleanup(void *p)
 static void ev_on_io(struct loop_watch *w, uint32_t events)
 {
 	struct vk_ev *e = (struct vk_ev *)w;
-	if (e->ac != NULL && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
-		redisAsyncHandleRead(e->ac);
+	if (e->ac != NULL && (events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+		/* hiredis reads 16 KB a call. When events queue up (the loop
+		 * was busy writing), take up to VK_READS_PER_TURN of them in
+		 * this turn, so that all their deliveries to one socket leave
+		 * in one write at the end of it */
+		for (int i = 0; i < VK_READS_PER_TURN; i++) {
+			redisAsyncHandleRead(e->ac);
+			int avail = 0;
+			if (e->ac == NULL || ioctl(e->fd, FIONREAD, &avail) < 0 || avail <= 0)
+				break;
+		}
+	}
 	/* the read may have freed the context (cleanup cleared e->ac) */
 	if (e->ac != NULL && (events & EPOLLOUT))
 		redisAsyncHandleWrite(e->ac);

@@ -103,16 +103,33 @@ void wsconn_flush(struct wsconn *c)
 	}
 }
 
+static void flush_deferred(void *arg)
+{
+	struct wsconn *c = arg;
+	c->flush_pending = 0;
+	if (c->state != WSC_DEAD && !c->pollout)
+		wsconn_flush(c);
+}
+
+/* Writes wait for the end of the loop's turn: everything queued to this
+ * socket in one turn (a Valkey read carries many events, a room emit
+ * reaches many sockets) leaves in one writev. On loopback each write costs
+ * the sender about 10 us of kernel time whatever its size, so under load
+ * coalescing is what keeps the per-event cost down. free_conn is deferred
+ * after this callback (FIFO), so c is still allocated when it runs. */
 int wsconn_send(struct wsconn *c, struct msg *m)
 {
 	if (c->state != WSC_OPEN)
 		return -EPIPE;
-	int was_empty = c->q.head == NULL;
 	if (outq_push(&c->q, m) < 0)
 		return -ENOMEM;
-	if (was_empty)
-		wsconn_flush(c);
-	else if (c->s != NULL)
+	if (!c->flush_pending && !c->pollout) {
+		if (loop_defer(c->l, flush_deferred, c) == 0)
+			c->flush_pending = 1;
+		else
+			wsconn_flush(c); /* no memory to defer: write now */
+	}
+	if (c->s != NULL)
 		eio_check_output(c->s, c->q.bytes);
 	return 0;
 }

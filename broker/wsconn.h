@@ -1,6 +1,6 @@
 /* wsconn: an upgraded socket served in the broker's own epoll: reads into
  * the loop's scratch buffer through a ws_parser, writes queued msgs with
- * writev (write first, EPOLLOUT only on EAGAIN), closes with a close frame
+ * writev once per loop turn (EPOLLOUT only on EAGAIN), closes with a close frame
  * and a half-close drain. */
 #ifndef PD_WSCONN_H
 #define PD_WSCONN_H
@@ -23,6 +23,7 @@ struct wsconn {
 	uint8_t state;
 	uint8_t pollout;
 	uint8_t probe; /* attached to a polling session as an upgrade probe */
+	uint8_t flush_pending; /* a flush is deferred to the end of the turn */
 	struct ws_parser *parser;
 	struct eio_session *s;
 	struct outq q;
@@ -34,7 +35,8 @@ struct wsconn {
 struct wsconn *wsconn_new(struct loop *l, int fd, struct eio_session *s);
 /* Feed bytes read elsewhere (libmicrohttpd's extra_in) once linked. */
 void wsconn_input(struct wsconn *c, const uint8_t *p, size_t n);
-/* Queue a msg (refs m) and write what the socket takes. 0 or -EPIPE/-ENOMEM. */
+/* Queue a msg (refs m); it is written at the end of the loop's turn,
+ * with whatever else was queued in the turn. 0 or -EPIPE/-ENOMEM. */
 int wsconn_send(struct wsconn *c, struct msg *m);
 /* Start a close: a close frame with code (0: none), flush, half-close,
  * drain, free. The session link is dropped at once. */
