@@ -83,6 +83,7 @@ if [ "$SMOKE" = 1 ]; then
 	MEM_SIZES="50"
 	FAN_CLIENTS=50; ROOM=10
 	FAN_RATES="10 20"
+	FAN_EQ_RATE=10
 	BCAST_CLIENTS=50; BCAST_RATES="1 10"
 	ACK_CLIENTS=50
 	CEIL_RATES="20 40"
@@ -93,6 +94,7 @@ else
 	MEM_SIZES="10000 19000"
 	FAN_CLIENTS=10000; ROOM=100
 	FAN_RATES="25 50 100 200 400 800 1600 3200 6400"
+	FAN_EQ_RATE=200
 	BCAST_CLIENTS=10000; BCAST_RATES="1 10 100"
 	ACK_CLIENTS=1000
 	CEIL_RATES="100 200 400 800 1600 3200 6400 12800"
@@ -172,6 +174,12 @@ cpu_ticks() { # utime + stime, from /proc/PID/stat (fields after the comm)
 	s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
 	s=${s##*) }
 	awk '{print $12 + $13}' <<<"$s"
+}
+user_ticks() { # utime alone: the server's own code, not the kernel's
+	local s
+	s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+	s=${s##*) }
+	awk '{print $12}' <<<"$s"
 }
 put() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$OUT/results.tsv"; }
 get() { awk -F'\t' -v s="$1" -v m="$2" '$1 == s && $2 == m {v = $3} END {print v}' "$OUT/results.tsv"; }
@@ -276,7 +284,7 @@ lg_wait() { wait "$LG_PID"; }
 # fan_step SERVER NAME RATE CLIENTS ROOMSIZE(0 = broadcast): sets F_* globals
 fan_step() {
 	local s=$1 name=$2 rate=$3 clients=$4 rs=$5
-	F_RECV=0 F_EXP=0 F_P50="" F_P99="" F_CPU_US="" F_DPS=0 F_OK=0 F_LOSS="" F_NOTE=""
+	F_RECV=0 F_EXP=0 F_P50="" F_P99="" F_CPU_US="" F_USER_US="" F_DPS=0 F_OK=0 F_LOSS="" F_NOTE=""
 	local lgargs=(--mode fanout --clients "$clients" --duration "$D" --drain "$DRAIN")
 	local rooms=0
 	if [ "$rs" -gt 0 ]; then
@@ -295,9 +303,9 @@ fan_step() {
 		stop_server
 		return 1
 	fi
-	local connected c0 c1 published secs
+	local connected c0 c1 u0 u1 published secs
 	connected=$(cut -d' ' -f1 "$OUT/$name.ready")
-	c0=$(cpu_ticks "$SRV_PID")
+	c0=$(cpu_ticks "$SRV_PID") u0=$(user_ticks "$SRV_PID")
 	if [ "$s" = trivial ]; then
 		kill -USR1 "$SRV_PID"
 		sleep "$D"
@@ -308,7 +316,7 @@ fan_step() {
 			>"$OUT/$name.pub.json" 2>>"$OUT/publish.log"
 	fi
 	lg_wait
-	c1=$(cpu_ticks "$SRV_PID")
+	c1=$(cpu_ticks "$SRV_PID") u1=$(user_ticks "$SRV_PID")
 	if [ "$s" = trivial ]; then
 		for _ in $(seq 50); do [ -s "$OUT/trivial.out" ] && grep -q deliveries "$OUT/trivial.out" && break; sleep 0.1; done
 		F_EXP=$(grep deliveries "$OUT/trivial.out" | tail -1 | jq -r .deliveries)
@@ -334,12 +342,13 @@ fan_step() {
 	F_DPS=$(calc "%.0f" "$F_RECV / (${secs:-$D} > 0 ? ${secs:-$D} : 1)")
 	if [ "$F_RECV" -gt 0 ]; then
 		F_CPU_US=$(calc "%.2f" "($c1 - $c0) / $CLK_TCK * 1e6 / $F_RECV")
+		F_USER_US=$(calc "%.2f" "($u1 - $u0) / $CLK_TCK * 1e6 / $F_RECV")
 	fi
 	if [ "$F_LOSS" = 0 ] && [ "$F_RECV" -gt 0 ] && [ -z "$F_NOTE" ] &&
 		awk "BEGIN {exit !(${F_P99:-1e9} < $P99_LIMIT_MS)}"; then
 		F_OK=1
 	fi
-	log "$name: rate=$rate/s received=$F_RECV expected=$F_EXP deliveries/s=$F_DPS p50=${F_P50}ms p99=${F_P99}ms cpu/delivery=${F_CPU_US}us loadgen-cpu=${F_LGCPU}% ${F_NOTE}"
+	log "$name: rate=$rate/s received=$F_RECV expected=$F_EXP deliveries/s=$F_DPS p50=${F_P50}ms p99=${F_P99}ms cpu/delivery=${F_CPU_US}us (user ${F_USER_US}us) loadgen-cpu=${F_LGCPU}% ${F_NOTE}"
 	return 0
 }
 
@@ -373,10 +382,26 @@ wl_memory() {
 	done
 }
 
+# fan_try SERVER RATE: one sweep step, retried once on failure (a single bad
+# run on a shared machine is often noise). 0 passed, 1 failed, 2 broken.
+fan_try() {
+	local s=$1 r=$2
+	fan_step "$s" "$s-room-$r" "$r" "$FAN_CLIENTS" "$ROOM" || return 2
+	[ "$F_RECV" = 0 ] && return 1
+	if [ "$F_OK" != 1 ] && [ "$SMOKE" = 0 ]; then
+		log "$s: rate $r failed once, retrying"
+		fan_step "$s" "$s-room-$r-retry" "$r" "$FAN_CLIENTS" "$ROOM" || return 2
+	fi
+	[ "$F_OK" = 1 ] && return 0
+	return 1
+}
+
 wl_fanout() { # server rates
-	local s=$1 rates=$2 r best=0 first=1
+	local s=$1 rates=$2 r best=0 first=1 failed="" rc
 	for r in $rates; do
-		if ! fan_step "$s" "$s-room-$r" "$r" "$FAN_CLIENTS" "$ROOM"; then
+		fan_try "$s" "$r"
+		rc=$?
+		if [ "$rc" = 2 ]; then
 			put "$s" fan_best "failed"
 			return
 		fi
@@ -387,15 +412,27 @@ wl_fanout() { # server rates
 			return
 		fi
 		first=0
-		if [ "$F_OK" != 1 ] && [ "$SMOKE" = 0 ]; then
-			# one retry: a single bad run on a shared machine is often noise
-			log "$s: rate $r failed once, retrying"
-			fan_step "$s" "$s-room-$r-retry" "$r" "$FAN_CLIENTS" "$ROOM" || break
-		fi
-		[ "$F_OK" = 1 ] || break
+		[ "$rc" = 0 ] || { failed=$r; break; }
 		best=$r
 		put "$s" fan_best_dps "$F_DPS"
 	done
+	# the doubling sweep brackets the ceiling; narrow it to steps of 1/4 of
+	# the last rate that passed (1.25x, 1.5x, 1.75x), so that a ratio
+	# between two servers reads finer than 1, 2, 4
+	if [ "$best" != 0 ] && [ -n "$failed" ] && [ "$SMOKE" = 0 ]; then
+		local q
+		for q in 5 6 7; do
+			r=$((best / 4 * q))
+			[ "$r" -lt "$failed" ] || break
+			fan_try "$s" "$r"
+			rc=$?
+			[ "$rc" = 2 ] && break
+			[ "$rc" = 0 ] || break
+			put "$s" fan_best_dps "$F_DPS"
+			put "$s" fan_best_refined "$r"
+		done
+		[ -n "$(get "$s" fan_best_refined)" ] && best=$(get "$s" fan_best_refined)
+	fi
 	local half
 	if [ "$best" = 0 ]; then
 		put "$s" fan_best "none"
@@ -404,12 +441,22 @@ wl_fanout() { # server rates
 		put "$s" fan_best "$best"
 		half=$(calc "%g" "$best / 2")
 	fi
-	[ "$s" = trivial ] && return
-	put "$s" fan_half_rate "$half"
-	if fan_step "$s" "$s-room-half-$half" "$half" "$FAN_CLIENTS" "$ROOM"; then
-		put "$s" fan_half "$F_P50/$F_P99"
-		put "$s" fan_half_loss "$F_LOSS"
-		put "$s" fan_cpu_us "$F_CPU_US"
+	if [ "$s" != trivial ]; then
+		put "$s" fan_half_rate "$half"
+		if fan_step "$s" "$s-room-half-$half" "$half" "$FAN_CLIENTS" "$ROOM"; then
+			put "$s" fan_half "$F_P50/$F_P99"
+			put "$s" fan_half_loss "$F_LOSS"
+			put "$s" fan_cpu_us "$F_CPU_US"
+			put "$s" fan_user_us "$F_USER_US"
+		fi
+	fi
+	# the same load for every server, for the ratios of p99 and CPU
+	[ "$s" = pushdesk2 ] && return
+	if fan_step "$s" "$s-room-eq-$FAN_EQ_RATE" "$FAN_EQ_RATE" "$FAN_CLIENTS" "$ROOM"; then
+		put "$s" fan_eq "$F_P50/$F_P99"
+		put "$s" fan_eq_loss "$F_LOSS"
+		put "$s" fan_eq_cpu_us "$F_CPU_US"
+		put "$s" fan_eq_user_us "$F_USER_US"
 	fi
 }
 
@@ -427,6 +474,7 @@ wl_broadcast() {
 			put "$s" "bcast_${r}_loss" "$lossp"
 			put "$s" "bcast_${r}_dps" "$F_DPS"
 			put "$s" "bcast_${r}_cpu_us" "$F_CPU_US"
+			put "$s" "bcast_${r}_user_us" "$F_USER_US"
 		else
 			put "$s" "bcast_$r" "failed"
 		fi
@@ -434,16 +482,16 @@ wl_broadcast() {
 }
 
 wl_ack() {
-	local s=$1 name="$1-ack" c0 c1 acks
+	local s=$1 name="$1-ack" c0 c1 u0 u1 acks
 	start_server "$s" || { put "$s" ack_rate failed; return; }
 	lg_start "$name" --mode ack --rate 0 --window 1 --clients "$ACK_CLIENTS" --duration "$D" --drain "$DRAIN"
 	if lg_wait_ready "$name"; then
-		c0=$(cpu_ticks "$SRV_PID")
+		c0=$(cpu_ticks "$SRV_PID") u0=$(user_ticks "$SRV_PID")
 		lg_wait
-		c1=$(cpu_ticks "$SRV_PID")
+		c1=$(cpu_ticks "$SRV_PID") u1=$(user_ticks "$SRV_PID")
 	else
 		lg_wait
-		c0=0 c1=0
+		c0=0 c1=0 u0=0 u1=0
 	fi
 	stop_server
 	acks=$(jget "$OUT/$name.json" .acks)
@@ -451,6 +499,7 @@ wl_ack() {
 	put "$s" ack_p99 "$(jget "$OUT/$name.json" .ack_latency_ms.p99)"
 	if [ "${acks:-0}" -gt 0 ]; then
 		put "$s" ack_cpu_us "$(calc "%.2f" "($c1 - $c0) / $CLK_TCK * 1e6 / $acks")"
+		put "$s" ack_user_us "$(calc "%.2f" "($u1 - $u0) / $CLK_TCK * 1e6 / $acks")"
 	fi
 	log "$name: $(get "$s" ack_rate) acks/s, p99 $(get "$s" ack_p99) ms, cpu/ack $(get "$s" ack_cpu_us) us, loadgen-cpu $(jget "$OUT/$name.json" .cpu_percent)%"
 }
@@ -580,6 +629,7 @@ done
 [ ${#RUN_SERVERS[@]} -gt 0 ] || die "no server to measure"
 in_run() { local x; for x in "${RUN_SERVERS[@]}"; do [ "$x" = "$1" ] && return 0; done; return 1; }
 num() { [[ "$1" =~ ^[0-9]+(\.[0-9]+)?$ ]]; }
+nonzero() { awk -v x="$1" 'BEGIN {exit !(x + 0 != 0)}'; }
 
 log "machine: $(nproc) cores, $(awk '/model name/ {sub(/.*: /, ""); print; exit}' /proc/cpuinfo), $(uname -r), fd limit $(ulimit -n)"
 log "results in $OUT; window ${D}s, redis on $REDIS_URL"
@@ -656,9 +706,9 @@ row() { # label metric [unit-note]
 	for s in pushdesk node; do
 		in_run "$s" || { [ $s = pushdesk ] && a="not run" || b="not run"; }
 	done
-	if num "${a%%/*}" && num "${b%%/*}" && [ "${b%%/*}" != 0 ] && [ "${b%%/*}" != 0.0 ]; then
+	if num "${a%%/*}" && num "${b%%/*}" && nonzero "${b%%/*}"; then
 		r=$(calc "%.2f" "${a%%/*} / ${b%%/*}")
-		if [[ "$a" == */* ]] && num "${a##*/}" && num "${b##*/}" && [ "${b##*/}" != 0 ]; then
+		if [[ "$a" == */* ]] && num "${a##*/}" && num "${b##*/}" && nonzero "${b##*/}"; then
 			r="$r/$(calc "%.2f" "${a##*/} / ${b##*/}")"
 		fi
 	fi
@@ -680,20 +730,27 @@ row "  deliveries/s at that rate" fan_best_dps
 row "  events/s at half that rate" fan_half_rate
 row "  p50/p99 ms at half that rate" fan_half
 row "  server CPU us per delivery at half rate (lower better)" fan_cpu_us
+row "    of which user space (the server's own code)" fan_user_us
+row "room fan-out at $FAN_EQ_RATE events/s for both (equal load): p50/p99 ms" fan_eq
+row "  server CPU us per delivery (lower better)" fan_eq_cpu_us
+row "    of which user space (the server's own code)" fan_eq_user_us
 for r in $BCAST_RATES; do
 	row "broadcast to $BCAST_CLIENTS at $r/s: p50/p99 ms" "bcast_$r"
 	row "  lost % (not delivered within ${DRAIN}s after the run)" "bcast_${r}_loss"
 	row "  server CPU us per delivery" "bcast_${r}_cpu_us"
+	row "    of which user space" "bcast_${r}_user_us"
 done
 row "ack round trips/s ($ACK_CLIENTS clients, 1 in flight each)" ack_rate
 row "  ack p99 ms" ack_p99
 row "  server CPU us per ack (lower better)" ack_cpu_us
+row "    of which user space" ack_user_us
 fi
 if [ "$CEILING" = 1 ]; then
 	echo
 	echo "harness ceiling (pd-trivial-server on core 0, pd-loadgen on core 1):"
 	echo "  rooms of $ROOM: highest events/s with p99<${P99_LIMIT_MS}ms and no loss: $(get trivial fan_best) ($(get trivial fan_best_dps || true) deliveries/s)" | sed 's/ ( deliveries\/s)//' 
-	echo "  ack round trips/s ($ACK_CLIENTS clients, 1 in flight each): $(get trivial ack_rate), p99 $(get trivial ack_p99) ms"
+	echo "  rooms of $ROOM at $FAN_EQ_RATE events/s (the equal load above): p50/p99 $(get trivial fan_eq) ms, CPU $(get trivial fan_eq_cpu_us) us per delivery (user space $(get trivial fan_eq_user_us) us)"
+	echo "  ack round trips/s ($ACK_CLIENTS clients, 1 in flight each): $(get trivial ack_rate), p99 $(get trivial ack_p99) ms, CPU $(get trivial ack_cpu_us) us per ack"
 	echo "  broadcast to $BCAST_CLIENTS at ${BCAST_RATES##* }/s: p50/p99 $(get trivial bcast_top) ms, $(get trivial bcast_top_dps) deliveries/s, loadgen CPU $(get trivial bcast_top_lg)%"
 fi
 # pushdesk-only rows: figure in the pushdesk column
