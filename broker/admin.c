@@ -137,6 +137,10 @@ static int metrics_text(struct pd_buf *b)
 		SUM(events_in));
 	counter(b, "events_sent_total", "Socket.IO packets written to sockets.", "counter",
 		SUM(events_out));
+	counter(b, "websocket_writes_total",
+		"Write system calls to WebSocket clients (frames queued in one loop turn leave "
+		"together).",
+		"counter", SUM(ws_writes));
 	counter(b, "bytes_received_total", "Bytes read from clients.", "counter", SUM(bytes_in));
 	counter(b, "bytes_sent_total", "Bytes written to clients.", "counter", SUM(bytes_out));
 	counter(b, "slow_reader_disconnects_total",

@@ -28,6 +28,7 @@ struct metrics {
 	atomic_ullong conn_ws, conn_polling; /* gauges */
 	atomic_ullong sockets, rooms;        /* gauges */
 	atomic_ullong sessions_total, events_in, events_out, bytes_in, bytes_out;
+	atomic_ullong ws_writes; /* sendmsg calls to WebSockets (events_out / ws_writes: coalescing) */
 	atomic_ullong slow_disconnects, ping_timeouts, protocol_errors;
 	atomic_ullong rate_limited; /* client events refused by a rate limit */
 	/* Socket.IO EVENTs fully written to a WebSocket or handed to a

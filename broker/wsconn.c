@@ -91,6 +91,7 @@ void wsconn_flush(struct wsconn *c)
 			return;
 		}
 		METRIC_ADD(w, bytes_out, (unsigned long long)k);
+		METRIC_ADD(w, ws_writes, 1);
 		outq_consume_lat(&c->q, (size_t)k, &w->m.delivery);
 	}
 	if (c->state == WSC_DEAD)

@@ -11,6 +11,7 @@ import http from 'node:http';
 import {
   startBroker, requireNode, withTimeout, writeConfig, mintJwt, claims, sleep,
 } from './lib/broker.mjs';
+import { wsOpen } from './lib/rawclient.mjs';
 
 const { io } = requireNode('socket.io-client');
 
@@ -133,6 +134,7 @@ test('the metrics of issue 6, with their types', T, async () => {
     pushdesk_broker_events_sent_per_second: 'gauge',
     pushdesk_broker_bytes_received_total: 'counter',
     pushdesk_broker_bytes_sent_total: 'counter',
+    pushdesk_broker_websocket_writes_total: 'counter',
     pushdesk_broker_slow_reader_disconnects_total: 'counter',
     pushdesk_broker_valkey_state: 'gauge',
     pushdesk_delivery_latency_seconds: 'histogram',
@@ -217,6 +219,38 @@ test('connections by transport, events and the delivery latency histogram', T, a
       await sleep(50);
     }
   })(), 10000, 'connection gauges back to their start');
+});
+
+// Packets queued to one WebSocket in one loop turn leave in one write:
+// 50 acked echoes sent in one TCP write are read in one turn, and their 50
+// acks must take far fewer than 50 writes (one, unless a ping or another
+// socket's traffic lands in the same window).
+test('acks produced in one loop turn leave in one write', T, async () => {
+  const ws = await wsOpen(bench.port, '/socket.io/', { eioPong: true });
+  try {
+    ws.send(`40${JSON.stringify({ token: token(7) })}`);
+    assert.match(await ws.nextText(), /^40\{"sid":/);
+    const N = 50;
+    const m0 = await scrape();
+    ws.sock.cork();
+    for (let i = 1; i <= N; i++) ws.send(`42${i}["echo",{"i":${i}}]`);
+    ws.sock.uncork();
+    const acks = new Set();
+    while (acks.size < N) {
+      const t = await ws.nextText(5000);
+      const m = /^43(\d+)\[\{"i":(\d+)\}\]$/.exec(t);
+      if (!m) continue;
+      assert.equal(m[1], m[2], 'each ack carries its own echo');
+      acks.add(Number(m[1]));
+    }
+    const m1 = await scrape();
+    const d = (k) => val(m1, k) - val(m0, k);
+    assert.ok(d('pushdesk_broker_events_sent_total') >= N, `events out +${d('pushdesk_broker_events_sent_total')}`);
+    const writes = d('pushdesk_broker_websocket_writes_total');
+    assert.ok(writes >= 1 && writes <= 10, `${N} acks took ${writes} writes`);
+  } finally {
+    ws.destroy();
+  }
 });
 
 test('a WebSocket upgrade moves the connection from polling to websocket', T, async () => {
