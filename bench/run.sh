@@ -415,6 +415,8 @@ wl_fanout() { # server rates
 		[ "$rc" = 0 ] || { failed=$r; break; }
 		best=$r
 		put "$s" fan_best_dps "$F_DPS"
+		put "$s" fan_best_lat "$F_P50/$F_P99"
+		put "$s" fan_best_cpu_us "$F_CPU_US"
 	done
 	# the doubling sweep brackets the ceiling; narrow it to steps of 1/4 of
 	# the last rate that passed (1.25x, 1.5x, 1.75x), so that a ratio
@@ -429,6 +431,8 @@ wl_fanout() { # server rates
 			[ "$rc" = 2 ] && break
 			[ "$rc" = 0 ] || break
 			put "$s" fan_best_dps "$F_DPS"
+			put "$s" fan_best_lat "$F_P50/$F_P99"
+			put "$s" fan_best_cpu_us "$F_CPU_US"
 			put "$s" fan_best_refined "$r"
 		done
 		[ -n "$(get "$s" fan_best_refined)" ] && best=$(get "$s" fan_best_refined)
@@ -663,6 +667,20 @@ for s in "${RUN_SERVERS[@]}"; do
 		wl_ack "$s"
 	fi
 done
+# equal load at the highest rate Node held: Node's p99 there is from its own
+# sweep step; pushdesk runs the same rate once more
+if want fanout && in_run pushdesk && in_run node; then
+	nb=$(get node fan_best)
+	if num "$nb" && [ "$nb" != 0 ] && [ -n "$(get node fan_best_lat)" ]; then
+		log "== pushdesk at Node's highest room fan-out rate ($nb/s)"
+		if fan_step pushdesk "pushdesk-room-at-node-$nb" "$nb" "$FAN_CLIENTS" "$ROOM"; then
+			put pushdesk fan_at_node "$F_P50/$F_P99"
+			put pushdesk fan_at_node_cpu_us "$F_CPU_US"
+			put node fan_at_node "$(get node fan_best_lat)"
+			put node fan_at_node_cpu_us "$(get node fan_best_cpu_us)"
+		fi
+	fi
+fi
 want ceiling || CEILING=0
 if [ "$CEILING" = 1 ] && [ -x "$TRIVIAL" ]; then
 	note_load "before the ceiling"
@@ -734,6 +752,10 @@ row "    of which user space (the server's own code)" fan_user_us
 row "room fan-out at $FAN_EQ_RATE events/s for both (equal load): p50/p99 ms" fan_eq
 row "  server CPU us per delivery (lower better)" fan_eq_cpu_us
 row "    of which user space (the server's own code)" fan_eq_user_us
+if [ -n "$(get pushdesk fan_at_node)" ]; then
+	row "room fan-out at Node's highest rate, $(get node fan_best)/s, for both: p50/p99 ms" fan_at_node
+	row "  server CPU us per delivery (lower better)" fan_at_node_cpu_us
+fi
 for r in $BCAST_RATES; do
 	row "broadcast to $BCAST_CLIENTS at $r/s: p50/p99 ms" "bcast_$r"
 	row "  lost % (not delivered within ${DRAIN}s after the run)" "bcast_${r}_loss"
