@@ -234,6 +234,11 @@ start_server() { # kind [trivial-server args...]
 		"${PIN0[@]}" "$TRIVIAL" --listen "127.0.0.1:$SRV_PORT" --max-seconds 900 "$@" \
 			>"$OUT/trivial.out" 2>>"$OUT/trivial.log" &
 		;;
+	trivialvk)
+		# the trivial server fed by the publisher through redis-server
+		"${PIN0[@]}" "$TRIVIAL" --listen "127.0.0.1:$SRV_PORT" --max-seconds 900 \
+			--redis "127.0.0.1:$REDIS_PORT" >"$OUT/trivialvk.out" 2>>"$OUT/trivialvk.log" &
+		;;
 	esac
 	SRV_PID=$!
 	PIDS+=("$SRV_PID")
@@ -445,7 +450,7 @@ wl_fanout() { # server rates
 		put "$s" fan_best "$best"
 		half=$(calc "%g" "$best / 2")
 	fi
-	if [ "$s" != trivial ]; then
+	if [ "$s" != trivial ] && [ "$s" != trivialvk ]; then
 		put "$s" fan_half_rate "$half"
 		if fan_step "$s" "$s-room-half-$half" "$half" "$FAN_CLIENTS" "$ROOM"; then
 			put "$s" fan_half "$F_P50/$F_P99"
@@ -686,6 +691,8 @@ if [ "$CEILING" = 1 ] && [ -x "$TRIVIAL" ]; then
 	note_load "before the ceiling"
 	log "== harness ceiling: pd-trivial-server"
 	wl_fanout trivial "$CEIL_RATES"
+	log "== harness ceiling: pd-trivial-server fed through redis-server by the same publisher"
+	wl_fanout trivialvk "$CEIL_RATES"
 	wl_ack trivial
 	top=${BCAST_RATES##* }
 	if fan_step trivial "trivial-bcast-$top" "$top" "$BCAST_CLIENTS" 0; then
@@ -770,8 +777,9 @@ fi
 if [ "$CEILING" = 1 ]; then
 	echo
 	echo "harness ceiling (pd-trivial-server on core 0, pd-loadgen on core 1):"
-	echo "  rooms of $ROOM: highest events/s with p99<${P99_LIMIT_MS}ms and no loss: $(get trivial fan_best) ($(get trivial fan_best_dps || true) deliveries/s)" | sed 's/ ( deliveries\/s)//' 
+	echo "  rooms of $ROOM, events from its own timer: highest events/s with p99<${P99_LIMIT_MS}ms and no loss: $(get trivial fan_best) ($(get trivial fan_best_dps || true) deliveries/s)" | sed 's/ ( deliveries\/s)//' 
 	echo "  rooms of $ROOM at $FAN_EQ_RATE events/s (the equal load above): p50/p99 $(get trivial fan_eq) ms, CPU $(get trivial fan_eq_cpu_us) us per delivery (user space $(get trivial fan_eq_user_us) us)"
+	echo "  rooms of $ROOM, events from the same publisher through redis-server (the servers' load): highest events/s with p99<${P99_LIMIT_MS}ms and no loss: $(get trivialvk fan_best); at $FAN_EQ_RATE events/s p50/p99 $(get trivialvk fan_eq) ms, CPU $(get trivialvk fan_eq_cpu_us) us per delivery"
 	echo "  ack round trips/s ($ACK_CLIENTS clients, 1 in flight each): $(get trivial ack_rate), p99 $(get trivial ack_p99) ms, CPU $(get trivial ack_cpu_us) us per ack"
 	echo "  broadcast to $BCAST_CLIENTS at ${BCAST_RATES##* }/s: p50/p99 $(get trivial bcast_top) ms, $(get trivial bcast_top_dps) deliveries/s, loadgen CPU $(get trivial bcast_top_lg)%"
 fi

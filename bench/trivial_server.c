@@ -2,7 +2,11 @@
  * peer over WebSocket (epoll, one thread): accept, answer the Engine.IO and
  * Socket.IO handshakes, ack join and echo, and on SIGUSR1 write an event
  * frame to its clients at a fixed rate. It gives the harness's ceiling: a
- * figure near it measures pd-loadgen, not the server under test. */
+ * figure near it measures pd-loadgen, not the server under test.
+ * With --redis ADDR:PORT it takes its events from the same publisher as the
+ * servers under test instead (PSUBSCRIBE to the emitter's channels, room
+ * from the channel name, "t" and "seq" picked out of the msgpack payload),
+ * so that its ceiling is measured under the same load, bursts included. */
 #include "lg_wire.h"
 
 #include <arpa/inet.h>
@@ -17,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,6 +29,8 @@
 #define TS_MAX_CONNS 65536
 #define TS_MAX_WBUF (4u << 20)
 #define TS_MAX_IN 65536 /* request head or pending client frames */
+#define TS_MAX_ROOMS 65536
+#define TS_MAX_RBUF (8u << 20) /* unparsed bytes from redis-server */
 
 enum { C_FREE, C_HTTP, C_WS };
 
@@ -35,6 +42,16 @@ struct tconn {
 	uint32_t rlen;
 	uint8_t *wbuf;
 	uint32_t wlen, woff, wcap;
+	uint32_t gen; /* which connection holds this fd now (room lists keep it) */
+};
+
+struct member {
+	int fd;
+	uint32_t gen;
+};
+struct room {
+	struct member *m;
+	int n, cap;
 };
 
 static struct tconn *cs;
@@ -42,6 +59,11 @@ static int epfd, lfd;
 static int *order; /* fds in the order their Socket.IO CONNECT came */
 static int norder;
 static volatile sig_atomic_t go_flag, stop_flag;
+static struct room *rooms; /* joined with "join", by the number in "room-<n>" */
+static uint32_t next_gen;
+static int rfd = -1; /* redis-server, --redis mode */
+static uint8_t *rbuf;
+static size_t rlen;
 static struct {
 	uint64_t accepted, closed, dropped, events, deliveries, queued;
 } st;
@@ -144,6 +166,30 @@ static int send_text(int fd, const char *s, size_t n)
 	return tc_write(fd, buf, len);
 }
 
+/* `,"room-<n>"]` after the event name: remember the member */
+static void room_join(int fd, const uint8_t *p, size_t n)
+{
+	const char *pre = ",\"room-";
+	size_t k = strlen(pre), i = k;
+	long r = 0;
+	if (n <= k || memcmp(p, pre, k) != 0)
+		return;
+	while (i < n && p[i] >= '0' && p[i] <= '9' && r < TS_MAX_ROOMS)
+		r = r * 10 + (p[i++] - '0');
+	if (i == k || i >= n || p[i] != '"' || r >= TS_MAX_ROOMS)
+		return;
+	struct room *rm = &rooms[r];
+	if (rm->n == rm->cap) {
+		int cap = rm->cap ? rm->cap * 2 : 16;
+		struct member *nm = realloc(rm->m, (size_t)cap * sizeof(*nm));
+		if (nm == NULL)
+			return;
+		rm->m = nm;
+		rm->cap = cap;
+	}
+	rm->m[rm->n++] = (struct member){fd, cs[fd].gen};
+}
+
 static void on_text(int fd, uint8_t *p, size_t n)
 {
 	struct tconn *c = &cs[fd];
@@ -169,6 +215,7 @@ static void on_text(int fd, uint8_t *p, size_t n)
 			return;
 		int k;
 		if (n - i >= 8 && memcmp(p + i, "[\"join\"", 7) == 0) {
+			room_join(fd, p + i + 7, n - i - 7);
 			k = snprintf(out, sizeof(out), "43%.*s[{\"ok\":true}]", (int)idlen,
 				     (const char *)p + 2);
 		} else if (n - i >= 8 && memcmp(p + i, "[\"echo\",", 8) == 0) {
@@ -325,6 +372,181 @@ static void broadcast(uint64_t seq, int room_size)
 	}
 }
 
+/* ---- --redis: the same events as the servers under test get ---- */
+
+/* One RESP value at p: *end set past it. 1 done, 0 more bytes needed, -1 bad.
+ * Bulk strings give (s, len); integers and simple strings are skipped. */
+static int resp_elem(const uint8_t *p, const uint8_t *e, const uint8_t **end,
+		     const uint8_t **s, size_t *len)
+{
+	const uint8_t *nl = memchr(p, '\n', (size_t)(e - p));
+	if (nl == NULL)
+		return 0;
+	*s = NULL;
+	*len = 0;
+	if (*p == ':' || *p == '+') {
+		*end = nl + 1;
+		return 1;
+	}
+	if (*p != '$')
+		return -1;
+	long n = strtol((const char *)p + 1, NULL, 10);
+	if (n < 0 || n > (long)TS_MAX_RBUF)
+		return -1;
+	if ((size_t)(e - (nl + 1)) < (size_t)n + 2)
+		return 0;
+	*s = nl + 1;
+	*len = (size_t)n;
+	*end = nl + 1 + n + 2;
+	return 1;
+}
+
+/* The unsigned integer after msgpack key `key` (a fixstr) in p[0..n). */
+static int mp_uint_after(const uint8_t *p, size_t n, const char *key, uint64_t *v)
+{
+	size_t kl = strlen(key);
+	for (size_t i = 0; i + 1 + kl < n; i++) {
+		if (p[i] != (0xa0 | kl) || memcmp(p + i + 1, key, kl) != 0)
+			continue;
+		const uint8_t *q = p + i + 1 + kl, *e = p + n;
+		int w = 0;
+		if (*q < 0x80) {
+			*v = *q;
+			return 0;
+		}
+		if (*q == 0xcc)
+			w = 1;
+		else if (*q == 0xcd)
+			w = 2;
+		else if (*q == 0xce)
+			w = 4;
+		else if (*q == 0xcf || *q == 0xd3)
+			w = 8;
+		else if (*q == 0xcb && e - q >= 9) {
+			uint64_t b = 0;
+			double d;
+			for (int k = 1; k <= 8; k++)
+				b = b << 8 | q[k];
+			memcpy(&d, &b, sizeof(d));
+			*v = d > 0 ? (uint64_t)d : 0;
+			return 0;
+		}
+		if (w == 0 || e - q < w + 1)
+			return -1;
+		*v = 0;
+		for (int k = 1; k <= w; k++)
+			*v = *v << 8 | q[k];
+		return 0;
+	}
+	return -1;
+}
+
+static void deliver(const uint8_t *chan, size_t clen, const uint8_t *pay, size_t plen)
+{
+	static const char pre[] = "socket.io#/#";
+	size_t k = sizeof(pre) - 1;
+	uint64_t t = 0, seq = 0;
+	if (clen < k || memcmp(chan, pre, k) != 0 || mp_uint_after(pay, plen, "t", &t) < 0)
+		return;
+	mp_uint_after(pay, plen, "seq", &seq);
+	char msg[128];
+	int m = snprintf(msg, sizeof(msg), "42[\"bench\",{\"t\":%" PRIu64 ",\"seq\":%" PRIu64 "}]",
+			 t, seq);
+	uint8_t frame[160];
+	size_t len = lg_frame_encode(frame, 1, msg, (size_t)m, NULL);
+	st.events++;
+	if (clen == k) { /* to everyone */
+		for (int i = norder - 1; i >= 0; i--)
+			if (i < norder && tc_write(order[i], frame, len) == 0)
+				st.deliveries++;
+		return;
+	}
+	/* room-<n># */
+	long r = 0;
+	size_t i = k + 5;
+	if (clen < k + 7 || memcmp(chan + k, "room-", 5) != 0)
+		return;
+	while (i < clen && chan[i] >= '0' && chan[i] <= '9' && r < TS_MAX_ROOMS)
+		r = r * 10 + (chan[i++] - '0');
+	if (i >= clen || chan[i] != '#' || r >= TS_MAX_ROOMS)
+		return;
+	struct room *rm = &rooms[r];
+	for (int j = 0; j < rm->n; j++) {
+		struct member mb = rm->m[j];
+		if (cs[mb.fd].state == C_WS && cs[mb.fd].gen == mb.gen &&
+		    tc_write(mb.fd, frame, len) == 0)
+			st.deliveries++;
+	}
+}
+
+static int on_redis(void)
+{
+	if (rlen == TS_MAX_RBUF)
+		return -1;
+	ssize_t r = read(rfd, rbuf + rlen, TS_MAX_RBUF - rlen);
+	if (r == 0)
+		return -1;
+	if (r < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	rlen += (size_t)r;
+	const uint8_t *p = rbuf, *e = rbuf + rlen;
+	while (p < e) {
+		/* *<n>\r\n then n values; pmessage has 4 */
+		const uint8_t *nl = memchr(p, '\n', (size_t)(e - p));
+		if (nl == NULL)
+			break;
+		if (*p != '*')
+			return -1;
+		long n = strtol((const char *)p + 1, NULL, 10);
+		if (n < 1 || n > 8)
+			return -1;
+		const uint8_t *q = nl + 1, *sv[8];
+		size_t lv[8];
+		int rc = 1;
+		for (long i = 0; i < n && rc == 1; i++)
+			rc = resp_elem(q, e, &q, &sv[i], &lv[i]);
+		if (rc < 0)
+			return -1;
+		if (rc == 0)
+			break;
+		if (n == 4 && lv[0] == 8 && memcmp(sv[0], "pmessage", 8) == 0)
+			deliver(sv[2], lv[2], sv[3], lv[3]);
+		p = q;
+	}
+	rlen = (size_t)(e - p);
+	memmove(rbuf, p, rlen);
+	return 0;
+}
+
+static int redis_connect(const char *at)
+{
+	struct sockaddr_in ra = {.sin_family = AF_INET};
+	char host[64];
+	const char *colon = strrchr(at, ':');
+	if (colon == NULL || (size_t)(colon - at) >= sizeof(host))
+		return -1;
+	memcpy(host, at, (size_t)(colon - at));
+	host[colon - at] = '\0';
+	if (inet_pton(AF_INET, host, &ra.sin_addr) != 1)
+		return -1;
+	ra.sin_port = htons((uint16_t)atoi(colon + 1));
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	static const char cmd[] = "PSUBSCRIBE socket.io#/#*\r\n";
+	if (fd < 0 || connect(fd, (struct sockaddr *)&ra, sizeof(ra)) < 0 ||
+	    write(fd, cmd, sizeof(cmd) - 1) != (ssize_t)(sizeof(cmd) - 1)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	int fl = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &fl, sizeof(fl));
+	if (ioctl(fd, FIONBIO, &fl) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static void on_sig(int sig)
 {
 	if (sig == SIGUSR1)
@@ -337,8 +559,10 @@ int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{"listen", 1, 0, 'l'},	  {"rate", 1, 0, 'r'},	      {"duration", 1, 0, 'd'},
-		{"room-size", 1, 0, 's'}, {"max-seconds", 1, 0, 'M'}, {0, 0, 0, 0},
+		{"room-size", 1, 0, 's'}, {"max-seconds", 1, 0, 'M'}, {"redis", 1, 0, 'R'},
+		{0, 0, 0, 0},
 	};
+	const char *redis_at = NULL;
 	const char *listen_at = "127.0.0.1:0";
 	double rate = 10, duration = 10, max_seconds = 3600;
 	int room_size = 0, ch;
@@ -359,12 +583,17 @@ int main(int argc, char **argv)
 		case 'M':
 			max_seconds = atof(optarg);
 			break;
+		case 'R':
+			redis_at = optarg;
+			break;
 		default:
 			fprintf(stderr,
 				"usage: pd-trivial-server --listen 127.0.0.1:PORT [--rate EV/S] "
-				"[--duration S] [--room-size N] [--max-seconds S]\n"
+				"[--duration S] [--room-size N] [--max-seconds S] [--redis ADDR:PORT]\n"
 				"  broadcasts start on SIGUSR1; a JSON summary is printed "
-				"when they end\n");
+				"when they end\n"
+				"  --redis: no timer; every event the emitter publishes there "
+				"goes to its room (room-<n>, joined with join) or to all\n");
 			return 2;
 		}
 	}
@@ -403,7 +632,8 @@ int main(int argc, char **argv)
 
 	cs = calloc(TS_MAX_CONNS, sizeof(*cs));
 	order = calloc(TS_MAX_CONNS, sizeof(*order));
-	if (cs == NULL || order == NULL)
+	rooms = calloc(TS_MAX_ROOMS, sizeof(*rooms));
+	if (cs == NULL || order == NULL || rooms == NULL)
 		return 1;
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int one = 1;
@@ -419,6 +649,16 @@ int main(int argc, char **argv)
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event le = {.events = EPOLLIN, .data.fd = lfd};
 	epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &le);
+	if (redis_at != NULL) {
+		rbuf = malloc(TS_MAX_RBUF);
+		rfd = rbuf != NULL ? redis_connect(redis_at) : -1;
+		if (rfd < 0) {
+			fprintf(stderr, "pd-trivial-server: cannot subscribe at %s\n", redis_at);
+			return 1;
+		}
+		struct epoll_event re = {.events = EPOLLIN, .data.fd = rfd};
+		epoll_ctl(epfd, EPOLL_CTL_ADD, rfd, &re);
+	}
 
 	uint64_t t_start = lg_now_mono_us(), t_go = 0, seq = 0;
 	int sending = 0;
@@ -457,6 +697,14 @@ int main(int argc, char **argv)
 		}
 		for (int i = 0; i < n; i++) {
 			int fd = evs[i].data.fd;
+			if (fd == rfd) {
+				if (on_redis() < 0) {
+					fprintf(stderr, "pd-trivial-server: redis-server stream "
+							"ended or unreadable\n");
+					return 1;
+				}
+				continue;
+			}
 			if (fd == lfd) {
 				for (int k = 0; k < 256; k++) {
 					int cfd = accept4(lfd, NULL, NULL,
@@ -471,6 +719,7 @@ int main(int argc, char **argv)
 						   sizeof(one));
 					cs[cfd].fd = cfd;
 					cs[cfd].state = C_HTTP;
+					cs[cfd].gen = ++next_gen;
 					struct epoll_event e = {.events = EPOLLIN, .data.fd = cfd};
 					epoll_ctl(epfd, EPOLL_CTL_ADD, cfd, &e);
 					st.accepted++;
