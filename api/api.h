@@ -25,6 +25,7 @@ struct api_ctx {
 	const char *adapter_key;
 	const char *valkey_url;     /* "" = no Valkey */
 	const char *database_url;
+	const char *token_cookie;   /* cookie name login sets (a checked RFC 6265 token) */
 	long statement_timeout;
 	long max_body;
 	long token_ttl;
@@ -48,6 +49,7 @@ struct req {
 	int status;
 	char allow[64];             /* 405 Allow header */
 	char retry_after[24];       /* 429 Retry-After header */
+	char *set_cookie;           /* malloc'd Set-Cookie value, or NULL */
 	json_t *body;               /* owned; dumped after the handler */
 	long long events[16];       /* outbox ids to publish after the response commit */
 	size_t nevents;
@@ -96,6 +98,9 @@ void api_publish_later(struct req *r, const long long *ids, size_t n);
 /* Publish the remembered events now (called by the dispatcher). */
 void api_publish(struct req *r);
 
+/* The `limit` query parameter (default 50, capped at 100); 0 or -1 after
+ * replying 400. */
+int api_list_limit(struct req *r, long *limit);
 /* Lists ordered by (created_at DESC, id DESC): parse limit (default 50,
  * capped at 100) and cursor into micros/id ("" when absent). 0 or -1 after
  * replying 400. */
@@ -108,7 +113,7 @@ void api_list_reply(struct req *r, PGresult *res, long limit);
 /* Handlers. */
 api_handler_fn h_health, h_login, h_me, h_users_create, h_users_list;
 api_handler_fn h_tickets_create, h_tickets_list, h_ticket_get, h_ticket_patch;
-api_handler_fn h_messages_list, h_messages_create, h_message_patch;
+api_handler_fn h_messages_list, h_messages_create, h_message_patch, h_messages_unread;
 api_handler_fn h_notifications_list, h_notifications_create, h_notification_read,
 	h_notifications_read_all;
 api_handler_fn h_presence, h_emit;

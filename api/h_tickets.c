@@ -81,8 +81,9 @@ void h_tickets_list(struct req *r)
 		return;
 	snprintf(lim, sizeof(lim), "%ld", limit + 1);
 	{
+		struct pd_actor a = actor(r);
 		const char *p[7] = {r->claims.org,
-				    api_role_in(r, "customer") ? r->claims.sub : NULL,
+				    pd_store_visible_as(&a),
 				    rs == 1 ? status : NULL,
 				    ra == 1 ? assignee : NULL,
 				    us[0] ? us : NULL,
@@ -90,8 +91,8 @@ void h_tickets_list(struct req *r)
 				    lim};
 		res = pd_db_exec(db,
 				 "SELECT " PD_STORE_TICKET_JSON ", (extract(epoch FROM t.created_at) * "
-				 "1000000)::bigint, t.id FROM tickets t WHERE t.org_id = $1 "
-				 "AND ($2::uuid IS NULL OR t.customer_id = $2) "
+				 "1000000)::bigint, t.id FROM tickets t WHERE "
+				 PD_STORE_TICKET_VISIBLE("$1", "$2") " "
 				 "AND ($3::text IS NULL OR t.status = $3) "
 				 "AND ($4::uuid IS NULL OR t.assignee_id = $4) "
 				 "AND ($5::bigint IS NULL OR (t.created_at, t.id) < "
@@ -110,12 +111,12 @@ void h_tickets_list(struct req *r)
 /* The ticket as JSON if the caller may see it; NULL after replying. */
 static json_t *visible_ticket(struct req *r, PGconn *db)
 {
-	const char *p[3] = {r->params[0], r->claims.org,
-			    api_role_in(r, "customer") ? r->claims.sub : NULL};
+	struct pd_actor a = actor(r);
+	const char *p[3] = {r->params[0], r->claims.org, pd_store_visible_as(&a)};
 	enum pd_err e = PD_E_UNAVAILABLE;
 	PGresult *res = pd_db_exec(db,
 				   "SELECT " PD_STORE_TICKET_JSON " FROM tickets t WHERE t.id = $1 "
-				   "AND t.org_id = $2 AND ($3::uuid IS NULL OR t.customer_id = $3)",
+				   "AND " PD_STORE_TICKET_VISIBLE("$2", "$3"),
 				   3, p, &e);
 	json_t *t = NULL;
 	char err[128];
@@ -163,31 +164,58 @@ void h_ticket_patch(struct req *r)
 	json_decref(body);
 }
 
+/* A message id query parameter into out ("" when absent). 0, or -1 after
+ * replying 400. */
+static int after_param(struct req *r, const char *name, char *out, size_t outlen)
+{
+	int rc = api_query(r, name, out, outlen);
+
+	if (rc < 0 || (rc == 1 && !pd_uuid_valid(out))) {
+		api_errorf(r, PD_E_BAD_REQUEST, "%s must be a message id", name);
+		return -1;
+	}
+	if (rc != 1)
+		out[0] = '\0';
+	return 0;
+}
+
+/* Reply {data, nextCursor} from rows (message json, id) of which up to
+ * limit+1 were fetched (res NULL: the error e). Clears res. */
+static void messages_reply(struct req *r, PGresult *res, enum pd_err e, long limit)
+{
+	json_t *data;
+
+	if (res == NULL) {
+		api_db_error(r, e, NULL);
+		return;
+	}
+	data = json_array();
+	for (int i = 0; i < PQntuples(res) && i < limit; i++) {
+		char err[128];
+		json_array_append_new(data, pd_json_parse(PQgetvalue(res, i, 0),
+							  (size_t)PQgetlength(res, i, 0), err,
+							  sizeof(err)));
+	}
+	api_reply(r, 200,
+		  json_pack("{s:o,s:o}", "data", data, "nextCursor",
+			    PQntuples(res) > limit ? json_string(PQgetvalue(res, (int)limit - 1, 1))
+						   : json_null()));
+	PQclear(res);
+}
+
 void h_messages_list(struct req *r)
 {
-	char after[64], lim[24], q[64];
+	char after[64], lim[24];
 	long limit;
 	int rc;
 	enum pd_err e = PD_E_UNAVAILABLE;
 	PGconn *db;
 	PGresult *res;
-	json_t *t, *data;
+	json_t *t;
 
-	if (api_auth(r) != 0)
+	if (api_auth(r) != 0 || api_list_limit(r, &limit) != 0 ||
+	    after_param(r, "after", after, sizeof(after)) != 0)
 		return;
-	rc = api_query(r, "limit", q, sizeof(q));
-	limit = api_parse_limit(rc == 1 ? q : NULL, 50, 100);
-	if (rc < 0 || limit < 0) {
-		api_error(r, PD_E_BAD_REQUEST, "limit must be an integer of 1..100");
-		return;
-	}
-	rc = api_query(r, "after", after, sizeof(after));
-	if (rc < 0 || (rc == 1 && after[0] != '\0' && !pd_uuid_valid(after))) {
-		api_error(r, PD_E_BAD_REQUEST, "after must be a message id");
-		return;
-	}
-	if (rc != 1 || after[0] == '\0')
-		after[0] = '\0';
 	if ((db = api_db(r)) == NULL || (t = visible_ticket(r, db)) == NULL)
 		return;
 	json_decref(t);
@@ -216,22 +244,50 @@ void h_messages_list(struct req *r)
 				 "WHERE id = $2)) ORDER BY m.seq LIMIT $3",
 				 3, p, &e);
 	}
-	if (res == NULL) {
-		api_db_error(r, e, NULL);
+	messages_reply(r, res, e, limit);
+}
+
+/* GET /messages?unread=1: messages of the tickets the caller may see, sent
+ * by others, that the caller has not read (message_reads), oldest first;
+ * the cursor (`cursor` or `after`) is the last message id of the page. */
+void h_messages_unread(struct req *r)
+{
+	char q[8], after[64], lim[24];
+	long limit;
+	int rc;
+	enum pd_err e = PD_E_UNAVAILABLE;
+	struct pd_actor a;
+	PGconn *db;
+	PGresult *res;
+
+	if (api_auth(r) != 0)
+		return;
+	rc = api_query(r, "unread", q, sizeof(q));
+	if (rc != 1 || (strcmp(q, "1") != 0 && strcmp(q, "true") != 0)) {
+		api_error(r, PD_E_BAD_REQUEST, "unread must be 1 (only unread messages are listed)");
 		return;
 	}
-	data = json_array();
-	for (int i = 0; i < PQntuples(res) && i < limit; i++) {
-		char err[128];
-		json_array_append_new(data, pd_json_parse(PQgetvalue(res, i, 0),
-							  (size_t)PQgetlength(res, i, 0), err,
-							  sizeof(err)));
+	if (api_list_limit(r, &limit) != 0 || after_param(r, "cursor", after, sizeof(after)) != 0 ||
+	    (after[0] == '\0' && after_param(r, "after", after, sizeof(after)) != 0) ||
+	    (db = api_db(r)) == NULL)
+		return;
+	a = actor(r);
+	snprintf(lim, sizeof(lim), "%ld", limit + 1);
+	{
+		const char *p[5] = {r->claims.org, pd_store_visible_as(&a), r->claims.sub,
+				    after[0] ? after : NULL, lim};
+		res = pd_db_exec(db,
+				 "SELECT " PD_STORE_MESSAGE_JSON ", m.id FROM messages m "
+				 "JOIN tickets t ON t.id = m.ticket_id "
+				 "JOIN users u ON u.id = m.sender_id "
+				 "WHERE m.org_id = $1::uuid AND " PD_STORE_TICKET_VISIBLE("$1", "$2") " "
+				 "AND m.sender_id <> $3::uuid AND NOT EXISTS (SELECT 1 FROM "
+				 "message_reads mr WHERE mr.message_id = m.id AND mr.user_id = $3::uuid) "
+				 "AND ($4::uuid IS NULL OR m.seq > (SELECT seq FROM messages "
+				 "WHERE id = $4::uuid AND org_id = $1::uuid)) ORDER BY m.seq LIMIT $5",
+				 5, p, &e);
 	}
-	api_reply(r, 200,
-		  json_pack("{s:o,s:o}", "data", data, "nextCursor",
-			    PQntuples(res) > limit ? json_string(PQgetvalue(res, (int)limit - 1, 1))
-						   : json_null()));
-	PQclear(res);
+	messages_reply(r, res, e, limit);
 }
 
 void h_messages_create(struct req *r)

@@ -100,6 +100,7 @@ void h_login(struct req *r)
 	PGresult *res = NULL;
 	const char *hash;
 	const char *addr = r->fcgi != NULL ? FCGX_GetParam("REMOTE_ADDR", r->fcgi->envp) : NULL;
+	const char *https = r->fcgi != NULL ? FCGX_GetParam("HTTPS", r->fcgi->envp) : NULL;
 	int ok;
 
 	if ((body = api_body(r)) == NULL)
@@ -179,6 +180,14 @@ void h_login(struct req *r)
 		api_reply(r, 200,
 			  json_pack("{s:s,s:s,s:I}", "access_token", tok, "token_type", "Bearer",
 				    "expires_in", (json_int_t)c->token_ttl));
+		/* The same token as a cookie, so that a browser client connecting
+		 * withCredentials is authenticated at the handshake (section 2);
+		 * HttpOnly keeps it from page scripts. Secure when the front end
+		 * says the request came over TLS. */
+		if (asprintf(&r->set_cookie, "%s=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Lax%s",
+			     c->token_cookie, tok, c->token_ttl,
+			     https != NULL && strcasecmp(https, "on") == 0 ? "; Secure" : "") < 0)
+			r->set_cookie = NULL;
 		free(tok);
 	}
 out:
@@ -270,6 +279,19 @@ out:
 	json_decref(body);
 }
 
+int api_list_limit(struct req *r, long *limit)
+{
+	char q[32];
+	int rc = api_query(r, "limit", q, sizeof(q));
+
+	*limit = api_parse_limit(rc == 1 ? q : NULL, 50, 100);
+	if (rc < 0 || *limit < 0) {
+		api_error(r, PD_E_BAD_REQUEST, "limit must be an integer of 1..100");
+		return -1;
+	}
+	return 0;
+}
+
 int api_list_cursor(struct req *r, char *micros, size_t mlen, char *id, size_t idlen,
 		    long *limit)
 {
@@ -277,12 +299,8 @@ int api_list_cursor(struct req *r, char *micros, size_t mlen, char *id, size_t i
 	int rc;
 
 	micros[0] = id[0] = '\0';
-	rc = api_query(r, "limit", q, sizeof(q));
-	*limit = api_parse_limit(rc == 1 ? q : NULL, 50, 100);
-	if (rc < 0 || *limit < 0) {
-		api_error(r, PD_E_BAD_REQUEST, "limit must be an integer of 1..100");
+	if (api_list_limit(r, limit) != 0)
 		return -1;
-	}
 	rc = api_query(r, "cursor", q, sizeof(q));
 	if (rc == 1 && q[0] != '\0') {
 		long long us;

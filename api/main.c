@@ -84,6 +84,13 @@ static int ctx_init(struct api_ctx *ctx, const struct pd_cfg *cfg)
 		pd_log(LOG_ERR, "config: %s", err);
 		return -1;
 	}
+	ctx->token_cookie = pd_cfg_get(cfg, "token_cookie");
+	if (!api_cookie_name_valid(ctx->token_cookie)) {
+		pd_log(LOG_ERR, "config: token_cookie: '%.64s' is not a cookie name (RFC 6265 "
+				"token: letters, digits and !#$%%&'*+-.^_`|~)",
+		       ctx->token_cookie);
+		return -1;
+	}
 	if (api_parse_rate(pd_cfg_get(cfg, "login_rate"), &ctx->login_n, &ctx->login_s) != 0) {
 		pd_log(LOG_ERR, "config: login_rate must be N/SECONDS");
 		return -1;

@@ -435,19 +435,25 @@ void api_serve(struct api_ctx *ctx, FCGX_Request *f)
 		out = pd_json_dump(r.body, &outlen);
 	{
 		/* libfcgi's own printf knows no %zu: format here. */
-		char head[512];
-		int n = snprintf(head, sizeof(head),
-				 "Status: %d %s\r\nContent-Type: application/json\r\n"
-				 "Cache-Control: no-store\r\n%s%s%s%s%s%sContent-Length: %zu\r\n\r\n",
-				 r.status, reason(r.status), r.allow[0] ? "Allow: " : "", r.allow,
-				 r.allow[0] ? "\r\n" : "", r.retry_after[0] ? "Retry-After: " : "",
-				 r.retry_after, r.retry_after[0] ? "\r\n" : "", outlen);
-		if (n > 0 && n < (int)sizeof(head))
-			FCGX_PutStr(head, n, f->out);
+		struct pd_buf head;
+		pd_buf_init(&head, 16384);
+		if (pd_buf_printf(&head,
+				  "Status: %d %s\r\nContent-Type: application/json\r\n"
+				  "Cache-Control: no-store\r\n%s%s%s%s%s%s%s%s%sContent-Length: "
+				  "%zu\r\n\r\n",
+				  r.status, reason(r.status), r.allow[0] ? "Allow: " : "", r.allow,
+				  r.allow[0] ? "\r\n" : "", r.retry_after[0] ? "Retry-After: " : "",
+				  r.retry_after, r.retry_after[0] ? "\r\n" : "",
+				  r.set_cookie != NULL ? "Set-Cookie: " : "",
+				  r.set_cookie != NULL ? r.set_cookie : "",
+				  r.set_cookie != NULL ? "\r\n" : "", outlen) == 0)
+			FCGX_PutStr(head.data, (int)head.len, f->out);
+		pd_buf_free(&head);
 	}
 	if (out != NULL && strcmp(r.method, "HEAD") != 0)
 		FCGX_PutStr(out, (int)outlen, f->out);
 	free(out);
+	free(r.set_cookie);
 	json_decref(r.body);
 	full = param(&r, "DOCUMENT_URI");
 	{

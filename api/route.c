@@ -25,6 +25,7 @@ static const struct route ROUTES[] = {
 	{"PATCH", "/tickets/*", h_ticket_patch},
 	{"GET", "/tickets/*/messages", h_messages_list},
 	{"POST", "/tickets/*/messages", h_messages_create},
+	{"GET", "/messages", h_messages_unread},
 	{"PATCH", "/messages/*", h_message_patch},
 	{"GET", "/notifications", h_notifications_list},
 	{"POST", "/notifications", h_notifications_create},

@@ -429,3 +429,13 @@ int api_parse_rate(const char *s, long *n, long *secs)
 		return -1;
 	return 0;
 }
+
+int api_cookie_name_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n] != '\0'; n++)
+		if (n == 64 || !(isalnum((unsigned char)s[n]) || strchr("!#$%&'*+-.^_`|~", s[n])))
+			return 0;
+	return n > 0;
+}

@@ -59,6 +59,9 @@ int valid_emit(const json_t *obj, struct v_emit *out, char *err, size_t errlen);
 int api_cursor_encode(long long micros, const char *id, char *out, size_t outlen);
 int api_cursor_decode(const char *s, long long *micros, char *id, size_t idlen);
 
+/* 1 if s is a cookie name (an RFC 6265 / RFC 7230 token of 1..64 bytes). */
+int api_cookie_name_valid(const char *s);
+
 /* The `limit` query value: default when s is NULL, capped at max; -1 if not
  * a positive integer. */
 long api_parse_limit(const char *s, long dflt, long max);

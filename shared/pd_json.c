@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* PD_JSON_MAX_DEPTH (pd_json.h): jansson's own bound is 2048 levels; a
  * request never needs more than a few, and a deep document costs stack in
@@ -179,4 +180,19 @@ int pd_uuid_valid(const char *s)
 		}
 	}
 	return s[36] == '\0';
+}
+
+json_t *pd_json_time_ms(long long ms)
+{
+	char buf[40];
+	time_t t;
+	struct tm tm;
+
+	if (ms <= 0)
+		return json_null();
+	t = (time_t)(ms / 1000);
+	if (gmtime_r(&t, &tm) == NULL || strftime(buf, 24, "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+		return json_null();
+	snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), ".%03dZ", (int)(ms % 1000));
+	return json_string(buf);
 }

@@ -32,6 +32,12 @@ int pd_json_get_bool(const json_t *obj, const char *field, int *out, char *err, 
  * "unknown field: KEY" otherwise. */
 int pd_json_only_fields(const json_t *obj, const char *const *allowed, char *err, size_t errlen);
 
+/* A time in milliseconds since the epoch as the wire spells every time
+ * (contract section 3): ISO 8601 in UTC with milliseconds,
+ * "2026-12-06T13:40:00.123Z", the same text as PD_DB_TS. A new JSON string,
+ * or JSON null for ms <= 0 (never seen). NULL on ENOMEM. */
+json_t *pd_json_time_ms(long long ms);
+
 /* 1 if s is a canonical UUID string (8-4-4-4-12 hex). */
 int pd_uuid_valid(const char *s);
 

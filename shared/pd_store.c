@@ -329,20 +329,20 @@ bad:
 	return e;
 }
 
+const char *pd_store_visible_as(const struct pd_actor *a)
+{
+	return strcmp(a->role, "customer") == 0 ? a->id : NULL;
+}
+
 /* Lock the ticket the actor may see; fills customer/assignee/subject. */
 static enum pd_err see_ticket(PGconn *c, const struct pd_actor *a, const char *ticket_id,
 			      struct pd_store_out *o, char *subject, size_t sublen)
 {
-	const char *p[3] = {ticket_id, a->org, a->id};
+	const char *p[3] = {ticket_id, a->org, pd_store_visible_as(a)};
 	enum pd_err e = PD_E_UNAVAILABLE;
-	int customer = strcmp(a->role, "customer") == 0;
 	PGresult *r = pd_db_exec(c,
-				 customer ? "SELECT customer_id, assignee_id, subject FROM tickets "
-					    "WHERE id = $1 AND org_id = $2 AND customer_id = $3 "
-					    "FOR SHARE"
-					  : "SELECT customer_id, assignee_id, subject FROM tickets "
-					    "WHERE id = $1 AND org_id = $2 AND $3::uuid IS NOT NULL "
-					    "FOR SHARE",
+				 "SELECT t.customer_id, t.assignee_id, t.subject FROM tickets t "
+				 "WHERE t.id = $1 AND " PD_STORE_TICKET_VISIBLE("$2", "$3") " FOR SHARE",
 				 3, p, &e);
 	if (r == NULL)
 		return e;

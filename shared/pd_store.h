@@ -39,6 +39,14 @@ struct redisContext;
 	"'data',n.data,'createdAt'," PD_DB_TS("n.created_at") ",'readAt'," PD_DB_TS("n.read_at") \
 	")::text"
 
+/* Who may see a ticket (contract 3.1 and 4): a ticket of the org; a
+ * customer only their own. An SQL condition over alias t (tickets), given
+ * the parameter numbers of ORG (the caller's org) and CUST (the caller's id
+ * when a customer, NULL otherwise: pd_store_visible_as gives it), e.g.
+ * PD_STORE_TICKET_VISIBLE("$2", "$3"). Every reader of tickets uses it. */
+#define PD_STORE_TICKET_VISIBLE(org, cust)                                                   \
+	"(t.org_id = " org "::uuid AND (" cust "::uuid IS NULL OR t.customer_id = " cust    \
+	"::uuid))"
 
 #define PD_STORE_MAX_EVENTS 8
 
@@ -58,6 +66,10 @@ struct pd_store_out {
 	char assignee_id[64];        /* "" when unassigned */
 	char msg[200];               /* reason when not PD_OK ("" = default) */
 };
+
+/* The CUST parameter of PD_STORE_TICKET_VISIBLE for actor a: its id when a
+ * customer, else NULL. */
+const char *pd_store_visible_as(const struct pd_actor *a);
 
 /* Frees o->obj and clears o. */
 void pd_store_out_free(struct pd_store_out *o);

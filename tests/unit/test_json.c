@@ -253,6 +253,31 @@ START_TEST(test_err_table)
 }
 END_TEST
 
+START_TEST(test_time_ms)
+{
+	static const struct {
+		long long ms;
+		const char *want; /* NULL: JSON null */
+	} v[] = {
+		{1765028400123LL, "2025-12-06T13:40:00.123Z"},
+		{1000, "1970-01-01T00:00:01.000Z"},
+		{1, "1970-01-01T00:00:00.001Z"},
+		{253402300799999LL, "9999-12-31T23:59:59.999Z"},
+		{0, NULL},
+		{-5, NULL},
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		json_t *t = pd_json_time_ms(v[i].ms);
+		ck_assert_ptr_nonnull(t);
+		if (v[i].want == NULL)
+			ck_assert(json_is_null(t));
+		else
+			ck_assert_str_eq(json_string_value(t), v[i].want);
+		json_decref(t);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pd_json");
@@ -267,6 +292,7 @@ int main(void)
 	tcase_add_test(tc, test_only_fields);
 	tcase_add_test(tc, test_uuid);
 	tcase_add_test(tc, test_err_table);
+	tcase_add_test(tc, test_time_ms);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);
