@@ -208,6 +208,11 @@ void h_presence(struct req *r)
 		}
 		ids[n++] = tok;
 	}
+	if (n == 0) { /* "," alone */
+		api_errorf(r, PD_E_BAD_REQUEST,
+			   "userIds must be a comma-separated list of 1..%d user ids", PRESENCE_MAX_IDS);
+		return;
+	}
 	if ((db = api_db(r)) == NULL)
 		return;
 	pd_buf_init(&arr, 0);
