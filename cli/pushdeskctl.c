@@ -31,6 +31,7 @@
 #include "pd_json.h"
 #include "pd_jwt.h"
 #include "pd_log.h"
+#include "pd_rooms.h"
 #include "pd_url.h"
 
 #define EXIT_RUNTIME 1
@@ -1273,8 +1274,15 @@ static int cmd_emit_args(struct ctl *c, int argc, char **argv)
 				rc = EXIT_USAGE;
 				goto out;
 			}
-			if (asprintf(&rooms[n], "%s%s", ch == OPT_USER ? "user:" : "", optarg) < 0) {
+			/* seed spellings an operator copies from a backend: ws:<org>, conv:<id> */
+			if ((rooms[n] = malloc(PD_ROOM_MAX)) == NULL) {
 				rc = fail(EXIT_RUNTIME, "out of memory");
+				goto out;
+			}
+			if ((ch == OPT_USER ? pd_room_user(rooms[n], PD_ROOM_MAX, optarg)
+					    : pd_room_unalias(optarg, rooms[n], PD_ROOM_MAX)) != 0) {
+				free(rooms[n]);
+				rc = fail(EXIT_USAGE, "emit: room name too long: %.40s...", optarg);
 				goto out;
 			}
 			n++;

@@ -8,6 +8,7 @@
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomUUID } from 'node:crypto';
+import { ctl } from './lib/pd.mjs';
 import { HTTP, api, conf, mkOrg, mkUser, mkWorld, redisClient, requireNode, sleep, sql, subscriber, token, waitFor } from './api_lib.mjs';
 
 const { io } = requireNode('socket.io-client');
@@ -355,4 +356,16 @@ test('POST /emit to ws:<org>, conv:<id>, role:<role> reaches the sockets of agen
   err(await api('POST', '/emit', { event: 'x', rooms: ['ok', 'bad\u0001name'] }, w.admin.tok), 400, 'BAD_REQUEST', /rooms\[1\]/);
   err(await api('POST', '/emit', { event: 'x', except: [`org:${other.org}`] }, w.admin.tok), 403, 'FORBIDDEN', /except\[0\]/);
   for (const s of [agent, customer, admin, outsider]) close(s);
+});
+
+test('pushdeskctl emit --room ws:<org> / conv:<id> publishes to agents:<org> / ticket:<id>, which the sockets are in', async () => {
+  const t = (await api('POST', '/tickets', { subject: 'ctl aliases' }, w.customer.tok)).json;
+  const agent = await connectAs(w.agent);
+  sub.clear();
+  ctl('emit', '--room', `ws:${w.org}`, '--room', `conv:${t.id}`, '--user', w.customer.id, 'handoff_triggered', JSON.stringify({ conversationId: t.id }));
+  const [m] = await sub.wait((x) => x.event === 'handoff_triggered', 1);
+  assert.ok(m, 'published');
+  assert.deepEqual(m.rooms, [`agents:${w.org}`, `ticket:${t.id}`, `user:${w.customer.id}`]);
+  assert.deepEqual(await next(agent, 'handoff_triggered'), { conversationId: t.id });
+  close(agent);
 });
