@@ -28,3 +28,16 @@ tests_fuzz_fuzz_json_CPPFLAGS = $(AM_CPPFLAGS) -DPD_FUZZ_CORPUS='"$(top_srcdir)/
 tests_fuzz_fuzz_json_CFLAGS = $(AM_CFLAGS) $(PD_FUZZ_CFLAGS) $(PD_DEPCFLAGS)
 tests_fuzz_fuzz_json_LDFLAGS = $(AM_LDFLAGS) $(PD_FUZZ_LINKFLAGS)
 tests_fuzz_fuzz_json_LDADD = libpushdesk.a $(PD_LIBS)
+
+# pd_rooms: room names from clients and backends (POST /emit, the broker's joins).
+if FUZZ
+noinst_PROGRAMS += tests/fuzz/fuzz_rooms
+else
+check_PROGRAMS += tests/fuzz/fuzz_rooms
+TESTS += tests/fuzz/fuzz_rooms
+endif
+tests_fuzz_fuzz_rooms_SOURCES = tests/fuzz/fuzz_rooms.c $(PD_FUZZ_DRIVER) $(PD_FUZZ_SHARED_SOURCES)
+tests_fuzz_fuzz_rooms_CPPFLAGS = $(AM_CPPFLAGS) -DPD_FUZZ_CORPUS='"$(top_srcdir)/tests/fuzz/corpus/rooms"'
+tests_fuzz_fuzz_rooms_CFLAGS = $(AM_CFLAGS) $(PD_FUZZ_CFLAGS) $(PD_DEPCFLAGS)
+tests_fuzz_fuzz_rooms_LDFLAGS = $(AM_LDFLAGS) $(PD_FUZZ_LINKFLAGS)
+tests_fuzz_fuzz_rooms_LDADD = libpushdesk.a $(PD_LIBS)

@@ -171,6 +171,25 @@ START_TEST(limits_urls_rates)
 }
 END_TEST
 
+START_TEST(cookie_names)
+{
+	static const char *const good[] = {"pushdesk_token", "a", "__Host-t", "x.y~z|1!#$%&'*+^`"};
+	static const char *const bad[] = {"", "a b", "a=b", "a;b", "tok\"", "a,b", "(x)", "a\tb",
+					  "caf\xc3\xa9", "a/b", "a@b", "[x]"};
+	char longname[80];
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(api_cookie_name_valid(good[i]), "%s refused", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!api_cookie_name_valid(bad[i]), "%s accepted", bad[i]);
+	memset(longname, 'c', 64);
+	longname[64] = '\0';
+	ck_assert(api_cookie_name_valid(longname));
+	longname[64] = 'c';
+	longname[65] = '\0';
+	ck_assert(!api_cookie_name_valid(longname));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("api_valid");
@@ -184,6 +203,7 @@ int main(void)
 	tcase_add_test(tc, other_bodies);
 	tcase_add_test(tc, cursor_roundtrip);
 	tcase_add_test(tc, limits_urls_rates);
+	tcase_add_test(tc, cookie_names);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
