@@ -790,18 +790,6 @@ static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, si
 	return 0;
 }
 
-/* "2026-11-22T21:40:00Z" from ms since the epoch; "-" for none. */
-static void iso_time(const char *ms, char *out, size_t n)
-{
-	char *end;
-	long long v = ms != NULL ? strtoll(ms, &end, 10) : 0;
-	time_t t = (time_t)(v / 1000);
-	struct tm tm;
-	if (ms == NULL || *end != '\0' || v <= 0 || gmtime_r(&t, &tm) == NULL ||
-	    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(out, n, "-");
-}
-
 /* Appends {org, userId, status, lastSeen} for each user of set key to list. */
 static int online_org(struct ctl *c, redisContext *kv, const char *org, json_t *list)
 {
@@ -831,8 +819,9 @@ static int online_org(struct ctl *c, redisContext *kv, const char *org, json_t *
 			st = "online";
 		json_t *x = json_pack("{s:s, s:s, s:s}", "org", org, "userId", uid, "status", st);
 		if (x != NULL) {
+			/* ISO 8601 as on the wire (contract section 3) */
 			json_object_set_new(x, "lastSeen",
-					    seen ? json_integer(strtoll(seen, NULL, 10)) : json_null());
+					    pd_json_time_ms(seen ? strtoll(seen, NULL, 10) : 0));
 			json_array_append_new(list, x);
 		}
 		freeReplyObject(r);
@@ -890,14 +879,10 @@ static int cmd_online(struct ctl *c, const char *org)
 		printf("%-36s  %-36s  %-7s  %s\n", "ORG", "USER", "STATUS", "LAST_SEEN");
 		json_array_foreach(list, i, x)
 		{
-			char when[32], ms[32];
-			json_t *ls = json_object_get(x, "lastSeen");
-			snprintf(ms, sizeof(ms), "%" JSON_INTEGER_FORMAT,
-				 json_is_integer(ls) ? json_integer_value(ls) : 0);
-			iso_time(json_is_integer(ls) ? ms : NULL, when, sizeof(when));
+			const char *when = json_string_value(json_object_get(x, "lastSeen"));
 			printf("%-36s  %-36s  %-7s  %s\n", json_string_value(json_object_get(x, "org")),
 			       json_string_value(json_object_get(x, "userId")),
-			       json_string_value(json_object_get(x, "status")), when);
+			       json_string_value(json_object_get(x, "status")), when ? when : "-");
 		}
 	}
 	json_decref(list);

@@ -203,6 +203,11 @@ test('GET /presence without userIds: the org online now, paged by cursor; lastSe
     assert.ok(Math.abs(Date.parse(u.lastSeen) - Date.now()) < 120000, u.lastSeen);
   }
   assert.ok(!all.data.some((u) => u.userId === other.agent.id), 'another org is not listed');
+  // pushdeskctl online reads the same keys and spells lastSeen the same way
+  const listed = ctl('online', '--org', org, { json: true });
+  assert.deepEqual(listed.map((u) => u.userId).sort(), want);
+  for (const u of listed) assert.match(u.lastSeen, ISO);
+  assert.match(ctl('online', '--org', org).split('\n')[1], /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   // pages of 2, then 1: together the whole set, each once
   const p1 = await api('GET', '/presence?limit=2', undefined, users[1].tok);
   assert.equal(p1.json.data.length, 2);
