@@ -872,7 +872,8 @@ static int cmd_online(struct ctl *c, const char *org)
 		return EXIT_RUNTIME;
 	}
 	if (c->json) {
-		print_json(list);
+		print_json(list); /* takes the reference */
+		return 0;
 	} else {
 		size_t i;
 		json_t *x;
@@ -963,8 +964,7 @@ static int cmd_stats(struct ctl *c)
 			  "events_out", (json_int_t)sum[3], "eps", eps);
 	if (c->json) {
 		json_t *o = json_pack("{s:o, s:o}", "brokers", brokers, "total", total);
-		print_json(o);
-		json_decref(o);
+		print_json(o); /* takes the reference */
 		return 0;
 	}
 	size_t i;
@@ -1115,8 +1115,7 @@ static int cmd_rooms(struct ctl *c, const char *nsp)
 	if (c->json) {
 		json_t *o = json_pack("{s:s, s:O, s:I, s:I}", "namespace", nsp, "rooms", rooms,
 				      "brokers", (json_int_t)want, "answered", (json_int_t)got);
-		print_json(o);
-		json_decref(o);
+		print_json(o); /* takes the reference */
 	} else {
 		/* sorted by name */
 		size_t n = json_object_size(rooms), k = 0;
