@@ -322,18 +322,16 @@ static int emit_rooms(struct req *r, PGconn *db, const struct v_emit *v,
 			api_db_error(r, e, NULL);
 			return -1;
 		}
-		if (ok <= 0 || ok == -3) {
-			api_errorf(r,
-				   user        ? PD_E_NOT_FOUND
-				   : ok == 0   ? PD_E_FORBIDDEN
-				   : ok == -1  ? PD_E_NOT_FOUND
-					       : PD_E_BAD_REQUEST,
-				   user ? "users[%zu] is not a user of this organization"
-				   : ok == -3
-					   ? "rooms[%zu] is not a room name (1..200 bytes, no control "
-					     "characters)"
-					   : "rooms[%zu] is not a room of this organization",
-				   at);
+		if (ok != 1) {
+			/* why, by room_in_org's answer: 0, -1, -3 */
+			enum pd_err code = user || ok == -1 ? PD_E_NOT_FOUND
+					   : ok == 0        ? PD_E_FORBIDDEN
+							    : PD_E_BAD_REQUEST;
+			const char *why = user ? "is not a user of this organization"
+					  : ok == -3 ? "is not a room name (1..200 bytes, no control "
+						       "characters)"
+						     : "is not a room of this organization";
+			api_errorf(r, code, "%s[%zu] %s", user ? "users" : "rooms", at, why);
 			return -1;
 		}
 		rooms[n] = canon[n];
