@@ -8,4 +8,5 @@ libpushdesk_a_SOURCES = \
 	shared/pd_json.c shared/pd_json.h \
 	shared/pd_jwt.c shared/pd_jwt.h \
 	shared/pd_log.c shared/pd_log.h \
+	shared/pd_rooms.c shared/pd_rooms.h \
 	shared/pd_url.c shared/pd_url.h

@@ -24,3 +24,9 @@ tests_unit_test_json_LDADD = $(TEST_LIBS)
 tests_unit_test_url_SOURCES = tests/unit/test_url.c
 tests_unit_test_url_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
 tests_unit_test_url_LDADD = $(TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test_rooms
+TESTS += tests/unit/test_rooms
+tests_unit_test_rooms_SOURCES = tests/unit/test_rooms.c
+tests_unit_test_rooms_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_rooms_LDADD = $(TEST_LIBS)
