@@ -467,7 +467,8 @@ static void on_broadcast(struct vk *v, const char *pattern, const char *ch, size
 		goto out;
 	}
 	if (room_emit(worker_of(c->home), ns->idx, (const char *const *)b.rooms.v, b.rooms.n,
-		      (const char *const *)b.except.v, b.except.n, m, NULL) == 0)
+		      (const char *const *)b.except.v, b.except.n, m,
+		      b.packet.natt == 0 ? b.packet.data : NULL, NULL) == 0)
 		CNT_ADD(c, delivered_remote);
 	msg_unref(m);
 out:
@@ -586,7 +587,8 @@ int cluster_emit(struct cluster *c, struct loop *from, size_t nsp_idx, const cha
 	int rc = -ENOMEM;
 	struct msg *m = sio_msg(2, nsp_name(nsp_idx), -1, data, NULL, 0);
 	if (m != NULL) {
-		rc = room_emit(worker_of(from), nsp_idx, rooms, nrooms, except, nexcept, m, NULL);
+		rc = room_emit(worker_of(from), nsp_idx, rooms, nrooms, except, nexcept, m, data,
+			       NULL);
 		msg_unref(m);
 	}
 	int prc = cluster_publish(c, nsp_idx, data, NULL, 0, rooms, nrooms, except, nexcept, 0);
@@ -765,7 +767,7 @@ static void on_request(struct vk *v, const char *pattern, const char *ch, size_t
 				room_emit(worker_of(c->home), ns->idx,
 					  (const char *const *)q.opt_rooms.v, q.opt_rooms.n,
 					  (const char *const *)q.opt_except.v, q.opt_except.n, m,
-					  NULL);
+					  q.packet.natt == 0 ? q.packet.data : NULL, NULL);
 				msg_unref(m);
 			}
 		}
@@ -1327,6 +1329,8 @@ int cluster_start(struct cluster *c)
 	int rc = 0;
 	for (size_t i = 0; i < c->nnsps && rc == 0; i++) {
 		const char *nsp = nsp_name(i);
+		if (g_broker.nsps[i].view)
+			continue; /* fed by "/" (room.c): no channels of its own */
 		pd_buf_reset(&ch);
 		rc = adapter_channel_pattern(&ch, c->key, nsp);
 		if (rc == 0)

@@ -183,9 +183,9 @@ static void local_transition(struct sio_socket *s, int online)
 				online ? "online" : "offline", "lastSeen", (json_int_t)now_ms());
 	struct loop *l = s->nsp->w->loop;
 	if (uid != NULL)
-		app_emit(l, s->nsp->idx, org, 1, NULL, 0, online ? "user:online" : "user:offline", uid);
+		app_emit(l, app_emit_nsp(s), org, 1, NULL, 0, online ? "user:online" : "user:offline", uid);
 	if (upd != NULL)
-		app_emit(l, s->nsp->idx, sub, 1, NULL, 0, "presence:update", upd);
+		app_emit(l, app_emit_nsp(s), sub, 1, NULL, 0, "presence:update", upd);
 	json_decref(uid);
 	json_decref(upd);
 }
@@ -200,7 +200,7 @@ static void local_update(struct sio_socket *s, const char *status)
 	json_t *upd = json_pack("{s:s, s:s, s:I}", "userId", a->who.id, "status", status,
 				"lastSeen", (json_int_t)now_ms());
 	if (upd != NULL)
-		app_emit(s->nsp->w->loop, s->nsp->idx, rooms, 2, NULL, 0, "presence:update", upd);
+		app_emit(s->nsp->w->loop, app_emit_nsp(s), rooms, 2, NULL, 0, "presence:update", upd);
 	json_decref(upd);
 }
 
@@ -348,7 +348,7 @@ void h_presence_status(struct sio_socket *s, const json_t *arg, long long ack)
 	const char *st = json_is_object(arg) ? json_string_value(json_object_get(arg, "status")) : NULL;
 	if (st == NULL || (strcmp(st, "online") != 0 && strcmp(st, "away") != 0 &&
 			   strcmp(st, "busy") != 0)) {
-		sio_error(s, ack, "BAD_REQUEST", "status must be online, away or busy");
+		sio_error(s, ack, app_status_error(s), "status must be online, away or busy");
 		return;
 	}
 	if (g_app.presence == NULL) {

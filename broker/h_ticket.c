@@ -37,7 +37,8 @@ static void join_now(struct sio_socket *s, const char *ticket, long long ack)
 			  rc == -E2BIG ? "too many rooms" : "out of memory");
 		return;
 	}
-	app_ok(s, ack, NULL);
+	/* the id for a dialect's reply event (ticket:subscribed {ticketId}) */
+	app_ok(s, ack, ack < -1 ? json_pack("{s:s}", "ticketId", ticket) : NULL);
 }
 
 static void join_done(struct loop *l, void *arg, enum pd_err st)
@@ -92,7 +93,7 @@ void h_ticket_leave(struct sio_socket *s, const json_t *arg, long long ack)
 	dbq_access_prepare(&q, &app_of(s)->who, id, NULL);
 	ticket_room(room, sizeof(room), q.ticket[0] != '\0' ? q.ticket : id);
 	room_leave(s, room);
-	app_ok(s, ack, NULL);
+	app_ok(s, ack, ack < -1 ? json_pack("{s:s}", "ticketId", id) : NULL);
 }
 
 /* ---- message:send ---- */
@@ -108,7 +109,7 @@ struct send_req {
 static void send_answer(struct loop *l, struct send_req *r, int delivered)
 {
 	struct sio_socket *s = sio_socket_find(l, r->sid);
-	if (s != NULL && r->ack >= 0) {
+	if (s != NULL && r->ack != -1) { /* a client ack or a dialect reply */
 		json_t *f = json_pack("{s:O, s:b}", "message", r->q.message, "delivered", delivered);
 		app_ok(s, r->ack, f);
 	}
@@ -187,7 +188,7 @@ static void send_done(struct loop *l, void *arg, enum pd_err st)
 		free(r);
 		return;
 	}
-	if (r->ack < 0) {
+	if (r->ack == -1) {
 		send_answer(l, r, 0);
 		return;
 	}
