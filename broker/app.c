@@ -299,8 +299,12 @@ static void count_on(struct loop *l, void *arg)
 {
 	struct count_req *q = arg;
 	struct worker *w = worker_of(l);
-	size_t n = room_count(&w->nsps[q->nsp_idx], q->names, q->nrooms, q->names + q->nrooms,
-			      q->nexcept, (size_t)-1);
+	size_t n = 0;
+	/* a socket of a view of "/" counts as connected to "/" (7.1) */
+	for (size_t k = 0; k < g_broker.nnsps; k++)
+		if (k == q->nsp_idx || (q->nsp_idx == g_app.main_idx && g_broker.nsps[k].view))
+			n += room_count(&w->nsps[k], q->names, q->nrooms, q->names + q->nrooms,
+					q->nexcept, (size_t)-1);
 	atomic_fetch_add(&q->found, n);
 	if (atomic_fetch_sub(&q->left, 1) == 1 && loop_post(q->origin, count_back, q) < 0)
 		pd_log(LOG_ERR, "socket count lost (out of memory)");

@@ -262,15 +262,23 @@ static json_t *local_query(struct worker *w, const char *kind, const json_t *arg
 	struct sio_socket **v;
 	size_t nv = match_sockets(n, rooms, nrooms, except, nexcept, &v);
 	json_t *out = NULL;
-	if (strcmp(kind, "sockets") == 0 || strcmp(kind, "user_sockets") == 0) {
+	int want_ids = strcmp(kind, "sockets") == 0 || strcmp(kind, "user_sockets") == 0;
+	if (want_ids || strcmp(kind, "online") == 0) {
 		out = json_array();
-		for (size_t i = 0; i < nv; i++)
-			json_array_append_new(out, json_string(v[i]->id));
-	} else if (strcmp(kind, "online") == 0) {
-		out = json_array();
-		for (size_t i = 0; i < nv; i++)
-			if (v[i]->ident != NULL && v[i]->ident->sub != NULL)
-				json_array_append_new(out, json_string(v[i]->ident->sub));
+		/* who is connected to "/" counts its views' sockets too (7.1) */
+		for (size_t k = 0; k < g_broker.nnsps; k++) {
+			if (k != n->idx) {
+				if (strcmp(n->def->name, "/") != 0 || !g_broker.nsps[k].view)
+					continue;
+				free(v);
+				nv = match_sockets(&w->nsps[k], rooms, nrooms, except, nexcept, &v);
+			}
+			for (size_t i = 0; i < nv; i++)
+				if (want_ids)
+					json_array_append_new(out, json_string(v[i]->id));
+				else if (v[i]->ident != NULL && v[i]->ident->sub != NULL)
+					json_array_append_new(out, json_string(v[i]->ident->sub));
+		}
 	} else if (strcmp(kind, "fetch") == 0) {
 		out = json_array();
 		for (size_t i = 0; i < nv; i++)
