@@ -20,6 +20,20 @@
 
 #define PD_JWT_MAX_TOKEN 8192 /* far above any token we issue; bounds the work */
 #define PD_JWT_MAX_KEY_FILE 65536
+#define PD_JWT_MAX_ALIASES 8  /* claim names in jwt_org_claims / jwt_sub_claims */
+#define PD_JWT_MAX_ROLEMAP 16 /* pairs in jwt_role_map */
+#define PD_JWT_CLAIM_NAME 32  /* bytes of a claim name or a foreign role, NUL included */
+
+/* Foreign tokens (contract section 2): where the user and the organization
+ * may be found, and how foreign role names map onto ours. */
+struct claim_list {
+	char name[PD_JWT_MAX_ALIASES][PD_JWT_CLAIM_NAME];
+	size_t n;
+};
+struct role_pair {
+	char from[PD_JWT_CLAIM_NAME]; /* lower case */
+	char to[16];                  /* a valid role */
+};
 
 struct pd_jwt {
 	jwt_alg_t alg;
@@ -31,6 +45,10 @@ struct pd_jwt {
 	char *issuer;           /* NULL = not checked */
 	char *audience;         /* NULL = not checked */
 	long leeway;
+	struct claim_list sub_claims, org_claims;
+	struct role_pair role_map[PD_JWT_MAX_ROLEMAP];
+	size_t nrole_map;
+	char default_role[16]; /* "" = a missing or unknown role is refused */
 };
 
 int pd_role_valid(const char *role)
@@ -164,6 +182,128 @@ out:
 	return rc;
 }
 
+static void lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
+/* The next comma-separated item of *p, blanks trimmed, into out. 1 an item,
+ * 0 at the end, -1 too long for outlen. */
+static int next_item(const char **p, char *out, size_t outlen)
+{
+	const char *s = *p, *e;
+	size_t n;
+
+	while (*s == ' ' || *s == '\t' || *s == ',')
+		s++;
+	if (*s == '\0')
+		return 0;
+	for (e = s; *e != '\0' && *e != ','; e++)
+		;
+	*p = e;
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	n = (size_t)(e - s);
+	if (n >= outlen)
+		return -1;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 1;
+}
+
+/* jwt_sub_claims, jwt_org_claims: "a,b,c", 1..PD_JWT_MAX_ALIASES names. */
+static int parse_claim_list(const char *key, const char *v, struct claim_list *l, char *err,
+			    size_t errlen)
+{
+	char item[PD_JWT_CLAIM_NAME];
+	int rc;
+
+	l->n = 0;
+	while ((rc = next_item(&v, item, sizeof(item))) > 0) {
+		if (l->n == PD_JWT_MAX_ALIASES) {
+			rc = -1;
+			break;
+		}
+		memcpy(l->name[l->n++], item, sizeof(item));
+	}
+	if (rc < 0 || l->n == 0) {
+		snprintf(err, errlen,
+			 "%s: expected 1..%d comma-separated claim names of at most %d bytes", key,
+			 PD_JWT_MAX_ALIASES, PD_JWT_CLAIM_NAME - 1);
+		return -1;
+	}
+	return 0;
+}
+
+/* jwt_role_map: "from:to,..." with to one of our roles; may be empty. */
+static int parse_role_map(struct pd_jwt *j, const char *v, char *err, size_t errlen)
+{
+	char item[2 * PD_JWT_CLAIM_NAME], *colon;
+	int rc;
+
+	while ((rc = next_item(&v, item, sizeof(item))) > 0) {
+		struct role_pair *rp = &j->role_map[j->nrole_map];
+		colon = strchr(item, ':');
+		if (j->nrole_map == PD_JWT_MAX_ROLEMAP || colon == NULL || colon == item ||
+		    (size_t)(colon - item) >= sizeof(rp->from)) {
+			rc = -1;
+			break;
+		}
+		/* "from : to": blanks around the colon do not count */
+		char *end = colon, *to = colon + 1;
+		while (end > item && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		while (*to == ' ' || *to == '\t')
+			to++;
+		*end = '\0';
+		if (end == item) {
+			rc = -1;
+			break;
+		}
+		memcpy(rp->from, item, (size_t)(end - item) + 1);
+		lower(rp->from);
+		if (!pd_role_valid(to)) {
+			snprintf(err, errlen,
+				 "jwt_role_map: '%.31s' maps to '%.31s', not one of customer, agent, "
+				 "admin, service",
+				 item, to);
+			return -1;
+		}
+		snprintf(rp->to, sizeof(rp->to), "%s", to);
+		j->nrole_map++;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "jwt_role_map: expected at most %d FOREIGN:ROLE pairs, "
+				      "comma-separated",
+			 PD_JWT_MAX_ROLEMAP);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_foreign(struct pd_jwt *j, const struct pd_cfg *cfg, char *err, size_t errlen)
+{
+	const char *dr = pd_cfg_get(cfg, "jwt_default_role");
+
+	if (parse_claim_list("jwt_sub_claims", pd_cfg_get(cfg, "jwt_sub_claims"), &j->sub_claims,
+			     err, errlen) != 0 ||
+	    parse_claim_list("jwt_org_claims", pd_cfg_get(cfg, "jwt_org_claims"), &j->org_claims,
+			     err, errlen) != 0 ||
+	    parse_role_map(j, pd_cfg_get(cfg, "jwt_role_map"), err, errlen) != 0)
+		return -1;
+	if (*dr != '\0' && !pd_role_valid(dr)) {
+		snprintf(err, errlen,
+			 "jwt_default_role: '%.31s' is not one of customer, agent, admin, service "
+			 "(or empty)",
+			 dr);
+		return -1;
+	}
+	snprintf(j->default_role, sizeof(j->default_role), "%s", dr);
+	return 0;
+}
+
 struct pd_jwt *pd_jwt_new(const struct pd_cfg *cfg, char *err, size_t errlen)
 {
 	struct pd_jwt *j = calloc(1, sizeof(*j));
@@ -174,7 +314,8 @@ struct pd_jwt *pd_jwt_new(const struct pd_cfg *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (pd_cfg_get_long(cfg, "jwt_leeway", 0, 86400, &j->leeway, err, errlen) != 0)
+	if (pd_cfg_get_long(cfg, "jwt_leeway", 0, 86400, &j->leeway, err, errlen) != 0 ||
+	    parse_foreign(j, cfg, err, errlen) != 0)
 		goto fail;
 	j->alg = alg_parse(alg);
 	if (j->alg == JWT_ALG_INVAL) {
@@ -330,6 +471,51 @@ static int claim_str(json_t *payload, const char *name, char *dst, size_t dstlen
 	return 0;
 }
 
+/* The first of names present in payload, as claim_str reads it. 0 ok, 1 none present, -1 the first
+ * present is of a wrong type, empty or too long: it is not skipped, since
+ * falling through to the next name would let one token mean two things. */
+static int claim_first(json_t *payload, const struct claim_list *names, char *dst,
+		       size_t dstlen)
+{
+	for (size_t i = 0; i < names->n; i++) {
+		json_t *v = json_object_get(payload, names->name[i]);
+		if (v == NULL || json_is_null(v))
+			continue;
+		return claim_str(payload, names->name[i], dst, dstlen) == 0 && dst[0] != '\0' ? 0
+												: -1;
+	}
+	dst[0] = '\0';
+	return 1;
+}
+
+/* The role claim, matched without regard to case, renamed by jwt_role_map;
+ * a missing or unknown one becomes jwt_default_role when set. 0 or -1. */
+static int claim_role(const struct pd_jwt *j, json_t *payload, char *dst, size_t dstlen)
+{
+	char r[PD_JWT_CLAIM_NAME];
+	int rc = claim_str(payload, "role", r, sizeof(r));
+
+	if (rc < 0 && json_is_string(json_object_get(payload, "role")))
+		rc = 1; /* a string too long for any role we know: unknown */
+	else if (rc < 0)
+		return -1;
+	lower(r);
+	for (size_t i = 0; rc == 0 && i < j->nrole_map; i++)
+		if (strcmp(r, j->role_map[i].from) == 0) {
+			snprintf(r, sizeof(r), "%s", j->role_map[i].to);
+			break;
+		}
+	if (rc != 0 || !pd_role_valid(r)) {
+		if (j->default_role[0] == '\0')
+			return -1;
+		snprintf(r, sizeof(r), "%s", j->default_role);
+	}
+	if (strlen(r) >= dstlen) /* pd_role_valid: never */
+		return -1;
+	memcpy(dst, r, strlen(r) + 1);
+	return 0;
+}
+
 /* A NumericDate claim. 0 ok, 1 absent, -1 not a number in range. */
 static int claim_time(json_t *payload, const char *name, long long *out)
 {
@@ -443,15 +629,15 @@ enum pd_jwt_status pd_jwt_verify_ex(const struct pd_jwt *j, const char *token, t
 		set_why(why, whylen, "payload is not a JSON object");
 		goto out;
 	}
-	if (claim_str(payload, "sub", c.sub, sizeof(c.sub)) != 0 || c.sub[0] == '\0') {
+	if (claim_first(payload, &j->sub_claims, c.sub, sizeof(c.sub)) != 0) {
 		set_why(why, whylen, "sub claim missing or invalid");
 		goto out;
 	}
-	if (claim_str(payload, "org", c.org, sizeof(c.org)) != 0 || c.org[0] == '\0') {
+	if (claim_first(payload, &j->org_claims, c.org, sizeof(c.org)) != 0) {
 		set_why(why, whylen, "org claim missing or invalid");
 		goto out;
 	}
-	if (claim_str(payload, "role", c.role, sizeof(c.role)) != 0 || !pd_role_valid(c.role)) {
+	if (claim_role(j, payload, c.role, sizeof(c.role)) != 0) {
 		set_why(why, whylen, "role claim missing or invalid");
 		goto out;
 	}

@@ -32,13 +32,21 @@ enum pd_jwt_status {
 struct pd_jwt;  /* keys and policy, immutable after creation: safe to share between threads */
 
 /* From jwt_alg, jwt_secret, jwt_public_key_file, jwt_private_key_file,
- * jwt_issuer, jwt_audience, jwt_leeway. NULL with err filled on a bad
- * configuration (unknown alg, missing secret or key file). */
+ * jwt_issuer, jwt_audience, jwt_leeway, and for foreign tokens
+ * jwt_sub_claims, jwt_org_claims (claim names, first present wins),
+ * jwt_role_map (FOREIGN:ROLE pairs) and jwt_default_role. NULL with err
+ * filled, naming the key, on a bad configuration (unknown alg, missing
+ * secret or key file, a malformed list or map, a target that is not one of
+ * our roles). */
 struct pd_jwt *pd_jwt_new(const struct pd_cfg *cfg, char *err, size_t errlen);
 void pd_jwt_free(struct pd_jwt *j);
 
 /* Verify a compact JWS. now: seconds since the epoch. On PD_JWT_OK, out is
- * filled; sub, org and a valid role are required claims. */
+ * filled; a user (first of jwt_sub_claims), an organization (first of
+ * jwt_org_claims) and a role are required. The role is matched without
+ * regard to case and renamed by jwt_role_map; missing or unknown after
+ * that, it is jwt_default_role, or the token is PD_JWT_INVALID when that is
+ * empty. out->role is always one of ours, in lower case. */
 enum pd_jwt_status pd_jwt_verify(const struct pd_jwt *j, const char *token, time_t now,
 				 struct pd_claims *out);
 /* The same, also saying why a token was refused ("token expired", "algorithm

@@ -401,7 +401,7 @@ START_TEST(test_missing_claims)
 		"{\"sub\":\"u\",\"org\":\"o\",\"role\":\"admin\",\"exp\":1800000100,\"team\":7}",
 		"{\"sub\":\"u\",\"org\":\"o\",\"role\":\"admin\",\"exp\":1800000100,\"name\":[]}",
 		"{\"sub\":\"u\",\"org\":\"o\",\"role\":\"admin\",\"nexp\":1800000100}",
-		"{\"sub\":\"u\",\"org\":\"o\",\"role\":\"ADMIN\",\"exp\":1800000100}",
+		"{\"sub\":\"u\",\"org\":\"o\",\"role\":\"Wizard\",\"exp\":1800000100}",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_msg(verify(hs256(bad[i]), NULL) == PD_JWT_INVALID, "%s", bad[i]);
@@ -421,6 +421,205 @@ START_TEST(test_missing_claims)
 	ck_assert_int_eq(verify(hs256(p), &c), PD_JWT_OK);
 	ck_assert_str_eq(c.team, "");
 	ck_assert_int_eq(c.exp, NOW + 100);
+}
+END_TEST
+
+/* A token of payload claims plus exp, verified; the claims into c. */
+static enum pd_jwt_status verify_claims(const char *claims, struct pd_claims *c)
+{
+	char p[1024];
+	snprintf(p, sizeof(p), "{%s,\"exp\":%ld}", claims, NOW + 100);
+	return verify(hs256(p), c);
+}
+
+START_TEST(test_org_claims)
+{
+	struct pd_claims c;
+	make();
+	/* seed 004's token: sub and workspaceId, no org */
+	ck_assert_int_eq(verify_claims("\"sub\":\"u-4\",\"workspaceId\":\"ws-9\",\"role\":\"agent\"",
+				       &c),
+			 PD_JWT_OK);
+	ck_assert_str_eq(c.sub, "u-4");
+	ck_assert_str_eq(c.org, "ws-9");
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"organizationId\":\"og\",\"role\":\"agent\"",
+				       &c),
+			 PD_JWT_OK);
+	ck_assert_str_eq(c.org, "og");
+	/* first present wins, in the configured order */
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"organizationId\":\"c\",\"workspaceId\":\"b\","
+				       "\"org\":\"a\",\"role\":\"agent\"",
+				       &c),
+			 PD_JWT_OK);
+	ck_assert_str_eq(c.org, "a");
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"organizationId\":\"c\",\"workspaceId\":\"b\","
+				       "\"role\":\"agent\"",
+				       &c),
+			 PD_JWT_OK);
+	ck_assert_str_eq(c.org, "b");
+	/* null counts as absent; a present claim of a wrong type is not skipped */
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"org\":null,\"workspaceId\":\"b\","
+				       "\"role\":\"agent\"",
+				       &c),
+			 PD_JWT_OK);
+	ck_assert_str_eq(c.org, "b");
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"org\":7,\"workspaceId\":\"b\",\"role\":\"agent\"",
+				       &c),
+			 PD_JWT_INVALID);
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"workspaceId\":\"\",\"organizationId\":\"b\","
+				       "\"role\":\"agent\"",
+				       &c),
+			 PD_JWT_INVALID);
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"tenant\":\"t\",\"role\":\"agent\"", &c),
+			 PD_JWT_INVALID);
+	ck_assert_str_eq(why, "org claim missing or invalid");
+	/* configured otherwise: only the names given count */
+	ck_assert_int_eq(pd_cfg_set(cfg, "jwt_org_claims", " tenant , org "), 0);
+	make();
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"tenant\":\"t\",\"org\":\"o\",\"role\":\"agent\"",
+				       &c),
+			 PD_JWT_OK);
+	ck_assert_str_eq(c.org, "t");
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"workspaceId\":\"w\",\"role\":\"agent\"", &c),
+			 PD_JWT_INVALID);
+}
+END_TEST
+
+START_TEST(test_sub_claims)
+{
+	struct pd_claims c;
+	make();
+	/* sub, then userId, then id */
+	ck_assert_int_eq(verify_claims("\"userId\":\"u-2\",\"org\":\"o\",\"role\":\"agent\"", &c),
+			 PD_JWT_OK);
+	ck_assert_str_eq(c.sub, "u-2");
+	ck_assert_int_eq(verify_claims("\"id\":\"u-3\",\"userId\":\"u-2\",\"org\":\"o\",\"role\":\"agent\"",
+				       &c),
+			 PD_JWT_OK);
+	ck_assert_str_eq(c.sub, "u-2");
+	ck_assert_int_eq(verify_claims("\"id\":\"u-3\",\"sub\":\"u-1\",\"org\":\"o\",\"role\":\"agent\"",
+				       &c),
+			 PD_JWT_OK);
+	ck_assert_str_eq(c.sub, "u-1");
+	ck_assert_int_eq(verify_claims("\"userId\":5,\"id\":\"u-3\",\"org\":\"o\",\"role\":\"agent\"",
+				       &c),
+			 PD_JWT_INVALID);
+	ck_assert_int_eq(pd_cfg_set(cfg, "jwt_sub_claims", "sub"), 0);
+	make();
+	ck_assert_int_eq(verify_claims("\"userId\":\"u-2\",\"org\":\"o\",\"role\":\"agent\"", &c),
+			 PD_JWT_INVALID);
+	ck_assert_str_eq(why, "sub claim missing or invalid");
+}
+END_TEST
+
+START_TEST(test_roles_foreign)
+{
+	static const struct {
+		const char *role, *want; /* want NULL: refused */
+	} cases[] = {
+		/* seed 003's roles */
+		{"CLIENT", "customer"},
+		{"FREELANCER", "agent"},
+		{"ADMIN", "admin"},
+		/* ours in any case, the default map's other entries */
+		{"Agent", "agent"},
+		{"customer", "customer"},
+		{"SERVICE", "service"},
+		{"user", "customer"},
+		{"User", "customer"},
+		{"client", "customer"},
+		/* unknown after mapping */
+		{"owner", NULL},
+		{"", NULL},
+		{"freelancers", NULL},
+		{"a-role-name-far-longer-than-any-role-we-know-of", NULL},
+	};
+	struct pd_claims c;
+	char cl[256];
+	make();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(cl, sizeof(cl), "\"sub\":\"u\",\"org\":\"o\",\"role\":\"%s\"", cases[i].role);
+		enum pd_jwt_status st = verify_claims(cl, &c);
+		if (cases[i].want == NULL) {
+			ck_assert_msg(st == PD_JWT_INVALID, "%s accepted", cases[i].role);
+			ck_assert_str_eq(why, "role claim missing or invalid");
+		} else {
+			ck_assert_msg(st == PD_JWT_OK, "%s: %s", cases[i].role, why);
+			ck_assert_str_eq(c.role, cases[i].want);
+		}
+	}
+	/* missing role, or one of a wrong type */
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"org\":\"o\"", &c), PD_JWT_INVALID);
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"org\":\"o\",\"role\":[\"admin\"]", &c),
+			 PD_JWT_INVALID);
+	/* the map is configuration: an empty map keeps only our names */
+	ck_assert_int_eq(pd_cfg_set(cfg, "jwt_role_map", ""), 0);
+	make();
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"org\":\"o\",\"role\":\"CLIENT\"", &c),
+			 PD_JWT_INVALID);
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"org\":\"o\",\"role\":\"ADMIN\"", &c),
+			 PD_JWT_OK);
+	ck_assert_int_eq(pd_cfg_set(cfg, "jwt_role_map", "Owner:admin, staff : agent"), 0);
+	make();
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"org\":\"o\",\"role\":\"OWNER\"", &c),
+			 PD_JWT_OK);
+	ck_assert_str_eq(c.role, "admin");
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"org\":\"o\",\"role\":\"staff\"", &c),
+			 PD_JWT_OK);
+	ck_assert_str_eq(c.role, "agent");
+}
+END_TEST
+
+START_TEST(test_default_role)
+{
+	struct pd_claims c;
+	ck_assert_int_eq(pd_cfg_set(cfg, "jwt_default_role", "customer"), 0);
+	make();
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"org\":\"o\"", &c), PD_JWT_OK);
+	ck_assert_str_eq(c.role, "customer");
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"org\":\"o\",\"role\":\"owner\"", &c),
+			 PD_JWT_OK);
+	ck_assert_str_eq(c.role, "customer");
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"org\":\"o\",\"role\":\"FREELANCER\"", &c),
+			 PD_JWT_OK);
+	ck_assert_str_eq(c.role, "agent");
+	/* a role of a wrong type is a malformed token, not a missing role */
+	ck_assert_int_eq(verify_claims("\"sub\":\"u\",\"org\":\"o\",\"role\":3", &c),
+			 PD_JWT_INVALID);
+}
+END_TEST
+
+START_TEST(test_foreign_cfg_errors)
+{
+	static const struct {
+		const char *key, *value;
+	} bad[] = {
+		{"jwt_org_claims", ""},
+		{"jwt_org_claims", " , "},
+		{"jwt_org_claims", "a,b,c,d,e,f,g,h,i"},
+		{"jwt_org_claims", "a-claim-name-of-more-than-31-bytes"},
+		{"jwt_sub_claims", ""},
+		{"jwt_role_map", "client"},
+		{"jwt_role_map", ":agent"},
+		{"jwt_role_map", "client:boss"},
+		{"jwt_role_map", "client:Customer"},
+		{"jwt_role_map", "a:agent,b:agent,c:agent,d:agent,e:agent,f:agent,g:agent,h:agent,"
+				 "i:agent,j:agent,k:agent,l:agent,m:agent,n:agent,o:agent,p:agent,"
+				 "q:agent"},
+		{"jwt_default_role", "boss"},
+		{"jwt_default_role", "Agent"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct pd_cfg *c2 = pd_cfg_new();
+		ck_assert_int_eq(pd_cfg_set(c2, "jwt_secret", SECRET), 0);
+		ck_assert_int_eq(pd_cfg_set(c2, bad[i].key, bad[i].value), 0);
+		err[0] = '\0';
+		ck_assert_msg(pd_jwt_new(c2, err, sizeof(err)) == NULL, "%s = %s accepted",
+			      bad[i].key, bad[i].value);
+		/* the message names the field */
+		ck_assert_msg(strncmp(err, bad[i].key, strlen(bad[i].key)) == 0, "%s", err);
+		pd_cfg_free(c2);
+	}
 }
 END_TEST
 
@@ -685,6 +884,11 @@ int main(void)
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_missing_claims);
 	tcase_add_test(tc, test_iss_aud);
+	tcase_add_test(tc, test_org_claims);
+	tcase_add_test(tc, test_sub_claims);
+	tcase_add_test(tc, test_roles_foreign);
+	tcase_add_test(tc, test_default_role);
+	tcase_add_test(tc, test_foreign_cfg_errors);
 	tcase_add_test(tc, test_new_errors);
 	tcase_add_test(tc, test_rs256);
 	tcase_add_test(tc, test_es256);
