@@ -76,8 +76,6 @@ static const struct key keys[] = {
 	 "milliseconds to wait for other brokers' answers"},
 	{"lease_ttl", "10", K_INT, "seconds a broker's liveness lease lasts in Valkey"},
 	{"presence_ttl", "30", K_INT, "seconds presence lasts in Valkey without a refresh"},
-	{"dialect", "helpdesk", K_STR,
-	 "client vocabulary of namespace \"/\": helpdesk, rooms, presence or workspace"},
 	{"typing_timeout", "5000", K_INT, "milliseconds after which typing:stop is sent by itself"},
 	{"dashboard_interval", "5000", K_INT, "milliseconds between /dashboard metrics"},
 	{"grant_cache_seconds", "10", K_INT, "seconds the broker caches a ticket access check"},

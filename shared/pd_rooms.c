@@ -184,3 +184,18 @@ int pd_room_resolve(const char *org, const char *name, char *out, size_t len,
 	}
 	return 0;
 }
+
+int pd_room_unalias(const char *name, char *out, size_t len)
+{
+	switch (pd_room_classify(name)) {
+	case PD_ROOM_WS:
+		return pd_room_agents(out, len, name + strlen("ws:"));
+	case PD_ROOM_CONV:
+		if (pd_room_ticket(out, len, name + strlen("conv:")) != 0)
+			return -ENAMETOOLONG;
+		id_fix(out + strlen("ticket:")); /* a bad id stays as given: no such room */
+		return 0;
+	default:
+		return fmt(out, len, "%s", name);
+	}
+}

@@ -77,4 +77,10 @@ int pd_room_reserved(const char *name);
 int pd_room_resolve(const char *org, const char *name, char *out, size_t len,
 		    enum pd_room_kind *kind, const char **id);
 
+/* A room as a sender with no org of its own names it (pushdeskctl emit, a
+ * backend's @socket.io/redis-emitter): the aliases that carry their own
+ * scope mapped, ws:<org> -> agents:<org> and conv:<id> -> ticket:<id> (id
+ * lower-cased); any other name copied as it is. 0 or -ENAMETOOLONG. */
+int pd_room_unalias(const char *name, char *out, size_t len);
+
 #endif

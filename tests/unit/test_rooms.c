@@ -144,6 +144,23 @@ START_TEST(test_orgs_never_meet)
 }
 END_TEST
 
+START_TEST(test_unalias)
+{
+	char b[PD_ROOM_MAX], small[8];
+	ck_assert_int_eq(pd_room_unalias("ws:" ORG, b, sizeof(b)), 0);
+	ck_assert_str_eq(b, "agents:" ORG);
+	ck_assert_int_eq(pd_room_unalias("conv:ABC", b, sizeof(b)), 0);
+	ck_assert_str_eq(b, "ticket:abc");
+	ck_assert_int_eq(pd_room_unalias("role:agent", b, sizeof(b)), 0);
+	ck_assert_str_eq(b, "role:agent"); /* needs an org: left as it is */
+	ck_assert_int_eq(pd_room_unalias("project:1", b, sizeof(b)), 0);
+	ck_assert_str_eq(b, "project:1");
+	ck_assert_int_eq(pd_room_unalias("ws:" ORG, small, sizeof(small)), -ENAMETOOLONG);
+	ck_assert_int_eq(pd_room_unalias("", b, sizeof(b)), 0);
+	ck_assert_str_eq(b, "");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pd_rooms");
@@ -153,6 +170,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_classify, 0, (int)(sizeof(classify) / sizeof(classify[0])));
 	tcase_add_loop_test(tc, test_resolve, 0, (int)(sizeof(resolve) / sizeof(resolve[0])));
 	tcase_add_test(tc, test_orgs_never_meet);
+	tcase_add_test(tc, test_unalias);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);
