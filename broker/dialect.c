@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "pd_rooms.h"
-
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- builders ---- */
@@ -75,22 +73,28 @@ static json_t *b_ws_status(const json_t *p, const char **name)
 			 json_object_get(p, "updatedAt"));
 }
 
-/* message:new -> seed 003's new_message {message, conversationId}. */
+/* message:new -> seed 003's new_message {message, conversationId} with
+ * message = {id, conversationId, content, senderId, senderName,
+ * senderRole, createdAt}; a stored change's eventId stays beside it. */
 static json_t *b_pr_message(const json_t *p, const char **name)
 {
+	static const char *const keys[] = {"id", "content", "senderId", "senderName", "senderRole",
+					   "createdAt"};
 	const json_t *tid = json_object_get(p, "ticketId");
-	json_t *m = json_is_object(p) ? json_deep_copy(p) : NULL;
+	json_t *m = json_is_string(tid) ? json_pack("{s:O}", "conversationId", tid) : NULL;
 	(void)name;
-	if (m == NULL || !json_is_string(tid)) {
-		json_decref(m);
+	if (m == NULL)
 		return NULL;
-	}
-	json_object_del(m, "ticketId");
-	if (json_object_set(m, "conversationId", (json_t *)tid) < 0) {
-		json_decref(m);
-		return NULL;
-	}
-	return json_pack("{s:o, s:O}", "message", m, "conversationId", tid);
+	for (size_t i = 0; i < N(keys); i++)
+		if (json_object_get(p, keys[i]) != NULL &&
+		    json_object_set(m, keys[i], json_object_get(p, keys[i])) < 0) {
+			json_decref(m);
+			return NULL;
+		}
+	json_t *r = json_pack("{s:o, s:O}", "message", m, "conversationId", tid);
+	if (r != NULL && json_object_get(p, "eventId") != NULL)
+		json_object_set(r, "eventId", json_object_get(p, "eventId"));
+	return r;
 }
 
 /* The ack {ok, message, delivered} of message:send -> message:sent
@@ -138,6 +142,7 @@ static const struct dia_in in_helpdesk[] = {
 /* internal events no helpdesk client knows */
 static const struct dia_out out_helpdesk[] = {
     {"presence:roster", NULL, NULL},
+    {"message:feed", NULL, NULL},
 };
 
 /* 7.1 /tickets */
@@ -213,6 +218,7 @@ static const struct dia_out out_presence[] = {
     {"presence:update", NULL, NULL}, /* the list comes as presence:roster */
     {"presence:roster", "presence:update", NULL},
     {"message:new", "new_message", b_pr_message},
+    {"message:feed", NULL, NULL},
 };
 
 /* 7.4 workspace (seed 004) */
@@ -222,27 +228,33 @@ static const struct dia_in in_workspace[] = {
 };
 static const struct dia_out out_workspace[] = {
     {"presence:roster", NULL, NULL},
-    {"message:new", "new_message", b_ws_message},
+    /* the staff feed (ws:<org> and conv:<id>) carries each message once */
+    {"message:new", NULL, NULL},
+    {"message:feed", "new_message", b_ws_message},
     {"ticket:updated", "conversation_status_changed", b_ws_status},
 };
 
-#define IN(t) t, N(t)
-#define OUT(t) t, N(t)
-#define NO_OUT NULL, 0
+#define IN(t) .in = t, .nin = N(t)
+#define OUT(t) .out = t, .nout = N(t)
 
 const struct dialect dia_table[] = {
-    {"helpdesk", "/", IN(in_helpdesk), OUT(out_helpdesk), 1, NULL, NULL, NULL, "BAD_REQUEST"},
-    {"rooms", "/", IN(in_rooms), OUT(out_helpdesk), 1, NULL, NULL, NULL, "BAD_REQUEST"},
-    {"presence", "/", IN(in_presence), OUT(out_presence), 1, NULL, NULL, NULL, "BAD_REQUEST"},
-    {"workspace", "/", IN(in_workspace), OUT(out_workspace), 1, "MISSING_TOKEN",
-     "INVALID_TOKEN", "INVALID_TOKEN", "BAD_REQUEST"},
-    {"tickets", "/tickets", IN(in_tickets), OUT(out_tickets), 0, NULL, NULL, NULL,
-     "BAD_REQUEST"},
-    {"presence-view", "/presence", IN(in_vpresence), OUT(out_vpresence), 0, NULL, NULL, NULL,
-     "INVALID_STATUS"},
-    {"notifications", "/notifications", IN(in_vnotif), OUT(out_vnotif), 0, NULL, NULL, NULL,
-     "BAD_REQUEST"},
-    {"chat", "/chat", IN(in_vchat), OUT(out_vchat), 0, NULL, NULL, NULL, "BAD_REQUEST"},
+    {.name = "helpdesk", .nsp = "/", IN(in_helpdesk), OUT(out_helpdesk), .pass_unknown = 1,
+     .err_status = "BAD_REQUEST"},
+    {.name = "rooms", .nsp = "/", IN(in_rooms), OUT(out_helpdesk), .pass_unknown = 1,
+     .err_status = "BAD_REQUEST"},
+    {.name = "presence", .nsp = "/", IN(in_presence), OUT(out_presence), .pass_unknown = 1,
+     .err_status = "BAD_REQUEST", .on_connect_roster = "presence:connected"},
+    {.name = "workspace", .nsp = "/", IN(in_workspace), OUT(out_workspace), .pass_unknown = 1,
+     .err_missing = "MISSING_TOKEN", .err_invalid = "INVALID_TOKEN",
+     .err_expired = "INVALID_TOKEN", .err_status = "BAD_REQUEST"},
+    /* the views of seed 001 (contract 7.1): only what they list */
+    {.name = "tickets", .nsp = "/tickets", IN(in_tickets), OUT(out_tickets),
+     .err_status = "BAD_REQUEST"},
+    {.name = "presence-view", .nsp = "/presence", IN(in_vpresence), OUT(out_vpresence),
+     .err_status = "INVALID_STATUS"},
+    {.name = "notifications", .nsp = "/notifications", IN(in_vnotif), OUT(out_vnotif),
+     .err_status = "BAD_REQUEST"},
+    {.name = "chat", .nsp = "/chat", IN(in_vchat), OUT(out_vchat), .err_status = "BAD_REQUEST"},
 };
 const size_t dia_count = N(dia_table);
 
@@ -351,17 +363,4 @@ const char *dia_handshake_error(const struct dialect *d, const char *code)
 	else if (strcmp(code, "AUTH_TOKEN_EXPIRED") == 0)
 		r = d->err_expired;
 	return r != NULL ? r : code;
-}
-
-const char *dia_room_alias(const char *name, char *out, size_t len)
-{
-	enum pd_room_kind k = pd_room_classify(name);
-	int rc;
-	if (k == PD_ROOM_WS)
-		rc = pd_room_agents(out, len, name + 3);
-	else if (k == PD_ROOM_CONV)
-		rc = pd_room_ticket(out, len, name + 5);
-	else
-		return name;
-	return rc == 0 ? out : name;
 }

@@ -4,7 +4,8 @@
  * event name and argument become an internal operation (inbound), how an
  * internal event becomes the client's event and payload or is dropped
  * (outbound), which names the errors take, and which reply event stands
- * for a successful ack. The handlers never see a dialect's names.
+ * for a successful ack. The handlers never see a dialect's names. Room
+ * names (free rooms, the alias rooms ws:/conv:) are pd_rooms' facts.
  *
  * Pure translation (no sockets, no I/O): unit-tested in
  * tests/unit/test_dialect.c. Adding a dialect = one table in dialect.c
@@ -81,6 +82,9 @@ struct dialect {
 	/* handshake refusals: contract 3's code -> the dialect's (NULL: same) */
 	const char *err_missing, *err_invalid, *err_expired;
 	const char *err_status; /* a presence status outside online/away/busy */
+	/* non-NULL: this event carries the org's roster (presence.h) to each
+	 * new socket (seed 003's presence:connected) */
+	const char *on_connect_roster;
 };
 
 #define DIA_MAX 16
@@ -109,11 +113,5 @@ int dia_out(const struct dialect *d, const json_t *data, json_t **out);
 
 /* A handshake refusal code of contract 3 as the dialect names it. */
 const char *dia_handshake_error(const struct dialect *d, const char *code);
-
-/* Room aliases of contract 7 a backend may name in an emit: ws:<org> ->
- * agents:<org>, conv:<id> -> ticket:<id>. Writes the canonical name into
- * out and returns it, or returns name itself when it is no alias (or the
- * result would not fit). */
-const char *dia_room_alias(const char *name, char *out, size_t len);
 
 #endif

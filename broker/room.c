@@ -11,6 +11,7 @@
 #include "broker.h"
 #include "dialect.h"
 #include "pd_log.h"
+#include "pd_rooms.h"
 #include "sio.h"
 
 const char *room_key(const struct hnode *n)
@@ -222,6 +223,7 @@ struct room_ev {
 	atomic_int ref;
 	size_t nsp_idx;
 	json_t *data;  /* NULL: no translation (m to the namespace only) */
+	int xlate;     /* data on "/": translated per dialect, views fed */
 	struct msg *m; /* the namespace's own encoding */
 	_Atomic(struct msg *) enc[DIA_MAX];
 	size_t nrooms, nexcept;
@@ -279,7 +281,8 @@ static struct msg *ev_msg(struct room_ev *e, int d)
 static int send_ev(struct nsp_rt *n, struct sio_socket *s, struct room_ev *e)
 {
 	struct msg *m = e->m;
-	if (s->dialect != DIA_HELPDESK && e->data != NULL && (m = ev_msg(e, s->dialect)) == NULL)
+	/* every dialect, helpdesk included, may drop an internal event */
+	if (e->xlate && (m = ev_msg(e, s->dialect)) == NULL)
 		return -1;
 	int rc = sio_send(s, m);
 	if (rc == 0 && s->watch && n->def->on_delivered != NULL)
@@ -339,7 +342,7 @@ static size_t deliver_ev(struct worker *w, struct room_ev *e)
 	const char *const *rooms = (const char *const *)e->names;
 	const char *const *except = rooms + e->nrooms;
 	size_t count = deliver_nsp(&w->nsps[e->nsp_idx], rooms, e->nrooms, except, e->nexcept, e);
-	if (e->data == NULL || strcmp(g_broker.nsps[e->nsp_idx].name, "/") != 0)
+	if (!e->xlate)
 		return count;
 	for (size_t i = 0; i < g_broker.nnsps; i++)
 		if (g_broker.nsps[i].view && w->nsps[i].head != NULL)
@@ -347,16 +350,21 @@ static size_t deliver_ev(struct worker *w, struct room_ev *e)
 	return count;
 }
 
+/* The room a backend's name stands for (contract 7's alias rooms ws:<org>,
+ * conv:<id>): buf (PD_ROOM_MAX) or name itself. */
+static const char *unalias(const char *name, char *buf)
+{
+	return pd_room_unalias(name, buf, PD_ROOM_MAX) == 0 ? buf : name;
+}
+
 static struct room_ev *ev_new(size_t nsp_idx, const char *const *rooms, size_t nrooms,
 			      const char *const *except, size_t nexcept, struct msg *m,
 			      const json_t *data)
 {
 	size_t names = nrooms + nexcept, bytes = 0;
-	char alias[ROOM_NAME_MAX + 1];
-	for (size_t i = 0; i < names; i++) {
-		const char *src = i < nrooms ? rooms[i] : except[i - nrooms];
-		bytes += strlen(dia_room_alias(src, alias, sizeof(alias))) + 1;
-	}
+	char alias[PD_ROOM_MAX];
+	for (size_t i = 0; i < names; i++)
+		bytes += strlen(unalias(i < nrooms ? rooms[i] : except[i - nrooms], alias)) + 1;
 	struct room_ev *e = calloc(1, sizeof(*e) + names * sizeof(char *) + bytes);
 	if (e == NULL)
 		return NULL;
@@ -364,13 +372,13 @@ static struct room_ev *ev_new(size_t nsp_idx, const char *const *rooms, size_t n
 	e->nsp_idx = nsp_idx;
 	e->m = msg_ref(m);
 	e->data = data != NULL ? json_incref((json_t *)data) : NULL;
+	e->xlate = data != NULL && strcmp(g_broker.nsps[nsp_idx].name, "/") == 0;
 	e->nrooms = nrooms;
 	e->nexcept = nexcept;
 	e->names = (char **)(e + 1);
 	char *q = (char *)(e->names + names);
 	for (size_t i = 0; i < names; i++) {
-		const char *src = i < nrooms ? rooms[i] : except[i - nrooms];
-		src = dia_room_alias(src, alias, sizeof(alias));
+		const char *src = unalias(i < nrooms ? rooms[i] : except[i - nrooms], alias);
 		size_t l = strlen(src) + 1;
 		memcpy(q, src, l);
 		e->names[i] = q;

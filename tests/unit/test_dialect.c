@@ -1,7 +1,7 @@
 /* Unit tests of broker/dialect: each dialect's tables applied to the
  * events and payloads the seeds' client code sends and expects (contract
- * 7), the argument extractors, the handshake error names, the room
- * aliases; and for every table, that its entries are well formed. */
+ * 7), the argument extractors, the handshake error names; and for every
+ * table, that its entries are well formed. (Room aliases: test_rooms.) */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,8 +96,9 @@ START_TEST(helpdesk_is_identity)
 					  "user:online", "typing:start", "anything:else"};
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		ck_assert_int_eq(out_json(d, evs[i], "{\"a\":1}", &o), 1);
-	/* the internal presence list is seed 003's only */
+	/* the internal presence list is seed 003's only, the staff feed 004's */
 	ck_assert_int_eq(out_json(d, "presence:roster", "[]", &o), -1);
+	ck_assert_int_eq(out_json(d, "message:feed", "{}", &o), -1);
 	ck_assert_ptr_null(dia_in_find(d, "join"));
 	ck_assert_ptr_null(dia_in_find(d, "heartbeat"));
 	enum dia_op op;
@@ -184,6 +185,7 @@ START_TEST(dialect_rooms)
 	ck_assert_int_eq(out_json(d, "presence:update", "{\"userId\":\"u\",\"status\":\"busy\"}", &o), 1);
 	ck_assert_int_eq(out_json(d, "notification", "{}", &o), 1);
 	ck_assert_int_eq(out_json(d, "presence:roster", "[]", &o), -1);
+	ck_assert_int_eq(out_json(d, "message:feed", "{}", &o), -1);
 }
 END_TEST
 
@@ -206,7 +208,8 @@ START_TEST(dialect_workspace)
 	a = in_arg(d, "leave_conversation", "{\"other\":1}", &op);
 	ck_assert_str_eq(a, "null"); /* refused by the handler as BAD_REQUEST */
 	free(a);
-	ck_assert_int_eq(out_json(d, "message:new",
+	ck_assert_int_eq(out_json(d, "message:new", "{\"id\":\"m\",\"ticketId\":\"t\"}", &o), -1);
+	ck_assert_int_eq(out_json(d, "message:feed",
 				  "{\"id\":\"m\",\"ticketId\":\"t\",\"content\":\"hi\",\"senderRole\":"
 				  "\"agent\",\"createdAt\":\"2026-01-01T00:00:00Z\"}",
 				  &o),
@@ -214,7 +217,7 @@ START_TEST(dialect_workspace)
 	ck_assert_str_eq(o, "[\"new_message\",{\"conversationId\":\"t\",\"message\":{\"content\":\"hi\","
 			    "\"createdAt\":\"2026-01-01T00:00:00Z\",\"id\":\"m\",\"role\":\"HUMAN_AGENT\"}}]");
 	free(o);
-	ck_assert_int_eq(out_json(d, "message:new",
+	ck_assert_int_eq(out_json(d, "message:feed",
 				  "{\"id\":\"m\",\"ticketId\":\"t\",\"content\":\"q\",\"senderRole\":"
 				  "\"customer\",\"createdAt\":\"x\"}",
 				  &o),
@@ -230,7 +233,7 @@ START_TEST(dialect_workspace)
 	free(o);
 	/* malformed internal payloads are dropped, never sent half-built */
 	ck_assert_int_eq(out_json(d, "ticket:updated", "{\"id\":\"t\"}", &o), -1);
-	ck_assert_int_eq(out_json(d, "message:new", "\"x\"", &o), -1);
+	ck_assert_int_eq(out_json(d, "message:feed", "\"x\"", &o), -1);
 	/* whatever else a backend emits goes unchanged */
 	ck_assert_int_eq(out_json(d, "handoff_triggered", "{\"a\":1}", &o), 1);
 	ck_assert_int_eq(out_json(d, "credits_updated", NULL, &o), 1);
@@ -272,19 +275,6 @@ START_TEST(dialect_presence)
 }
 END_TEST
 
-START_TEST(room_aliases)
-{
-	char buf[64];
-	ck_assert_str_eq(dia_room_alias("ws:o1", buf, sizeof(buf)), "agents:o1");
-	ck_assert_str_eq(dia_room_alias("conv:t1", buf, sizeof(buf)), "ticket:t1");
-	ck_assert_str_eq(dia_room_alias("ticket:t1", buf, sizeof(buf)), "ticket:t1");
-	ck_assert_str_eq(dia_room_alias("project:1", buf, sizeof(buf)), "project:1");
-	/* does not fit: the name as it came */
-	char small[8];
-	ck_assert_str_eq(dia_room_alias("ws:a-long-org", small, sizeof(small)), "ws:a-long-org");
-}
-END_TEST
-
 START_TEST(bad_arguments)
 {
 	/* extractors never crash on odd JSON and keep the type for the handler to refuse */
@@ -318,7 +308,6 @@ int main(void)
 	tcase_add_test(tc, dialect_rooms);
 	tcase_add_test(tc, dialect_workspace);
 	tcase_add_test(tc, dialect_presence);
-	tcase_add_test(tc, room_aliases);
 	tcase_add_test(tc, bad_arguments);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
