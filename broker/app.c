@@ -435,6 +435,8 @@ static void main_disconnect(struct sio_socket *s, const char *reason)
 	if (a == NULL)
 		return;
 	typing_stop_all(s);
+	if (a->chatting[0] != '\0' && g_app.presence != NULL)
+		presence_set_info(g_app.presence, a->who.id, "chattingWith", "");
 	h_room_typing_fini(s);
 	h_room_disconnect(s);
 	h_presence_disconnect(s);

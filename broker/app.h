@@ -56,6 +56,7 @@ struct app_sock {
 	struct dbq_who who;
 	int who_ok;                 /* who holds UUIDs and a known role */
 	char focus[DBQ_ID];         /* chat:focus ticket, "" when none */
+	char chatting[DBQ_ID];      /* chat:focus {partnerId} (7.3), "" when none */
 	char status[8];             /* presence:status without Valkey; "" = online */
 	struct typing_slot *typing; /* NULL until the first typing:start */
 	struct room_typing *room_typing; /* typing in a free room (h_room.c) */

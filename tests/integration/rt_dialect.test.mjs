@@ -292,16 +292,28 @@ describe('alias rooms from a backend (@socket.io/redis-emitter)', () => {
       await quiet(oth, 'handoff_triggered', () => true, 0, ms[3], 'another org');
       em.to(`conv:${t.id}`).emit('credits_updated', { left: 3 });
       await next(wsAgent, 'credits_updated', (x) => x.left === 3, { since: ms[0] });
-      // a customer's message: user_message; staff's: new_message (HUMAN_AGENT)
+      // a customer's message: user_message to the org's staff (ws:<org>), joined
+      // or not, once each; staff's: new_message (HUMAN_AGENT)
+      const feed = await onB(w.admin, { query: { dialect: 'workspace' } });
       const cs = await open(w.customer);
       assertOkAck(await ack(cs, 'ticket:join', t.id));
       m = mark(wsAgent);
+      const mf = mark(feed);
       const r = await ack(cs, 'message:send', { ticketId: t.id, content: 'need help' });
       const um = await next(wsAgent, 'user_message', (x) => x.message.id === r.message.id, { since: m });
       assert.deepEqual(um, {
         conversationId: t.id,
         message: { id: r.message.id, role: 'USER', content: 'need help', channelType: 'WEB', createdAt: r.message.createdAt },
       });
+      assert.deepEqual(await next(feed, 'user_message', (x) => x.message.id === r.message.id, { since: mf }), um);
+      const sent = await must(201, 'POST', `/tickets/${t.id}/messages`, { content: 'on it' }, w.agent);
+      const nm = await next(feed, 'new_message', (x) => x.message.id === sent.id, { since: mf });
+      assert.deepEqual(nm, { conversationId: t.id, message: { id: sent.id, role: 'HUMAN_AGENT', content: 'on it', createdAt: sent.createdAt } });
+      await next(wsAgent, 'new_message', (x) => x.message.id === sent.id, { since: m });
+      await sleep(300);
+      assert.equal(seen(wsAgent, 'user_message', (x) => x.message.id === r.message.id, m).length, 1, 'once, though in ws: and conv:');
+      assert.equal(seen(wsAgent, 'message:new', () => true, m).length, 0, 'the workspace dialect has no message:new');
+      assert.equal(seen(cs, 'message:feed', () => true).length, 0, 'helpdesk clients never see the feed');
       await must(200, 'PATCH', `/tickets/${t.id}`, { status: 'resolved' }, w.admin);
       const sc = await next(wsAgent, 'conversation_status_changed', (x) => x.conversationId === t.id, { since: m });
       assert.equal(sc.status, 'RESOLVED');
@@ -316,5 +328,77 @@ describe('alias rooms from a backend (@socket.io/redis-emitter)', () => {
     } finally {
       await rc.quit().catch(() => {});
     }
+  });
+});
+
+describe('presence dialect (seed 003)', () => {
+  const pres = (u, opts = {}) => open(u, { query: { dialect: 'presence' }, ...opts });
+  const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+  const entry = (list, id) => Array.isArray(list) && list.find((x) => x.userId === id);
+
+  test('presence lists across brokers, chattingWith, conversations, send_message, read at once, bad input', T, async () => {
+    const x = world();
+    const ag = await pres(x.agent);
+    const conn = await next(ag, 'presence:connected');
+    assert.ok(Array.isArray(conn), 'presence:connected is a list');
+    const me = entry(conn, x.agent.id);
+    assert.ok(me, `the new user is in the list: ${JSON.stringify(conn)}`);
+    assert.deepEqual(Object.keys(me).sort(), ['chattingWith', 'lastActive', 'role', 'userId']);
+    assert.equal(me.role, 'agent');
+    assert.match(me.lastActive, ISO);
+    assert.equal(me.chattingWith, null);
+    const hd = await open(x.admin); // helpdesk: never the lists
+    // a user coming online on the other broker: presence:update [list]
+    let m = mark(ag);
+    const cu = await pres(x.customer, { url: B.url });
+    await next(cu, 'presence:connected', (l) => entry(l, x.customer.id) && entry(l, x.agent.id));
+    await next(ag, 'presence:update', (l) => Array.isArray(l) && entry(l, x.customer.id), { since: m });
+    // chattingWith
+    m = mark(cu);
+    ag.emit('chat:focus', { partnerId: x.customer.id });
+    const upd = await next(cu, 'presence:update', (l) => Array.isArray(l) && entry(l, x.agent.id)?.chattingWith === x.customer.id, { since: m });
+    assert.equal(entry(upd, x.customer.id).role, 'customer');
+    ag.emit('heartbeat');
+    // a conversation: join (object or bare id), send_message, message:sent, new_message
+    const t = await mkTicket(x.customer);
+    ag.emit('join_conversation', { conversationId: t.id });
+    cu.emit('join_conversation', t.id);
+    await sleep(500);
+    const ma = mark(ag); const mc = mark(cu);
+    cu.emit('send_message', { conversationId: t.id, content: 'hi agent' });
+    const sent = await next(cu, 'message:sent', () => true, { since: mc });
+    assert.equal(sent.conversationId, t.id);
+    assert.equal(sent.delivered, true);
+    hasKeys(sent.message, ['id', 'conversationId', 'content', 'senderId', 'senderName', 'senderRole', 'createdAt'], 'message:sent message');
+    assert.deepEqual(Object.keys(sent.message).sort(), ['content', 'conversationId', 'createdAt', 'id', 'senderId', 'senderName', 'senderRole']);
+    const nm = await next(ag, 'new_message', (e) => e.message.id === sent.message.id, { since: ma });
+    assert.deepEqual(nm.message, sent.message);
+    assert.equal(nm.conversationId, t.id);
+    assert.equal(typeof nm.eventId, 'number');
+    // the agent chats with the sender: read at once (message:read as section 3)
+    const hdc = await open(x.customer); // a helpdesk socket of the customer in the room sees message:read
+    assertOkAck(await ack(hdc, 'ticket:join', t.id));
+    const mh = mark(hdc);
+    cu.emit('send_message', { conversationId: t.id, content: 'are you there?' });
+    const s2 = await next(cu, 'message:sent', (e) => e.message.content === 'are you there?', { since: mc });
+    await next(hdc, 'message:read', (e) => e.messageId === s2.message.id && e.userId === x.agent.id, { since: mh });
+    assert.equal(seen(hd, 'presence:roster').length + seen(hd, 'presence:update', (e) => Array.isArray(e)).length, 0, 'helpdesk never sees the lists');
+    // bad input: another org's user, wrong types; the socket stays usable
+    for (const [ev, arg, code] of [
+      ['chat:focus', { partnerId: o.customer.id }, 'NOT_FOUND'],
+      ['chat:focus', { partnerId: 7 }, 'BAD_REQUEST'],
+      ['join_conversation', { conversationId: 5 }, 'BAD_REQUEST'],
+      ['send_message', { conversationId: t.id }, 'BAD_REQUEST'],
+      ['send_message', 'x', 'BAD_REQUEST'],
+    ]) {
+      const mm = mark(ag);
+      ag.emit(ev, arg);
+      assertErrEvent(await errorEvent(ag, mm), code, `${ev} ${JSON.stringify(arg)}`);
+    }
+    // the last connection gone: the list without the user
+    m = mark(ag);
+    close(cu);
+    close(hdc);
+    await next(ag, 'presence:update', (l) => Array.isArray(l) && !entry(l, x.customer.id), { since: m, ms: 10000 });
   });
 });
