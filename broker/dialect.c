@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -31,6 +32,24 @@ static json_t *b_ticket_only(const json_t *p, const char **name)
 {
 	(void)name;
 	return str_of(p, "ticketId") != NULL ? json_incref((json_t *)p) : NULL;
+}
+
+/* user:online / user:offline (a bare user id, a user's first connection /
+ * last one gone) -> seed 001's presence:update {userId, status[, lastSeen]}. */
+static json_t *b_online(const json_t *p, const char **name)
+{
+	(void)name;
+	return json_is_string(p) ? json_pack("{s:O, s:s}", "userId", p, "status", "online") : NULL;
+}
+
+static json_t *b_offline(const json_t *p, const char **name)
+{
+	char at[DIA_ISO_LEN];
+	(void)name;
+	if (!json_is_string(p))
+		return NULL;
+	dia_iso_time(dia_now_ms(), at, sizeof(at));
+	return json_pack("{s:O, s:s, s:s}", "userId", p, "status", "offline", "lastSeen", at);
 }
 
 /* message:new -> seed 004's new_message (staff, system) or user_message
@@ -170,6 +189,8 @@ static const struct dia_in in_vpresence[] = {
 };
 static const struct dia_out out_vpresence[] = {
     {"presence:update", "presence:update", NULL},
+    {"user:online", "presence:update", b_online},
+    {"user:offline", "presence:update", b_offline},
 };
 
 /* 7.1 /notifications */
@@ -259,6 +280,24 @@ const struct dialect dia_table[] = {
 const size_t dia_count = N(dia_table);
 
 _Static_assert(N(dia_table) <= DIA_MAX, "DIA_MAX too small");
+
+/* ---- times on the wire ---- */
+
+long long dia_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void dia_iso_time(long long ms, char *out, size_t len)
+{
+	time_t sec = (time_t)(ms / 1000);
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, len - n, ".%03lldZ", ms % 1000);
+}
 
 /* ---- lookups ---- */
 

@@ -87,6 +87,11 @@ struct dialect {
 	const char *on_connect_roster;
 };
 
+/* Times on the wire are ISO 8601 UTC with milliseconds (contract 3). */
+#define DIA_ISO_LEN 32
+long long dia_now_ms(void); /* CLOCK_REALTIME */
+void dia_iso_time(long long ms, char *out, size_t len);
+
 #define DIA_MAX 16
 #define DIA_HELPDESK 0 /* contract 3; every table's first entry */
 

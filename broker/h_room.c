@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <time.h> /* time() for pd_jwt_verify */
 
 #include "app.h"
 #include "pd_jwt.h"
@@ -136,17 +136,6 @@ void h_room_disconnect(struct sio_socket *s)
 	}
 }
 
-/* now as ISO 8601 UTC with milliseconds (contract 3) */
-static void iso_now(char *out, size_t len)
-{
-	struct timespec ts;
-	struct tm tm;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, len - n, ".%03ldZ", ts.tv_nsec / 1000000);
-}
-
 /* The internal room a client's name refers to, for a socket that must be
  * in it already; 0, or -1 after answering. */
 static int member_room(struct sio_socket *s, const json_t *name, char *out, size_t len,
@@ -170,7 +159,7 @@ static int member_room(struct sio_socket *s, const json_t *name, char *out, size
 
 void h_room_message(struct sio_socket *s, const json_t *arg, long long ack)
 {
-	char room[PD_ROOM_MAX], id[24], at[40];
+	char room[PD_ROOM_MAX], id[24], at[DIA_ISO_LEN];
 	const json_t *name = json_object_get(arg, "room"), *text = json_object_get(arg, "text");
 	if (!json_is_object(arg) || !json_is_string(text)) {
 		sio_error(s, ack, "BAD_REQUEST", "expected {room, text}");
@@ -179,7 +168,7 @@ void h_room_message(struct sio_socket *s, const json_t *arg, long long ack)
 	if (member_room(s, name, room, sizeof(room), ack) < 0)
 		return;
 	broker_random_id(id, 20);
-	iso_now(at, sizeof(at));
+	dia_iso_time(dia_now_ms(), at, sizeof(at));
 	json_t *m = json_pack("{s:s, s:O, s:O, s:s, s:s, s:s}", "id", id, "room", name, "text", text,
 			      "userId", app_of(s)->who.id, "userName", s->ident->name, "createdAt",
 			      at);

@@ -10,10 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "broker.h"
 #include "cluster.h"
+#include "dialect.h"
 #include "hmap.h"
 #include "loop.h"
 #include "pd_buf.h"
@@ -685,10 +685,10 @@ static void on_get_reply(struct vk *v, const redisReply *r, void *ud)
 				continue;
 			}
 			/* seed 003's entries, of the users online now */
-			char iso[40];
+			char iso[DIA_ISO_LEN];
 			if (strcmp(s->str, "offline") == 0)
 				continue;
-			presence_iso_time(ms >= 0 ? ms : 0, iso, sizeof(iso));
+			dia_iso_time(ms >= 0 ? ms : 0, iso, sizeof(iso));
 			json_array_append_new(
 			    q->list,
 			    json_pack("{s:s, s:s?, s:s, s:s?}", "userId", u->str, "role",
@@ -783,15 +783,6 @@ int presence_roster(struct presence *p, const char *org, struct loop *reply_on,
 	if (!id_ok(org))
 		return -EINVAL;
 	return post_pq(p, org, NULL, 0, 1, reply_on, fn, ud);
-}
-
-void presence_iso_time(long long ms, char *out, size_t len)
-{
-	time_t sec = (time_t)(ms / 1000);
-	struct tm tm;
-	gmtime_r(&sec, &tm);
-	size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out + n, len - n, ".%03lldZ", ms % 1000);
 }
 
 /* ---- seed 003's roster: presence:roster to org:<org> ---- */

@@ -81,8 +81,6 @@ int presence_roster_emit(struct presence *p, const char *org);
 /* Set (value "" or NULL: clear) a field of the user's presence hash kept
  * for the roster: "role", "chattingWith". Fire and forget. */
 int presence_set_info(struct presence *p, const char *user, const char *field, const char *value);
-/* ms since the epoch as ISO 8601 UTC with milliseconds. */
-void presence_iso_time(long long ms, char *out, size_t len);
 struct presence_stats {
 	unsigned long long online_emitted, offline_emitted, swept, refreshes, local_conns;
 };

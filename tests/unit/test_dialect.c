@@ -151,6 +151,14 @@ START_TEST(views_others)
 	ck_assert_str_eq(p->err_status, "INVALID_STATUS");
 	ck_assert_int_eq(out_json(p, "presence:update", "{\"userId\":\"u\",\"status\":\"busy\"}", &o), 1);
 	ck_assert_int_eq(out_json(p, "message:new", "{}", &o), -1);
+	ck_assert_int_eq(out_json(p, "user:online", "\"u1\"", &o), 0);
+	ck_assert_str_eq(o, "[\"presence:update\",{\"status\":\"online\",\"userId\":\"u1\"}]");
+	free(o);
+	ck_assert_int_eq(out_json(p, "user:offline", "\"u1\"", &o), 0);
+	ck_assert_ptr_nonnull(strstr(o, "\"status\":\"offline\""));
+	ck_assert_ptr_nonnull(strstr(o, "\"lastSeen\":\"20"));
+	free(o);
+	ck_assert_int_eq(out_json(p, "user:online", "{}", &o), -1);
 	ck_assert_int_eq(out_json(n, "notification", "{}", &o), 1);
 	ck_assert_int_eq(out_json(n, "notification:count", "{\"unread\":1}", &o), 1);
 	ck_assert_int_eq(out_json(n, "ticket:updated", "{}", &o), -1);
