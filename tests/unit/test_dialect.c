@@ -23,7 +23,7 @@ static int out_json(const struct dialect *d, const char *event, const char *payl
 {
 	json_t *data = json_pack("[s]", event), *res = NULL;
 	if (payload != NULL)
-		json_array_append_new(data, json_loads(payload, 0, NULL));
+		json_array_append_new(data, json_loads(payload, JSON_DECODE_ANY, NULL));
 	int r = dia_out(d, data, &res);
 	*out = res != NULL ? json_dumps(res, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	ck_assert_int_eq(r == 0, res != NULL);
