@@ -47,8 +47,13 @@ int app_setup(const struct pd_cfg *cfg, struct loop *home, char *err, size_t err
 	int normal = g_broker.profile == PROFILE_NORMAL;
 	if (!normal && g_broker.profile != PROFILE_BENCH)
 		return 0;
-	int dash = sio_nsp_index("/dashboard");
+	int dash = sio_nsp_index("/dashboard"), main = sio_nsp_index("/");
 	g_app.dash_idx = dash >= 0 ? (size_t)dash : (size_t)-1;
+	g_app.main_idx = main >= 0 ? (size_t)main : 0;
+	if ((g_app.dialect = dia_find(pd_cfg_get(cfg, "dialect"))) < 0) {
+		snprintf(err, errlen, "dialect: unknown vocabulary \"%.64s\"", pd_cfg_get(cfg, "dialect"));
+		return -1;
+	}
 	if (normal && pd_cfg_get(cfg, "database_url")[0] != '\0') {
 		g_app.db = dbpool_new_cfg(cfg, e, sizeof(e));
 		g_app.grants = dbq_grants_new(grant_s * 1000, 0);
@@ -144,7 +149,7 @@ int app_emit(struct loop *from, size_t nsp_idx, const char *const *rooms, size_t
 	json_decref(data);
 	if (m == NULL)
 		return -ENOMEM;
-	int rc = room_emit(worker_of(from), nsp_idx, rooms, nrooms, except, nexcept, m, NULL);
+	int rc = room_emit(worker_of(from), nsp_idx, rooms, nrooms, except, nexcept, m, data, NULL);
 	msg_unref(m);
 	return rc;
 }
@@ -214,8 +219,33 @@ void app_fail(struct sio_socket *s, long long ack_id, enum pd_err e, const char 
 	sio_error(s, ack_id, code, msg != NULL && msg[0] != '\0' ? msg : pd_err_message(e));
 }
 
+/* A reply mark: the dialect's reply event with the ack's fields. */
+static void reply_ok(struct sio_socket *s, long long ack_id, json_t *fields)
+{
+	const struct dialect *d = &dia_table[s->dialect];
+	size_t k = (size_t)(-2 - ack_id);
+	const struct dia_in *e = k < d->nin ? &d->in[k] : NULL;
+	json_t *p = NULL, *args = NULL;
+	if (e == NULL || e->reply == NULL || fields == NULL)
+		goto out;
+	if (e->reply_build != NULL)
+		p = e->reply_build(fields);
+	else if ((p = json_copy(fields)) != NULL)
+		json_object_del(p, "ok");
+	if (p != NULL && (args = json_pack("[O]", p)) != NULL)
+		sio_emit(s, e->reply, args, NULL, 0);
+out:
+	json_decref(args);
+	json_decref(p);
+	json_decref(fields);
+}
+
 void app_ok(struct sio_socket *s, long long ack_id, json_t *fields)
 {
+	if (ack_id < -1) {
+		reply_ok(s, ack_id, fields);
+		return;
+	}
 	if (ack_id < 0) {
 		json_decref(fields);
 		return;
@@ -269,8 +299,12 @@ static void count_on(struct loop *l, void *arg)
 {
 	struct count_req *q = arg;
 	struct worker *w = worker_of(l);
-	size_t n = room_count(&w->nsps[q->nsp_idx], q->names, q->nrooms, q->names + q->nrooms,
-			      q->nexcept, (size_t)-1);
+	size_t n = 0;
+	/* a socket of a view of "/" counts as connected to "/" (7.1) */
+	for (size_t k = 0; k < g_broker.nnsps; k++)
+		if (k == q->nsp_idx || (q->nsp_idx == g_app.main_idx && g_broker.nsps[k].view))
+			n += room_count(&w->nsps[k], q->names, q->nrooms, q->names + q->nrooms,
+					q->nexcept, (size_t)-1);
 	atomic_fetch_add(&q->found, n);
 	if (atomic_fetch_sub(&q->left, 1) == 1 && loop_post(q->origin, count_back, q) < 0)
 		pd_log(LOG_ERR, "socket count lost (out of memory)");
@@ -321,7 +355,42 @@ const char *app_id_arg(const json_t *payload, const char *key)
 	return NULL;
 }
 
-/* ---- "/" ---- */
+size_t app_emit_nsp(const struct sio_socket *s)
+{
+	return s->nsp->def->view ? g_app.main_idx : s->nsp->idx;
+}
+
+const char *app_status_error(const struct sio_socket *s)
+{
+	return dia_table[s->dialect].err_status;
+}
+
+/* ---- "/" and its views ---- */
+
+/* The dialect a new socket of "/" speaks: the handshake's ?dialect=, else
+ * the `dialect` key; -1 for an unknown ?dialect=. */
+static int main_dialect(const struct sio_client *c)
+{
+	if (c->es->hs_dialect < 0)
+		return -1;
+	return c->es->hs_dialect > 0 ? c->es->hs_dialect - 1 : g_app.dialect;
+}
+
+/* auth_authorize with the dialect's names for the refusals. */
+static int main_authorize(struct sio_client *c, const json_t *auth, struct sio_ident **ident,
+			  const char **err, json_t **err_data)
+{
+	int d = main_dialect(c);
+	if (d < 0) {
+		*err = "Invalid dialect";
+		return -1;
+	}
+	if (auth_authorize(c, auth, ident, err, err_data) < 0) {
+		*err = dia_handshake_error(&dia_table[d], *err);
+		return -1;
+	}
+	return 0;
+}
 
 static struct app_sock *sock_new(struct sio_socket *s)
 {
@@ -335,14 +404,25 @@ static struct app_sock *sock_new(struct sio_socket *s)
 	return a;
 }
 
-static void main_connect(struct sio_socket *s, const json_t *auth)
+/* The state and automatic rooms of a socket of "/" or a view; -1 after
+ * disconnecting it. */
+static int sock_start(struct sio_socket *s)
 {
-	(void)auth;
 	if (sock_new(s) == NULL || auth_join_rooms(s) < 0) {
 		pd_log(LOG_ERR, "sio automatic rooms failed id=%s", s->id);
 		sio_disconnect(s, 0);
-		return;
+		return -1;
 	}
+	return 0;
+}
+
+static void main_connect(struct sio_socket *s, const json_t *auth)
+{
+	(void)auth;
+	int d = main_dialect(s->c);
+	s->dialect = (uint8_t)(d > 0 ? d : DIA_HELPDESK);
+	if (sock_start(s) < 0)
+		return;
 	h_presence_connect(s);
 	if (g_app.db != NULL && app_of(s)->who_ok)
 		h_notif_count(s);
@@ -355,11 +435,32 @@ static void main_disconnect(struct sio_socket *s, const char *reason)
 	if (a == NULL)
 		return;
 	typing_stop_all(s);
+	if (a->chatting[0] != '\0' && g_app.presence != NULL)
+		presence_set_info(g_app.presence, a->who.id, "chattingWith", "");
+	h_room_typing_fini(s);
+	h_room_disconnect(s);
 	h_presence_disconnect(s);
 	free(a->typing);
 	free(a);
 	s->app = NULL;
 	s->watch = 0;
+}
+
+/* A view of seed 001 (contract 7.1): the same rooms and handlers as "/",
+ * the view's dialect; /presence counts in presence like a socket of "/",
+ * /notifications gets notification:count on connect. */
+static void view_connect(struct sio_socket *s, const json_t *auth)
+{
+	(void)auth;
+	int d = dia_of_view(s->nsp->def->name);
+	s->dialect = (uint8_t)(d > 0 ? d : DIA_HELPDESK);
+	if (sock_start(s) < 0)
+		return;
+	if (strcmp(s->nsp->def->name, "/presence") == 0)
+		h_presence_connect(s);
+	if (strcmp(s->nsp->def->name, "/notifications") == 0 && g_app.db != NULL &&
+	    app_of(s)->who_ok)
+		h_notif_count(s);
 }
 
 typedef void (*handler_fn)(struct sio_socket *s, const json_t *arg, long long ack);
@@ -374,42 +475,57 @@ static void h_typing_stop(struct sio_socket *s, const json_t *arg, long long ack
 	typing_event(s, arg, ack, 0);
 }
 
-static const struct {
-	const char *name;
-	enum app_ev ev;
-	handler_fn fn;
-} main_events[] = {
-    {"ticket:join", APP_EV_TICKET_JOIN, h_ticket_join},
-    {"ticket:leave", APP_EV_TICKET_LEAVE, h_ticket_leave},
-    {"message:send", APP_EV_MESSAGE_SEND, h_message_send},
-    {"typing:start", APP_EV_TYPING_START, h_typing_start},
-    {"typing:stop", APP_EV_TYPING_STOP, h_typing_stop},
-    {"presence:ping", APP_EV_PRESENCE_PING, h_presence_ping},
-    {"presence:status", APP_EV_PRESENCE_STATUS, h_presence_status},
-    {"presence:subscribe", APP_EV_PRESENCE_SUBSCRIBE, h_presence_subscribe},
-    {"presence:unsubscribe", APP_EV_PRESENCE_UNSUBSCRIBE, h_presence_unsubscribe},
-    {"chat:focus", APP_EV_CHAT_FOCUS, h_chat_focus},
-    {"chat:blur", APP_EV_CHAT_BLUR, h_chat_blur},
-    {"notification:markRead", APP_EV_NOTIF_READ, h_notif_read},
-    {"notification:markAllRead", APP_EV_NOTIF_READ_ALL, h_notif_read_all},
+static void h_room_typing_start(struct sio_socket *s, const json_t *arg, long long ack)
+{
+	h_room_typing(s, arg, ack, 1);
+}
+
+static void h_room_typing_stop(struct sio_socket *s, const json_t *arg, long long ack)
+{
+	h_room_typing(s, arg, ack, 0);
+}
+
+/* The single implementation of each internal operation. */
+static const handler_fn op_handler[DOP__N] = {
+    [DOP_TICKET_JOIN] = h_ticket_join,
+    [DOP_TICKET_LEAVE] = h_ticket_leave,
+    [DOP_MESSAGE_SEND] = h_message_send,
+    [DOP_TYPING_START] = h_typing_start,
+    [DOP_TYPING_STOP] = h_typing_stop,
+    [DOP_PRESENCE_PING] = h_presence_ping,
+    [DOP_PRESENCE_STATUS] = h_presence_status,
+    [DOP_PRESENCE_SUBSCRIBE] = h_presence_subscribe,
+    [DOP_PRESENCE_UNSUBSCRIBE] = h_presence_unsubscribe,
+    [DOP_CHAT_FOCUS] = h_chat_focus,
+    [DOP_CHAT_BLUR] = h_chat_blur,
+    [DOP_NOTIF_READ] = h_notif_read,
+    [DOP_NOTIF_READ_ALL] = h_notif_read_all,
+    [DOP_ROOM_JOIN] = h_room_join,
+    [DOP_ROOM_LEAVE] = h_room_leave,
+    [DOP_ROOM_MESSAGE] = h_room_message,
+    [DOP_ROOM_TYPING_START] = h_room_typing_start,
+    [DOP_ROOM_TYPING_STOP] = h_room_typing_stop,
+    [DOP_AUTH] = h_auth,
 };
 
-static const struct rl_rule *rule_of(enum app_ev ev)
+static const struct rl_rule *rule_of(enum dia_op op)
 {
-	switch (ev) {
-	case APP_EV_TYPING_START: return &g_app.rate_typing;
-	case APP_EV_MESSAGE_SEND: return &g_app.rate_send;
-	case APP_EV_PRESENCE_STATUS: return &g_app.rate_status;
+	switch (op) {
+	case DOP_TYPING_START:
+	case DOP_ROOM_TYPING_START: return &g_app.rate_typing;
+	case DOP_MESSAGE_SEND: return &g_app.rate_send;
+	case DOP_PRESENCE_STATUS: return &g_app.rate_status;
 	default: return &g_app.rate_default;
 	}
 }
 
-/* Count the event; 0 to go on, -1 when it was refused (answered). */
-static int rate_check(struct sio_socket *s, enum app_ev ev, const char *name, long long ack)
+/* Count the event on its internal operation (an alias shares the
+ * budget); 0 to go on, -1 when it was refused (answered). */
+static int rate_check(struct sio_socket *s, enum dia_op op, const char *name, long long ack)
 {
 	struct app_sock *a = app_of(s);
 	long retry;
-	if (ratelimit_hit(&a->rl[ev], rule_of(ev), s->nsp->w->loop->now, &retry) == 0)
+	if (ratelimit_hit(&a->rl[op], rule_of(op), s->nsp->w->loop->now, &retry) == 0)
 		return 0;
 	char msg[96];
 	METRIC_ADD(s->nsp->w, rate_limited, 1);
@@ -419,6 +535,8 @@ static int rate_check(struct sio_socket *s, enum app_ev ev, const char *name, lo
 	return -1;
 }
 
+/* Every namespace of the main profile: the socket's dialect turns the
+ * client's event into an internal operation and argument. */
 static void main_event(struct sio_socket *s, const char *event, const json_t *data,
 		       const struct sio_bin *bins, size_t nbins, long long ack_id)
 {
@@ -426,20 +544,28 @@ static void main_event(struct sio_socket *s, const char *event, const json_t *da
 	(void)nbins;
 	if (app_of(s) == NULL)
 		return;
-	for (size_t i = 0; i < sizeof(main_events) / sizeof(main_events[0]); i++) {
-		if (strcmp(main_events[i].name, event) != 0)
-			continue;
-		if (rate_check(s, main_events[i].ev, event, ack_id) < 0)
-			return;
-		if (!app_of(s)->who_ok) {
-			sio_error(s, ack_id, "FORBIDDEN", "the token's user cannot use this event");
-			return;
-		}
-		main_events[i].fn(s, json_array_get(data, 1), ack_id);
+	const struct dialect *d = &dia_table[s->dialect];
+	const struct dia_in *e = dia_in_find(d, event);
+	enum dia_op op = e != NULL ? e->op : DOP_OTHER;
+	if (rate_check(s, op, event, ack_id) < 0)
+		return;
+	if (e == NULL || op_handler[op] == NULL) {
+		sio_error(s, ack_id, "BAD_REQUEST", "unknown event");
 		return;
 	}
-	if (rate_check(s, APP_EV_OTHER, event, ack_id) == 0)
-		sio_error(s, ack_id, "BAD_REQUEST", "unknown event");
+	if (!app_of(s)->who_ok) {
+		sio_error(s, ack_id, "FORBIDDEN", "the token's user cannot use this event");
+		return;
+	}
+	json_t *arg = dia_in_arg(e, json_array_get(data, 1));
+	if (arg == NULL && json_array_get(data, 1) != NULL) {
+		sio_error(s, ack_id, "INTERNAL", "out of memory");
+		return;
+	}
+	if (ack_id < 0 && e->reply != NULL)
+		ack_id = APP_REPLY_ACK(e - d->in);
+	op_handler[op](s, arg, ack_id);
+	json_decref(arg);
 }
 
 static void main_delivered(struct sio_socket *s, const struct msg *m)
@@ -452,11 +578,8 @@ static void main_delivered(struct sio_socket *s, const struct msg *m)
 static void dash_connect(struct sio_socket *s, const json_t *auth)
 {
 	(void)auth;
-	if (sock_new(s) == NULL || auth_join_rooms(s) < 0) {
-		pd_log(LOG_ERR, "sio automatic rooms failed id=%s", s->id);
-		sio_disconnect(s, 0);
+	if (sock_start(s) < 0)
 		return;
-	}
 	dashboard_add(s);
 }
 
@@ -477,13 +600,21 @@ static void dash_event(struct sio_socket *s, const char *event, const json_t *da
 	(void)data;
 	(void)bins;
 	(void)nbins;
-	if (app_of(s) != NULL && rate_check(s, APP_EV_OTHER, event, ack_id) == 0)
+	if (app_of(s) != NULL && rate_check(s, DOP_OTHER, event, ack_id) == 0)
 		sio_error(s, ack_id, "BAD_REQUEST", "unknown event");
 }
 
+#define APP_VIEW(nsp)                                                                     \
+	{.name = (nsp), .view = 1, .authorize = auth_authorize, .on_connect = view_connect,     \
+	 .on_event = main_event, .on_disconnect = main_disconnect}
+
 const struct sio_nsp_def app_nsps[] = {
-    {.name = "/", .authorize = auth_authorize, .on_connect = main_connect,
+    {.name = "/", .authorize = main_authorize, .on_connect = main_connect,
      .on_event = main_event, .on_disconnect = main_disconnect, .on_delivered = main_delivered},
+    APP_VIEW("/tickets"),
+    APP_VIEW("/presence"),
+    APP_VIEW("/notifications"),
+    APP_VIEW("/chat"),
     {.name = "/dashboard", .authorize = auth_authorize_admin, .on_connect = dash_connect,
      .on_event = dash_event, .on_disconnect = dash_disconnect},
 };

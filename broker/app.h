@@ -13,6 +13,7 @@
 
 #include "dbpool.h"
 #include "dbq.h"
+#include "dialect.h"
 #include "eio.h"
 #include "ratelimit.h"
 #include "sio.h"
@@ -21,6 +22,7 @@ struct pd_cfg;
 struct cluster;
 struct presence;
 struct typing_slot;
+struct room_typing;
 
 extern const struct sio_nsp_def app_nsps[];
 extern const size_t app_nnsps;
@@ -34,26 +36,6 @@ extern const size_t bench_nnsps;
 /* engineio-echo: Engine.IO only, every message echoed as it came. */
 extern const struct eio_ops echo_eio_ops;
 
-/* Client events of "/" with their own rate counter; everything else
- * shares APP_EV_OTHER. */
-enum app_ev {
-	APP_EV_TICKET_JOIN,
-	APP_EV_TICKET_LEAVE,
-	APP_EV_MESSAGE_SEND,
-	APP_EV_TYPING_START,
-	APP_EV_TYPING_STOP,
-	APP_EV_PRESENCE_PING,
-	APP_EV_PRESENCE_STATUS,
-	APP_EV_PRESENCE_SUBSCRIBE,
-	APP_EV_PRESENCE_UNSUBSCRIBE,
-	APP_EV_CHAT_FOCUS,
-	APP_EV_CHAT_BLUR,
-	APP_EV_NOTIF_READ,
-	APP_EV_NOTIF_READ_ALL,
-	APP_EV_OTHER,
-	APP_EV__N
-};
-
 struct app {
 	struct dbpool *db;         /* NULL without database_url */
 	struct dbq_grants *grants; /* with db */
@@ -62,6 +44,8 @@ struct app {
 	struct rl_rule rate_typing, rate_send, rate_status, rate_default;
 	long typing_timeout_ms, dashboard_interval_ms;
 	size_t dash_idx; /* index of "/dashboard" in g_broker.nsps */
+	size_t main_idx; /* index of "/": where every handler emits (views see it) */
+	int dialect;     /* the `dialect` key: dia_table index for "/" */
 };
 
 extern struct app g_app;
@@ -72,11 +56,13 @@ struct app_sock {
 	struct dbq_who who;
 	int who_ok;                 /* who holds UUIDs and a known role */
 	char focus[DBQ_ID];         /* chat:focus ticket, "" when none */
+	char chatting[DBQ_ID];      /* chat:focus {partnerId} (7.3), "" when none */
 	char status[8];             /* presence:status without Valkey; "" = online */
 	struct typing_slot *typing; /* NULL until the first typing:start */
+	struct room_typing *room_typing; /* typing in a free room (h_room.c) */
 	int dash;                   /* counted in the dashboard registry */
 	int pres;                   /* counted in presence (h_presence_connect) */
-	struct rl_counter rl[APP_EV__N];
+	struct rl_counter rl[DOP__N]; /* per internal operation */
 };
 
 /* ---- life cycle (main.c) ---- */
@@ -109,8 +95,18 @@ int app_submit(struct sio_socket *s, long long ack_id, dbpool_job_fn run, dbpool
 	       void *arg);
 /* Error per contract 3 from a pd_err (UNAVAILABLE and the like: INTERNAL). */
 void app_fail(struct sio_socket *s, long long ack_id, enum pd_err e, const char *msg);
-/* {ok:true, ...fields} as the ack when asked; fields (stolen) may be NULL. */
+/* {ok:true, ...fields} as the ack when asked; fields (stolen) may be NULL.
+ * ack_id may also be a reply mark (app_reply_ack): then the dialect's
+ * reply event is emitted instead, built from the fields. */
 void app_ok(struct sio_socket *s, long long ack_id, json_t *fields);
+/* Ack ids below -1 stand for "no client ack; reply with inbound entry k
+ * of the socket's dialect": handlers pass them through like any ack id
+ * (errors then go as event `error`, as without an ack). */
+#define APP_REPLY_ACK(k) (-2 - (long long)(k))
+/* The namespace index s's handlers emit on: "/" for a view's socket. */
+size_t app_emit_nsp(const struct sio_socket *s);
+/* The error code name of s's dialect for a bad presence status. */
+const char *app_status_error(const struct sio_socket *s);
 /* Count, on every loop of this broker, the sockets of namespace nsp_idx in
  * any of rooms (names are socket ids too) and in none of except; fn runs on
  * origin with the total. Names are copied. 0, or -ENOMEM (fn not called). */
@@ -144,5 +140,16 @@ void h_presence_ping(struct sio_socket *s, const json_t *arg, long long ack);
 void h_presence_status(struct sio_socket *s, const json_t *arg, long long ack);
 void h_presence_subscribe(struct sio_socket *s, const json_t *arg, long long ack);
 void h_presence_unsubscribe(struct sio_socket *s, const json_t *arg, long long ack);
+/* contract 7 (h_room.c) */
+void h_room_join(struct sio_socket *s, const json_t *arg, long long ack);
+void h_room_leave(struct sio_socket *s, const json_t *arg, long long ack);
+void h_room_message(struct sio_socket *s, const json_t *arg, long long ack);
+/* typing:start (start 1) / typing:stop ROOM: a free room the socket is in,
+ * or ticket:<id> / conv:<id> as section 3's typing */
+void h_room_typing(struct sio_socket *s, const json_t *arg, long long ack, int start);
+void h_auth(struct sio_socket *s, const json_t *arg, long long ack);
+/* The socket goes: user:left to its free rooms, its room typing stops. */
+void h_room_disconnect(struct sio_socket *s);
+void h_room_typing_fini(struct sio_socket *s);
 
 #endif

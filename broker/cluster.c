@@ -262,15 +262,23 @@ static json_t *local_query(struct worker *w, const char *kind, const json_t *arg
 	struct sio_socket **v;
 	size_t nv = match_sockets(n, rooms, nrooms, except, nexcept, &v);
 	json_t *out = NULL;
-	if (strcmp(kind, "sockets") == 0 || strcmp(kind, "user_sockets") == 0) {
+	int want_ids = strcmp(kind, "sockets") == 0 || strcmp(kind, "user_sockets") == 0;
+	if (want_ids || strcmp(kind, "online") == 0) {
 		out = json_array();
-		for (size_t i = 0; i < nv; i++)
-			json_array_append_new(out, json_string(v[i]->id));
-	} else if (strcmp(kind, "online") == 0) {
-		out = json_array();
-		for (size_t i = 0; i < nv; i++)
-			if (v[i]->ident != NULL && v[i]->ident->sub != NULL)
-				json_array_append_new(out, json_string(v[i]->ident->sub));
+		/* who is connected to "/" counts its views' sockets too (7.1) */
+		for (size_t k = 0; k < g_broker.nnsps; k++) {
+			if (k != n->idx) {
+				if (strcmp(n->def->name, "/") != 0 || !g_broker.nsps[k].view)
+					continue;
+				free(v);
+				nv = match_sockets(&w->nsps[k], rooms, nrooms, except, nexcept, &v);
+			}
+			for (size_t i = 0; i < nv; i++)
+				if (want_ids)
+					json_array_append_new(out, json_string(v[i]->id));
+				else if (v[i]->ident != NULL && v[i]->ident->sub != NULL)
+					json_array_append_new(out, json_string(v[i]->ident->sub));
+		}
 	} else if (strcmp(kind, "fetch") == 0) {
 		out = json_array();
 		for (size_t i = 0; i < nv; i++)
@@ -467,7 +475,8 @@ static void on_broadcast(struct vk *v, const char *pattern, const char *ch, size
 		goto out;
 	}
 	if (room_emit(worker_of(c->home), ns->idx, (const char *const *)b.rooms.v, b.rooms.n,
-		      (const char *const *)b.except.v, b.except.n, m, NULL) == 0)
+		      (const char *const *)b.except.v, b.except.n, m,
+		      b.packet.natt == 0 ? b.packet.data : NULL, NULL) == 0)
 		CNT_ADD(c, delivered_remote);
 	msg_unref(m);
 out:
@@ -586,7 +595,8 @@ int cluster_emit(struct cluster *c, struct loop *from, size_t nsp_idx, const cha
 	int rc = -ENOMEM;
 	struct msg *m = sio_msg(2, nsp_name(nsp_idx), -1, data, NULL, 0);
 	if (m != NULL) {
-		rc = room_emit(worker_of(from), nsp_idx, rooms, nrooms, except, nexcept, m, NULL);
+		rc = room_emit(worker_of(from), nsp_idx, rooms, nrooms, except, nexcept, m, data,
+			       NULL);
 		msg_unref(m);
 	}
 	int prc = cluster_publish(c, nsp_idx, data, NULL, 0, rooms, nrooms, except, nexcept, 0);
@@ -765,7 +775,7 @@ static void on_request(struct vk *v, const char *pattern, const char *ch, size_t
 				room_emit(worker_of(c->home), ns->idx,
 					  (const char *const *)q.opt_rooms.v, q.opt_rooms.n,
 					  (const char *const *)q.opt_except.v, q.opt_except.n, m,
-					  NULL);
+					  q.packet.natt == 0 ? q.packet.data : NULL, NULL);
 				msg_unref(m);
 			}
 		}
@@ -1327,6 +1337,8 @@ int cluster_start(struct cluster *c)
 	int rc = 0;
 	for (size_t i = 0; i < c->nnsps && rc == 0; i++) {
 		const char *nsp = nsp_name(i);
+		if (g_broker.nsps[i].view)
+			continue; /* fed by "/" (room.c): no channels of its own */
 		pd_buf_reset(&ch);
 		rc = adapter_channel_pattern(&ch, c->key, nsp);
 		if (rc == 0)

@@ -6,4 +6,5 @@ libpdbroker_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker $(PD_DEPCFLAGS)
 libpdbroker_a_SOURCES = \
 	broker/ws.c broker/ws.h \
 	broker/eio_packet.c broker/eio_packet.h \
-	broker/sio_packet.c broker/sio_packet.h
+	broker/sio_packet.c broker/sio_packet.h \
+	broker/dialect.c broker/dialect.h

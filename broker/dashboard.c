@@ -57,7 +57,7 @@ static void emit(const char *org, const char *event, json_t *payload /* stolen *
 	struct msg *m = sio_msg(SIO_EVENT, "/dashboard", -1, data, NULL, 0);
 	json_decref(data);
 	if (m != NULL)
-		room_emit(worker_of(home), g_app.dash_idx, rooms, 1, NULL, 0, m, NULL);
+		room_emit(worker_of(home), g_app.dash_idx, rooms, 1, NULL, 0, m, NULL, NULL);
 	msg_unref(m);
 }
 

@@ -41,6 +41,9 @@ struct eio_session {
 	struct wsconn *ws;      /* the WebSocket transport, or the probe */
 	void *upper;
 	char *hs_token; /* token from the handshake's Authorization header or cookie */
+	/* ?dialect=NAME of the handshake request: dia_find(NAME) + 1, 0 when
+	 * absent, -1 for an unknown name (contract 7) */
+	int hs_dialect;
 };
 
 struct eio_ops {

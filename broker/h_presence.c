@@ -183,9 +183,9 @@ static void local_transition(struct sio_socket *s, int online)
 				online ? "online" : "offline", "lastSeen", (json_int_t)now_ms());
 	struct loop *l = s->nsp->w->loop;
 	if (uid != NULL)
-		app_emit(l, s->nsp->idx, org, 1, NULL, 0, online ? "user:online" : "user:offline", uid);
+		app_emit(l, app_emit_nsp(s), org, 1, NULL, 0, online ? "user:online" : "user:offline", uid);
 	if (upd != NULL)
-		app_emit(l, s->nsp->idx, sub, 1, NULL, 0, "presence:update", upd);
+		app_emit(l, app_emit_nsp(s), sub, 1, NULL, 0, "presence:update", upd);
 	json_decref(uid);
 	json_decref(upd);
 }
@@ -200,7 +200,7 @@ static void local_update(struct sio_socket *s, const char *status)
 	json_t *upd = json_pack("{s:s, s:s, s:I}", "userId", a->who.id, "status", status,
 				"lastSeen", (json_int_t)now_ms());
 	if (upd != NULL)
-		app_emit(s->nsp->w->loop, s->nsp->idx, rooms, 2, NULL, 0, "presence:update", upd);
+		app_emit(s->nsp->w->loop, app_emit_nsp(s), rooms, 2, NULL, 0, "presence:update", upd);
 	json_decref(upd);
 }
 
@@ -284,6 +284,36 @@ static void sync_local(struct gather *g, json_t *merged)
 	free(r);
 }
 
+/* seed 003's presence:connected: the roster to one new socket */
+struct roster_req {
+	char sid[EIO_SID_LEN + 1];
+	struct loop *l;
+	const char *event;
+};
+
+static void roster_back(const json_t *list, void *ud)
+{
+	struct roster_req *r = ud;
+	struct sio_socket *s = sio_socket_find(r->l, r->sid);
+	json_t *a = list != NULL ? json_pack("[O]", list) : NULL;
+	if (s != NULL && a != NULL)
+		sio_emit(s, r->event, a, NULL, 0);
+	json_decref(a);
+	free(r);
+}
+
+static void roster_to(struct sio_socket *s, const char *event)
+{
+	struct roster_req *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return;
+	memcpy(r->sid, s->id, sizeof(r->sid));
+	r->l = s->nsp->w->loop;
+	r->event = event;
+	if (presence_roster(g_app.presence, s->ident->org, r->l, roster_back, r) < 0)
+		free(r);
+}
+
 void h_presence_connect(struct sio_socket *s)
 {
 	struct app_sock *a = app_of(s);
@@ -302,10 +332,15 @@ void h_presence_connect(struct sio_socket *s)
 			free(r);
 		return;
 	}
+	/* the role for seed 003's roster, written before the connection so
+	 * that the roster its user:online sends has it */
+	presence_set_info(g_app.presence, s->ident->sub, "role", s->ident->role);
 	if (presence_connect(g_app.presence, s->id, s->ident->sub, s->ident->org) < 0) {
 		pd_log(LOG_WARNING, "presence connect refused id=%s", s->id);
 		return;
 	}
+	if (dia_table[s->dialect].on_connect_roster != NULL)
+		roster_to(s, dia_table[s->dialect].on_connect_roster);
 	struct sync_req *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return;
@@ -348,7 +383,7 @@ void h_presence_status(struct sio_socket *s, const json_t *arg, long long ack)
 	const char *st = json_is_object(arg) ? json_string_value(json_object_get(arg, "status")) : NULL;
 	if (st == NULL || (strcmp(st, "online") != 0 && strcmp(st, "away") != 0 &&
 			   strcmp(st, "busy") != 0)) {
-		sio_error(s, ack, "BAD_REQUEST", "status must be online, away or busy");
+		sio_error(s, ack, app_status_error(s), "status must be online, away or busy");
 		return;
 	}
 	if (g_app.presence == NULL) {

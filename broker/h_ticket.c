@@ -12,6 +12,7 @@
 #include "app.h"
 #include "cluster.h"
 #include "pd_log.h"
+#include "presence.h"
 #include "room.h"
 
 static void ticket_room(char *out, size_t len, const char *ticket)
@@ -37,7 +38,8 @@ static void join_now(struct sio_socket *s, const char *ticket, long long ack)
 			  rc == -E2BIG ? "too many rooms" : "out of memory");
 		return;
 	}
-	app_ok(s, ack, NULL);
+	/* the id for a dialect's reply event (ticket:subscribed {ticketId}) */
+	app_ok(s, ack, ack < -1 ? json_pack("{s:s}", "ticketId", ticket) : NULL);
 }
 
 static void join_done(struct loop *l, void *arg, enum pd_err st)
@@ -92,7 +94,7 @@ void h_ticket_leave(struct sio_socket *s, const json_t *arg, long long ack)
 	dbq_access_prepare(&q, &app_of(s)->who, id, NULL);
 	ticket_room(room, sizeof(room), q.ticket[0] != '\0' ? q.ticket : id);
 	room_leave(s, room);
-	app_ok(s, ack, NULL);
+	app_ok(s, ack, ack < -1 ? json_pack("{s:s}", "ticketId", id) : NULL);
 }
 
 /* ---- message:send ---- */
@@ -108,7 +110,7 @@ struct send_req {
 static void send_answer(struct loop *l, struct send_req *r, int delivered)
 {
 	struct sio_socket *s = sio_socket_find(l, r->sid);
-	if (s != NULL && r->ack >= 0) {
+	if (s != NULL && r->ack != -1) { /* a client ack or a dialect reply */
 		json_t *f = json_pack("{s:O, s:b}", "message", r->q.message, "delivered", delivered);
 		app_ok(s, r->ack, f);
 	}
@@ -187,7 +189,7 @@ static void send_done(struct loop *l, void *arg, enum pd_err st)
 		free(r);
 		return;
 	}
-	if (r->ack < 0) {
+	if (r->ack == -1) {
 		send_answer(l, r, 0);
 		return;
 	}
@@ -256,8 +258,78 @@ static void read_done(struct loop *l, void *arg, enum pd_err st)
 	free(r);
 }
 
+/* chattingWith (seed 003): stored for the roster, which goes again. */
+static void set_chatting(struct sio_socket *s, const char *partner)
+{
+	struct app_sock *a = app_of(s);
+	snprintf(a->chatting, sizeof(a->chatting), "%s", partner);
+	s->watch = a->focus[0] != '\0' || a->chatting[0] != '\0';
+	if (g_app.presence != NULL) {
+		presence_set_info(g_app.presence, a->who.id, "chattingWith", partner);
+		presence_roster_emit(g_app.presence, a->who.org);
+	}
+}
+
+struct partner_req {
+	struct dbq_members q;
+	char sid[EIO_SID_LEN + 1];
+	long long ack;
+};
+
+static void partner_done(struct loop *l, void *arg, enum pd_err st)
+{
+	struct partner_req *r = container_of(arg, struct partner_req, q);
+	struct sio_socket *s = sio_socket_find(l, r->sid);
+	if (s != NULL && app_of(s) != NULL) {
+		if (st != PD_OK)
+			app_fail(s, r->ack, st, r->q.msg);
+		else if (r->q.nmembers == 0)
+			sio_error(s, r->ack, "NOT_FOUND", "partnerId is no user of your organization");
+		else {
+			set_chatting(s, r->q.ids[0]);
+			app_ok(s, r->ack, json_pack("{s:s}", "partnerId", r->q.ids[0]));
+		}
+	}
+	dbq_members_clear(&r->q);
+	free(r);
+}
+
+/* chat:focus {partnerId}: a user of the socket's org (checked). */
+static void focus_partner(struct sio_socket *s, const json_t *partner, long long ack)
+{
+	if (!json_is_string(partner) || json_string_length(partner) == 0 ||
+	    json_string_length(partner) >= DBQ_ID) {
+		sio_error(s, ack, "BAD_REQUEST", "partnerId must be a user id");
+		return;
+	}
+	struct partner_req *r = calloc(1, sizeof(*r));
+	json_t *ids = json_pack("[O]", partner);
+	int rc = r != NULL && ids != NULL ? dbq_members_prepare(&r->q, app_of(s)->who.org, ids) : -1;
+	json_decref(ids);
+	if (rc != 0) {
+		if (rc < 0)
+			sio_error(s, ack, "INTERNAL", "out of memory");
+		else
+			app_fail(s, ack, r->q.err, r->q.msg);
+		if (r != NULL)
+			dbq_members_clear(&r->q);
+		free(r);
+		return;
+	}
+	memcpy(r->sid, s->id, sizeof(r->sid));
+	r->ack = ack;
+	if (app_submit(s, ack, dbq_members_job, partner_done, &r->q) < 0) {
+		dbq_members_clear(&r->q);
+		free(r);
+	}
+}
+
 void h_chat_focus(struct sio_socket *s, const json_t *arg, long long ack)
 {
+	if (json_is_object(arg) && json_object_get(arg, "partnerId") != NULL) {
+		focus_partner(s, json_object_get(arg, "partnerId"), ack);
+		return;
+	}
 	const char *id = app_id_arg(arg, "ticketId");
 	if (id == NULL) {
 		sio_error(s, ack, "BAD_REQUEST", "ticketId must be a string");
@@ -289,6 +361,8 @@ void h_chat_blur(struct sio_socket *s, const json_t *arg, long long ack)
 	(void)arg;
 	a->focus[0] = '\0';
 	s->watch = 0;
+	if (a->chatting[0] != '\0')
+		set_chatting(s, "");
 	app_ok(s, ack, NULL);
 }
 
@@ -297,7 +371,7 @@ void h_chat_delivered(struct sio_socket *s, const struct msg *m)
 {
 	static const char prefix[] = "42[\"message:new\",";
 	struct app_sock *a = app_of(s);
-	if (a == NULL || a->focus[0] == '\0' || m->nparts < 1)
+	if (a == NULL || (a->focus[0] == '\0' && a->chatting[0] == '\0') || m->nparts < 1)
 		return;
 	const char *p = (const char *)m->ws + m->parts[0].off;
 	size_t len = m->parts[0].len;
@@ -308,7 +382,10 @@ void h_chat_delivered(struct sio_socket *s, const struct msg *m)
 	const char *ticket = json_string_value(json_object_get(msgo, "ticketId"));
 	const char *id = json_string_value(json_object_get(msgo, "id"));
 	const char *sender = json_string_value(json_object_get(msgo, "senderId"));
-	if (ticket == NULL || id == NULL || strcasecmp(ticket, a->focus) != 0 ||
+	/* focused on the ticket, or chatting with its sender (7.3) */
+	int focused = ticket != NULL && strcasecmp(ticket, a->focus) == 0;
+	int chatting = sender != NULL && a->chatting[0] != '\0' && strcasecmp(sender, a->chatting) == 0;
+	if (ticket == NULL || id == NULL || !(focused || chatting) ||
 	    (sender != NULL && strcasecmp(sender, a->who.id) == 0) || g_app.db == NULL) {
 		json_decref(data);
 		return;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "dialect.h"
 #include "eio.h"
 #include "pd_log.h"
 #include "ws.h"
@@ -44,6 +45,7 @@ struct http_req {
 	char sid[EIO_SID_LEN + 1];
 	struct pd_buf body; /* POST body, or the poll answer */
 	char *token;        /* REQ_UPGRADE_NEW: handshake token */
+	int dialect;        /* REQ_UPGRADE_NEW: eio_session.hs_dialect */
 };
 
 #define MAX_DAEMONS 2
@@ -397,13 +399,14 @@ static enum MHD_Result post_done(struct http_req *r)
 
 struct handoff {
 	int fd;
+	int dialect;
 	char *token;
 	size_t nextra;
 	uint8_t extra[];
 };
 
-static void ws_session_start(struct loop *l, int fd, char *token, const uint8_t *extra,
-			     size_t nextra)
+static void ws_session_start(struct loop *l, int fd, char *token, int dialect,
+			     const uint8_t *extra, size_t nextra)
 {
 	struct wsconn *c = wsconn_new(l, fd, NULL);
 	if (c == NULL) {
@@ -412,6 +415,8 @@ static void ws_session_start(struct loop *l, int fd, char *token, const uint8_t 
 	}
 	int full;
 	struct eio_session *s = eio_session_new(worker_of(l), c, token, &full);
+	if (s != NULL)
+		s->hs_dialect = dialect;
 	if (s == NULL) {
 		if (full)
 			pd_log(LOG_WARNING, "connection refused: broker_max_connections=%ld reached",
@@ -430,7 +435,7 @@ static void on_handoff(struct loop *l, void *arg)
 		close(h->fd);
 		free(h->token);
 	} else {
-		ws_session_start(l, h->fd, h->token, h->extra, h->nextra);
+		ws_session_start(l, h->fd, h->token, h->dialect, h->extra, h->nextra);
 	}
 	free(h);
 }
@@ -484,7 +489,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
 	char *token = r->token;
 	r->token = NULL;
 	if (k == 0) {
-		ws_session_start(loop0, fd, token, extra, extra_in_size);
+		ws_session_start(loop0, fd, token, r->dialect, extra, extra_in_size);
 		goto out;
 	}
 	struct handoff *h = malloc(sizeof(*h) + extra_in_size);
@@ -494,6 +499,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
 		goto out;
 	}
 	h->fd = fd;
+	h->dialect = r->dialect;
 	h->token = token;
 	h->nextra = extra_in_size;
 	if (extra_in_size)
@@ -568,6 +574,13 @@ static char *handshake_token(struct MHD_Connection *c)
 	if (ck != NULL && *ck && strlen(ck) < 8192)
 		return strdup(ck);
 	return NULL;
+}
+
+/* ?dialect=NAME of the handshake (contract 7): eio_session.hs_dialect */
+static int handshake_dialect(struct MHD_Connection *c)
+{
+	const char *d = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "dialect");
+	return d == NULL ? 0 : dia_find(d) >= 0 ? dia_find(d) + 1 : -1;
 }
 
 /* ---- the request handler ---- */
@@ -670,6 +683,7 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 					  "{\"code\":3,\"message\":\"Bad request\"}", 34);
 		}
 		r->token = handshake_token(c);
+		r->dialect = handshake_dialect(c);
 		r->kind = REQ_UPGRADE_NEW;
 		return reply_upgrade(r);
 	}
@@ -682,6 +696,7 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 		return reply(r, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
 				  "{\"code\":3,\"message\":\"Bad request\"}", 34);
 	}
+	s->hs_dialect = handshake_dialect(c);
 	memcpy(r->sid, s->sid, sizeof(r->sid));
 	return poll_get(r, s);
 }

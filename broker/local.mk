@@ -8,7 +8,7 @@ broker_pushdesk_broker_SOURCES = \
 	broker/auth.c broker/auth.h \
 	broker/broker.h \
 	broker/dashboard.c broker/dashboard.h \
-	broker/h_notif.c broker/h_presence.c broker/h_ticket.c \
+	broker/h_notif.c broker/h_presence.c broker/h_ticket.c broker/h_room.c \
 	broker/ratelimit.c broker/ratelimit.h \
 	broker/typing.c broker/typing.h \
 	broker/eio.c broker/eio.h \

@@ -13,6 +13,7 @@
 
 #include "broker.h"
 #include "cluster.h"
+#include "dialect.h"
 #include "hmap.h"
 #include "loop.h"
 #include "pd_buf.h"
@@ -116,7 +117,8 @@ static const char STATUS_LUA[] = NOW_LUA
     "return now\n";
 
 /* ARGV: prefix, users... (KEYS[1]: an org set whose members are the users
- * when given). Returns user, status, lastSeen ("" when never seen). */
+ * when given). Returns user, status, lastSeen ("" when never seen), role,
+ * chattingWith ("" when not set) per user. */
 static const char GET_LUA[] =
     "local users = {}\n"
     "if #KEYS > 0 then users = redis.call('SMEMBERS', KEYS[1]) end\n"
@@ -124,12 +126,14 @@ static const char GET_LUA[] =
     "local out = {}\n"
     "for _, u in ipairs(users) do\n"
     "  local base = ARGV[1] .. ':presence:' .. u\n"
-    "  local h = redis.call('HMGET', base, 'status', 'lastSeen')\n"
+    "  local h = redis.call('HMGET', base, 'status', 'lastSeen', 'role', 'chattingWith')\n"
     "  local st = h[1]\n"
     "  if redis.call('ZCARD', base .. ':conns') == 0 or not st then st = 'offline' end\n"
     "  out[#out + 1] = u\n"
     "  out[#out + 1] = st\n"
     "  out[#out + 1] = h[2] or ''\n"
+    "  out[#out + 1] = h[3] or ''\n"
+    "  out[#out + 1] = h[4] or ''\n"
     "end\n"
     "return out\n";
 
@@ -202,6 +206,8 @@ static void emit_transition(struct presence *p, const char *org, const char *use
 	const char *subs[1] = {sub_room};
 	cluster_emit(p->c, p->home, p->nsp_idx, subs, 1, NULL, 0, "presence:update", upd);
 	json_decref(upd);
+	/* seed 003's list of the org's users (only its dialect shows it) */
+	presence_roster_emit(p, org);
 	if (online)
 		P_ADD(p, online_emitted, 1);
 	else
@@ -627,6 +633,7 @@ struct pq {
 	char *org;
 	char **users;
 	size_t n;
+	int roster; /* presence_roster's list */
 	json_t *list;
 };
 
@@ -662,16 +669,32 @@ static void on_get_reply(struct vk *v, const redisReply *r, void *ud)
 	(void)v;
 	if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
 		q->list = json_array();
-		for (size_t i = 0; q->list && i + 2 < r->elements; i += 3) {
+		for (size_t i = 0; q->list && i + 4 < r->elements; i += 5) {
 			const redisReply *u = r->element[i], *s = r->element[i + 1],
-					 *t = r->element[i + 2];
+					 *t = r->element[i + 2], *ro = r->element[i + 3],
+					 *cw = r->element[i + 4];
 			if (u->type != REDIS_REPLY_STRING || s->type != REDIS_REPLY_STRING)
 				continue;
-			json_t *seen = t->type == REDIS_REPLY_STRING && t->len > 0
-					   ? json_integer(strtoll(t->str, NULL, 10))
-					   : json_null();
-			json_array_append_new(q->list, json_pack("{s:s, s:s, s:o}", "userId", u->str,
-								 "status", s->str, "lastSeen", seen));
+			long long ms = t->type == REDIS_REPLY_STRING && t->len > 0
+					   ? strtoll(t->str, NULL, 10) : -1;
+			if (!q->roster) {
+				json_array_append_new(q->list,
+						      json_pack("{s:s, s:s, s:o}", "userId", u->str, "status",
+								s->str, "lastSeen",
+								ms >= 0 ? json_integer(ms) : json_null()));
+				continue;
+			}
+			/* seed 003's entries, of the users online now */
+			char iso[DIA_ISO_LEN];
+			if (strcmp(s->str, "offline") == 0)
+				continue;
+			dia_iso_time(ms >= 0 ? ms : 0, iso, sizeof(iso));
+			json_array_append_new(
+			    q->list,
+			    json_pack("{s:s, s:s?, s:s, s:s?}", "userId", u->str, "role",
+				      ro->type == REDIS_REPLY_STRING && ro->len > 0 ? ro->str : NULL,
+				      "lastActive", iso, "chattingWith",
+				      cw->type == REDIS_REPLY_STRING && cw->len > 0 ? cw->str : NULL));
 		}
 	} else if (r != NULL && r->type == REDIS_REPLY_ERROR) {
 		pd_log(LOG_ERR, "presence query failed err=\"%s\"", r->str);
@@ -714,12 +737,13 @@ static void run_pq(struct loop *l, void *arg)
 }
 
 static int post_pq(struct presence *p, const char *org, const char *const *users, size_t n,
-		   struct loop *reply_on, presence_list_fn fn, void *ud)
+		   int roster, struct loop *reply_on, presence_list_fn fn, void *ud)
 {
 	struct pq *q = calloc(1, sizeof(*q));
 	if (q == NULL)
 		return -ENOMEM;
 	q->p = p;
+	q->roster = roster;
 	q->reply_on = reply_on;
 	q->fn = fn;
 	q->ud = ud;
@@ -750,13 +774,101 @@ int presence_online(struct presence *p, const char *org, struct loop *reply_on,
 {
 	if (!id_ok(org))
 		return -EINVAL;
-	return post_pq(p, org, NULL, 0, reply_on, fn, ud);
+	return post_pq(p, org, NULL, 0, 0, reply_on, fn, ud);
+}
+
+int presence_roster(struct presence *p, const char *org, struct loop *reply_on,
+		    presence_list_fn fn, void *ud)
+{
+	if (!id_ok(org))
+		return -EINVAL;
+	return post_pq(p, org, NULL, 0, 1, reply_on, fn, ud);
+}
+
+/* ---- seed 003's roster: presence:roster to org:<org> ---- */
+
+static void roster_sent(const json_t *list, void *ud)
+{
+	struct presence *p = ((void **)ud)[0];
+	char *org = ((void **)ud)[1];
+	char room[PRESENCE_ID_MAX + 8];
+	snprintf(room, sizeof(room), "org:%s", org);
+	const char *rooms[1] = {room};
+	if (list != NULL && !p->freed)
+		cluster_emit(p->c, p->home, p->nsp_idx, rooms, 1, NULL, 0, "presence:roster", list);
+	free(org);
+	free(ud);
+}
+
+int presence_roster_emit(struct presence *p, const char *org)
+{
+	void **ud = calloc(2, sizeof(void *));
+	if (ud == NULL || (ud[1] = strdup(org)) == NULL) {
+		free(ud);
+		return -ENOMEM;
+	}
+	ud[0] = p;
+	int rc = presence_roster(p, org, p->home, roster_sent, ud);
+	if (rc < 0) {
+		free(ud[1]);
+		free(ud);
+	}
+	return rc;
+}
+
+struct pinfo {
+	struct presence *p;
+	char *argv[4];
+};
+
+static void run_info(struct loop *l, void *arg)
+{
+	struct pinfo *x = arg;
+	(void)l;
+	if (!x->p->freed && cluster_is_up(x->p->c))
+		vk_command(cluster_vk(x->p->c), NULL, NULL, x->argv[3] ? 4 : 3,
+			   (const char **)x->argv, NULL);
+	for (int i = 0; i < 4; i++)
+		free(x->argv[i]);
+	p_release(x->p);
+	free(x);
+}
+
+int presence_set_info(struct presence *p, const char *user, const char *field, const char *value)
+{
+	char key[PRESENCE_ID_MAX + 192];
+	if (!id_ok(user))
+		return -EINVAL;
+	snprintf(key, sizeof(key), "%s:presence:%s", p->prefix, user);
+	struct pinfo *x = calloc(1, sizeof(*x));
+	if (x == NULL)
+		return -ENOMEM;
+	x->p = p;
+	int del = value == NULL || value[0] == '\0';
+	x->argv[0] = strdup(del ? "HDEL" : "HSET");
+	x->argv[1] = strdup(key);
+	x->argv[2] = strdup(field);
+	x->argv[3] = del ? NULL : strdup(value);
+	if (x->argv[0] == NULL || x->argv[1] == NULL || x->argv[2] == NULL ||
+	    (!del && x->argv[3] == NULL))
+		goto fail;
+	p_hold(p);
+	if (loop_post(p->home, run_info, x) < 0) {
+		p_release(p);
+		goto fail;
+	}
+	return 0;
+fail:
+	for (int i = 0; i < 4; i++)
+		free(x->argv[i]);
+	free(x);
+	return -ENOMEM;
 }
 
 int presence_get(struct presence *p, const char *const *users, size_t n, struct loop *reply_on,
 		 presence_list_fn fn, void *ud)
 {
-	return post_pq(p, NULL, users, n, reply_on, fn, ud);
+	return post_pq(p, NULL, users, n, 0, reply_on, fn, ud);
 }
 
 /* ---- life ---- */

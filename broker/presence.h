@@ -1,7 +1,8 @@
 /* presence: who is connected, across brokers, kept in Valkey.
  *
  * Keys (K = adapter_key):
- *   K:presence:<user>          hash {status, lastSeen (ms, Valkey clock), org}
+ *   K:presence:<user>          hash {status, lastSeen (ms, Valkey clock), org,
+ *                              role, chattingWith (seed 003's roster)}
  *                              (GET /presence reads status and lastSeen;
  *                              status "offline" once the last connection went)
  *   K:presence:<user>:conns    zset of "<broker uid>:<socket id>", score =
@@ -70,6 +71,16 @@ int presence_online(struct presence *p, const char *org, struct loop *reply_on,
 int presence_get(struct presence *p, const char *const *users, size_t n, struct loop *reply_on,
 		 presence_list_fn fn, void *ud);
 
+/* Seed 003's roster (contract 7.3): [{userId, role, lastActive (ISO
+ * 8601), chattingWith}] of the org's users online now. */
+int presence_roster(struct presence *p, const char *org, struct loop *reply_on,
+		    presence_list_fn fn, void *ud);
+/* The roster as presence:roster to org:<org> on every broker (the
+ * presence dialect's presence:update list; the others drop it). */
+int presence_roster_emit(struct presence *p, const char *org);
+/* Set (value "" or NULL: clear) a field of the user's presence hash kept
+ * for the roster: "role", "chattingWith". Fire and forget. */
+int presence_set_info(struct presence *p, const char *user, const char *field, const char *value);
 struct presence_stats {
 	unsigned long long online_emitted, offline_emitted, swept, refreshes, local_conns;
 };

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "broker.h"
+#include "dialect.h"
 #include "pd_log.h"
+#include "pd_rooms.h"
 #include "sio.h"
 
 const char *room_key(const struct hnode *n)
@@ -146,15 +148,6 @@ static struct sio_socket *socket_by_id(struct nsp_rt *n, const char *id)
 	return s->nsp == n ? s : NULL;
 }
 
-/* sio_send, then the namespace's delivery hook for a watched socket. */
-static int send_one(struct nsp_rt *n, struct sio_socket *s, struct msg *m)
-{
-	int rc = sio_send(s, m);
-	if (rc == 0 && s->watch && n->def->on_delivered != NULL)
-		n->def->on_delivered(s, m);
-	return rc;
-}
-
 /* A new fan-out epoch of w (marks of an older epoch mean "not seen"). */
 static uint32_t next_epoch(struct nsp_rt *n)
 {
@@ -218,8 +211,87 @@ size_t room_count(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 	return count;
 }
 
-size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
-		    const char *const *except, size_t nexcept, struct msg *m)
+/* ---- one emit, encoded at most once per dialect ---- */
+
+/* An emit as every loop sees it: the internal EVENT (data) that the
+ * dialects translate, the namespace's own encoding (m), and the
+ * encodings made so far per dialect. The first loop that needs a
+ * dialect's msg encodes it and publishes it with a compare-and-swap;
+ * a loop that loses the race drops its copy and uses the winner's, so
+ * the bytes of one dialect are the same everywhere. */
+struct room_ev {
+	atomic_int ref;
+	size_t nsp_idx;
+	json_t *data;  /* NULL: no translation (m to the namespace only) */
+	int xlate;     /* data on "/": translated per dialect, views fed */
+	struct msg *m; /* the namespace's own encoding */
+	_Atomic(struct msg *) enc[DIA_MAX];
+	size_t nrooms, nexcept;
+	char **names; /* rooms then except, aliases resolved */
+};
+
+/* enc[] value of a dialect that drops the event */
+static struct msg room_dropped;
+#define DROPPED (&room_dropped)
+
+static void ev_unref(struct room_ev *e)
+{
+	if (atomic_fetch_sub(&e->ref, 1) != 1)
+		return;
+	for (size_t i = 0; i < DIA_MAX; i++) {
+		struct msg *m = atomic_load(&e->enc[i]);
+		if (m != NULL && m != DROPPED)
+			msg_unref(m);
+	}
+	msg_unref(e->m);
+	json_decref(e->data);
+	free(e);
+}
+
+/* The msg of dialect d for e, or NULL when d drops it. */
+static struct msg *ev_msg(struct room_ev *e, int d)
+{
+	struct msg *m = atomic_load_explicit(&e->enc[d], memory_order_acquire);
+	if (m != NULL)
+		return m == DROPPED ? NULL : m;
+	const struct dialect *dl = &dia_table[d];
+	json_t *out = NULL;
+	int r = dia_out(dl, e->data, &out);
+	if (r < 0)
+		m = DROPPED;
+	else if (r == 1 && strcmp(dl->nsp, g_broker.nsps[e->nsp_idx].name) == 0)
+		m = msg_ref(e->m);
+	else if ((m = sio_msg(SIO_EVENT, dl->nsp, -1, r == 1 ? e->data : out, NULL, 0)) == NULL) {
+		json_decref(out);
+		return NULL; /* out of memory: not cached, the next socket retries */
+	}
+	json_decref(out);
+	struct msg *prev = NULL;
+	if (!atomic_compare_exchange_strong_explicit(&e->enc[d], &prev, m, memory_order_acq_rel,
+						     memory_order_acquire)) {
+		if (m != DROPPED)
+			msg_unref(m);
+		m = prev;
+	}
+	return m == DROPPED ? NULL : m;
+}
+
+/* sio_send of s's dialect's msg, then the namespace's delivery hook for a
+ * watched socket (it sees the internal encoding). */
+static int send_ev(struct nsp_rt *n, struct sio_socket *s, struct room_ev *e)
+{
+	struct msg *m = e->m;
+	/* every dialect, helpdesk included, may drop an internal event */
+	if (e->xlate && (m = ev_msg(e, s->dialect)) == NULL)
+		return -1;
+	int rc = sio_send(s, m);
+	if (rc == 0 && s->watch && n->def->on_delivered != NULL)
+		n->def->on_delivered(s, e->m);
+	return rc;
+}
+
+static size_t deliver_nsp(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
+			  const char *const *except, size_t nexcept, struct room_ev *e)
 {
 	uint32_t ep = next_epoch(n);
 	size_t count = 0;
@@ -229,7 +301,7 @@ size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 			next = s->nnext; /* a slow reader may be dropped by the send */
 			if (s->mark != ep) {
 				s->mark = ep;
-				if (send_one(n, s, m) == 0)
+				if (send_ev(n, s, e) == 0)
 					count++;
 			}
 		}
@@ -241,7 +313,7 @@ size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 			struct sio_socket *s = socket_by_id(n, rooms[i]);
 			if (s != NULL && s->mark != ep) {
 				s->mark = ep;
-				if (send_one(n, s, m) == 0)
+				if (send_ev(n, s, e) == 0)
 					count++;
 			}
 			continue;
@@ -254,7 +326,7 @@ size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 			if (s->mark == ep)
 				continue;
 			s->mark = ep;
-			if (send_one(n, s, m) == 0)
+			if (send_ev(n, s, e) == 0)
 				count++;
 			if (room_find(n, rooms[i]) != r)
 				break; /* the room died with its last member */
@@ -263,69 +335,94 @@ size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 	return count;
 }
 
-/* One emit shared by every loop. */
-struct room_post {
-	atomic_int ref;
-	size_t nsp_idx;
-	struct msg *m;
-	size_t nrooms, nexcept;
-	char **names; /* rooms then except */
-};
-
-static void post_unref(struct room_post *p)
+/* e on this loop: its namespace, and for an emit on "/" the view
+ * namespaces (contract 7.1) with the same room names. */
+static size_t deliver_ev(struct worker *w, struct room_ev *e)
 {
-	if (atomic_fetch_sub(&p->ref, 1) != 1)
-		return;
-	msg_unref(p->m);
-	free(p);
+	const char *const *rooms = (const char *const *)e->names;
+	const char *const *except = rooms + e->nrooms;
+	size_t count = deliver_nsp(&w->nsps[e->nsp_idx], rooms, e->nrooms, except, e->nexcept, e);
+	if (!e->xlate)
+		return count;
+	for (size_t i = 0; i < g_broker.nnsps; i++)
+		if (g_broker.nsps[i].view && w->nsps[i].head != NULL)
+			count += deliver_nsp(&w->nsps[i], rooms, e->nrooms, except, e->nexcept, e);
+	return count;
+}
+
+/* The room a backend's name stands for (contract 7's alias rooms ws:<org>,
+ * conv:<id>): buf (PD_ROOM_MAX) or name itself. */
+static const char *unalias(const char *name, char *buf)
+{
+	return pd_room_unalias(name, buf, PD_ROOM_MAX) == 0 ? buf : name;
+}
+
+static struct room_ev *ev_new(size_t nsp_idx, const char *const *rooms, size_t nrooms,
+			      const char *const *except, size_t nexcept, struct msg *m,
+			      const json_t *data)
+{
+	size_t names = nrooms + nexcept, bytes = 0;
+	char alias[PD_ROOM_MAX];
+	for (size_t i = 0; i < names; i++)
+		bytes += strlen(unalias(i < nrooms ? rooms[i] : except[i - nrooms], alias)) + 1;
+	struct room_ev *e = calloc(1, sizeof(*e) + names * sizeof(char *) + bytes);
+	if (e == NULL)
+		return NULL;
+	atomic_init(&e->ref, 1);
+	e->nsp_idx = nsp_idx;
+	e->m = msg_ref(m);
+	e->data = data != NULL ? json_incref((json_t *)data) : NULL;
+	e->xlate = data != NULL && strcmp(g_broker.nsps[nsp_idx].name, "/") == 0;
+	e->nrooms = nrooms;
+	e->nexcept = nexcept;
+	e->names = (char **)(e + 1);
+	char *q = (char *)(e->names + names);
+	for (size_t i = 0; i < names; i++) {
+		const char *src = unalias(i < nrooms ? rooms[i] : except[i - nrooms], alias);
+		size_t l = strlen(src) + 1;
+		memcpy(q, src, l);
+		e->names[i] = q;
+		q += l;
+	}
+	return e;
+}
+
+size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
+		    const char *const *except, size_t nexcept, struct msg *m)
+{
+	struct room_ev *e = ev_new(n->idx, NULL, 0, NULL, 0, m, NULL);
+	if (e == NULL)
+		return 0;
+	size_t count = deliver_nsp(n, rooms, nrooms, except, nexcept, e);
+	ev_unref(e);
+	return count;
 }
 
 static void on_post(struct loop *l, void *arg)
 {
-	struct room_post *p = arg;
-	struct worker *w = worker_of(l);
-	room_deliver(&w->nsps[p->nsp_idx], (const char *const *)p->names, p->nrooms,
-		     (const char *const *)p->names + p->nrooms, p->nexcept, p->m);
-	post_unref(p);
+	struct room_ev *e = arg;
+	deliver_ev(worker_of(l), e);
+	ev_unref(e);
 }
 
 int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, size_t nrooms,
-	      const char *const *except, size_t nexcept, struct msg *m, const char *offset)
+	      const char *const *except, size_t nexcept, struct msg *m, const json_t *data,
+	      const char *offset)
 {
 	(void)offset; /* connection state recovery is not implemented yet */
-	int others = g_broker.nloops - 1;
-	if (others > 0) {
-		size_t names = nrooms + nexcept, bytes = 0;
-		for (size_t i = 0; i < nrooms; i++)
-			bytes += strlen(rooms[i]) + 1;
-		for (size_t i = 0; i < nexcept; i++)
-			bytes += strlen(except[i]) + 1;
-		struct room_post *p = malloc(sizeof(*p) + names * sizeof(char *) + bytes);
-		if (p == NULL)
-			return -ENOMEM;
-		atomic_init(&p->ref, others);
-		p->nsp_idx = nsp_idx;
-		p->m = msg_ref(m);
-		p->nrooms = nrooms;
-		p->nexcept = nexcept;
-		p->names = (char **)(p + 1);
-		char *q = (char *)(p->names + names);
-		for (size_t i = 0; i < names; i++) {
-			const char *src = i < nrooms ? rooms[i] : except[i - nrooms];
-			size_t l = strlen(src) + 1;
-			memcpy(q, src, l);
-			p->names[i] = q;
-			q += l;
-		}
-		for (int i = 0; i < g_broker.nloops; i++) {
-			if (&g_broker.loops[i] == self->loop)
-				continue;
-			if (loop_post(&g_broker.loops[i], on_post, p) < 0) {
-				pd_log(LOG_ERR, "room emit post failed (out of memory) loop=%d", i);
-				post_unref(p);
-			}
+	struct room_ev *e = ev_new(nsp_idx, rooms, nrooms, except, nexcept, m, data);
+	if (e == NULL)
+		return -ENOMEM;
+	for (int i = 0; i < g_broker.nloops; i++) {
+		if (&g_broker.loops[i] == self->loop)
+			continue;
+		atomic_fetch_add(&e->ref, 1);
+		if (loop_post(&g_broker.loops[i], on_post, e) < 0) {
+			pd_log(LOG_ERR, "room emit post failed (out of memory) loop=%d", i);
+			ev_unref(e);
 		}
 	}
-	room_deliver(&self->nsps[nsp_idx], rooms, nrooms, except, nexcept, m);
+	deliver_ev(self, e);
+	ev_unref(e);
 	return 0;
 }

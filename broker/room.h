@@ -1,10 +1,13 @@
 /* room: the in-memory adapter. Per loop and namespace, rooms map a name to
  * the array of member sockets; each socket keeps its memberships with its
  * slot so that leaving is O(1). An emit is encoded once (a msg) and posted
- * to every loop; each loop writes the same bytes to its members. */
+ * to every loop; each loop writes the same bytes to its members, and a
+ * member speaking another dialect gets that dialect's bytes, encoded once
+ * per dialect for the emit. */
 #ifndef PD_ROOM_H
 #define PD_ROOM_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,10 +48,17 @@ size_t room_count(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 		  const char *const *except, size_t nexcept, size_t max);
 
 /* Cluster-wide emit from loop self: delivered here at once and posted to
- * every other loop (m is shared, not copied). offset is reserved for
- * connection state recovery (a per-event offset spliced at m->splice by
- * the writer); pass NULL. 0 or -ENOMEM. */
+ * every other loop (m is shared, not copied). data (borrowed, kept by
+ * reference: not to be changed afterwards) is the internal EVENT array
+ * that m encodes: with it, a socket speaking another dialect gets that
+ * dialect's translation, encoded once per dialect for the whole emit,
+ * and an emit on "/" also reaches the view namespaces (dialect.h);
+ * NULL: m to the namespace's sockets as it is. Alias room names (ws:,
+ * conv:) are resolved. offset is reserved for connection state recovery
+ * (a per-event offset spliced at m->splice by the writer); pass NULL.
+ * 0 or -ENOMEM. */
 int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, size_t nrooms,
-	      const char *const *except, size_t nexcept, struct msg *m, const char *offset);
+	      const char *const *except, size_t nexcept, struct msg *m, const json_t *data,
+	      const char *offset);
 
 #endif

@@ -76,6 +76,10 @@ struct sio_socket {
 	/* 1: room fan-out calls the namespace's on_delivered for this socket
 	 * (chat:focus read receipts); 0 for almost every socket. */
 	uint8_t watch;
+	/* Index in dia_table of the vocabulary the socket speaks (contract
+	 * 7); DIA_HELPDESK (0) gets the namespace's own encoding. Set by the
+	 * namespace's on_connect. */
+	uint8_t dialect;
 };
 
 struct sio_client {
@@ -89,6 +93,9 @@ struct sio_client {
 
 struct sio_nsp_def {
 	const char *name;
+	/* 1: a view of "/" (contract 7.1): its sockets join rooms of the same
+	 * names and get every emit on "/" translated by their dialect. */
+	int view;
 	/* Middleware before the socket exists. 0 accepts (*ident may be set,
 	 * owned by the socket), or -1 with *err (static string) and optional
 	 * *err_data (owned) for CONNECT_ERROR. */

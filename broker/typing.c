@@ -23,7 +23,7 @@ static void relay(struct sio_socket *s, const char *ticket, int start)
 			  : json_pack("{s:s, s:s}", "ticketId", ticket, "userId", a->who.id);
 	if (p == NULL)
 		return;
-	app_emit(s->nsp->w->loop, s->nsp->idx, rooms, 1, except, 1,
+	app_emit(s->nsp->w->loop, app_emit_nsp(s), rooms, 1, except, 1,
 		 start ? "typing:start" : "typing:stop", p);
 	json_decref(p);
 }

@@ -365,7 +365,7 @@ enum pd_err pd_store_message_create(PGconn *c, const struct pd_actor *a, const c
 	enum pd_err e = PD_E_UNAVAILABLE;
 	PGresult *r = NULL;
 	json_t *ev = NULL, *data = NULL;
-	char subject[2048], title[2100], tr[80];
+	char subject[2048], title[2100], tr[80], ar[80];
 	const char *rooms[1] = {tr};
 	char *datatxt = NULL;
 
@@ -394,6 +394,15 @@ enum pd_err pd_store_message_create(PGconn *c, const struct pd_actor *a, const c
 	room(tr, sizeof(tr), "ticket", ticket_id);
 	if (event(c, o, a->org, "message:new", rooms, 1, ev, &e) != 0)
 		goto bad;
+	/* The org's staff feed of messages (contract 7.4: seed 004's
+	 * new_message / user_message to ws:<org> and conv:<id>); only the
+	 * workspace dialect shows it, every other one drops it. */
+	{
+		const char *feed[2] = {tr, ar};
+		room(ar, sizeof(ar), "agents", a->org);
+		if (event(c, o, a->org, "message:feed", feed, 2, ev, &e) != 0)
+			goto bad;
+	}
 	/* Tell the ticket's other participants (customer, assignee) who are not
 	 * the sender: one notification each. */
 	snprintf(title, sizeof(title), "New message: %s", subject);

@@ -2,11 +2,11 @@
 # --enable-fuzz the codec sources are compiled into each libFuzzer binary
 # (instrumented); otherwise `make check` replays each seed corpus.
 if FUZZ
-noinst_PROGRAMS += tests/fuzz/fuzz_ws tests/fuzz/fuzz_eio tests/fuzz/fuzz_sio
+noinst_PROGRAMS += tests/fuzz/fuzz_ws tests/fuzz/fuzz_eio tests/fuzz/fuzz_sio tests/fuzz/fuzz_dialect
 PD_FUZZ_BROKER_SOURCES = $(libpdbroker_a_SOURCES)
 else
-check_PROGRAMS += tests/fuzz/fuzz_ws tests/fuzz/fuzz_eio tests/fuzz/fuzz_sio
-TESTS += tests/fuzz/fuzz_ws tests/fuzz/fuzz_eio tests/fuzz/fuzz_sio
+check_PROGRAMS += tests/fuzz/fuzz_ws tests/fuzz/fuzz_eio tests/fuzz/fuzz_sio tests/fuzz/fuzz_dialect
+TESTS += tests/fuzz/fuzz_ws tests/fuzz/fuzz_eio tests/fuzz/fuzz_sio tests/fuzz/fuzz_dialect
 PD_FUZZ_BROKER_SOURCES =
 endif
 
@@ -30,3 +30,10 @@ tests_fuzz_fuzz_sio_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker \
 tests_fuzz_fuzz_sio_CFLAGS = $(AM_CFLAGS) $(PD_FUZZ_CFLAGS) $(PD_DEPCFLAGS)
 tests_fuzz_fuzz_sio_LDFLAGS = $(AM_LDFLAGS) $(PD_FUZZ_LINKFLAGS)
 tests_fuzz_fuzz_sio_LDADD = libpdbroker.a libpushdesk.a $(PD_LIBS)
+
+tests_fuzz_fuzz_dialect_SOURCES = tests/fuzz/fuzz_dialect.c $(PD_FUZZ_DRIVER) $(PD_FUZZ_BROKER_SOURCES)
+tests_fuzz_fuzz_dialect_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker \
+	-DPD_FUZZ_CORPUS='"$(top_srcdir)/tests/fuzz/corpus/dialect"'
+tests_fuzz_fuzz_dialect_CFLAGS = $(AM_CFLAGS) $(PD_FUZZ_CFLAGS) $(PD_DEPCFLAGS)
+tests_fuzz_fuzz_dialect_LDFLAGS = $(AM_LDFLAGS) $(PD_FUZZ_LINKFLAGS)
+tests_fuzz_fuzz_dialect_LDADD = libpdbroker.a libpushdesk.a $(PD_LIBS)

@@ -100,7 +100,7 @@ test('messages: message:new / message:updated to ticket:<id>; notifications to t
   const t = (await api('POST', '/tickets', { subject: 'chat' }, w.customer.tok)).json;
   await api('PATCH', `/tickets/${t.id}`, { assigneeId: w.agent2.id }, w.admin.tok);
   // an agent who is not the assignee writes: customer and assignee are notified
-  let { out, events } = await during([t.id, w.customer.id, w.agent2.id], 5, () => api('POST', `/tickets/${t.id}/messages`, { content: 'hi there' }, w.agent.tok));
+  let { out, events } = await during([t.id, w.customer.id, w.agent2.id], 6, () => api('POST', `/tickets/${t.id}/messages`, { content: 'hi there' }, w.agent.tok));
   assert.equal(out.status, 201);
   events.forEach(checkWire);
   const mn = events.filter((e) => e.event === 'message:new');
@@ -117,7 +117,12 @@ test('messages: message:new / message:updated to ticket:<id>; notifications to t
     assert.deepEqual(n.payload.data, { ticketId: t.id, messageId: out.json.id });
   }
   assert.equal(events.filter((e) => e.event === 'notification:count').length, 2);
-  assert.equal(events.length, 5);
+  // the org's staff feed of the same message (contract 7.4, the workspace dialect's)
+  const feed = events.filter((e) => e.event === 'message:feed');
+  assert.equal(feed.length, 1);
+  assert.deepEqual(feed[0].rooms, [`ticket:${t.id}`, `agents:${w.org}`]);
+  assert.equal(feed[0].payload.id, mn[0].payload.id);
+  assert.equal(events.length, 6);
 
   ({ out, events } = await during(t.id, 1, () => api('PATCH', `/messages/${out.json.id}`, { content: 'hi (edited)' }, w.agent.tok)));
   assert.equal(out.status, 200);

@@ -16,3 +16,10 @@ tests_unit_test_sio_SOURCES = tests/unit/test_sio.c
 tests_unit_test_sio_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_sio_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
 tests_unit_test_sio_LDADD = libpdbroker.a $(TEST_LIBS)
+
+check_PROGRAMS += tests/unit/test_dialect
+TESTS += tests/unit/test_dialect
+tests_unit_test_dialect_SOURCES = tests/unit/test_dialect.c
+tests_unit_test_dialect_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker -I$(top_srcdir)/shared
+tests_unit_test_dialect_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_dialect_LDADD = libpdbroker.a libpushdesk.a $(TEST_LIBS)
