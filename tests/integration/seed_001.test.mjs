@@ -281,6 +281,20 @@ describe('seed 001 namespaces on one broker (through nginx)', () => {
     for (const k of ['online', 'away', 'busy']) assert.equal(typeof a[k], 'number', k);
   });
 
+  test('role:<role>, seed 001\'s spelling of role:<org>:<role>: POST /emit and pushdeskctl emit reach that role of the caller\'s org only', TT, async () => {
+    const [ag, cu, ad, foreign] = await Promise.all([openAs(w.agent, null), openAs(w.customer, null), openAs(w.admin, null), openAs(o.agent, null)]);
+    const ms = [ag, cu, ad, foreign].map(mark);
+    const tag = randomUUID();
+    await must(202, 'POST', '/emit', { rooms: ['role:agent'], event: 'bulk-update', data: { tag } }, w.admin);
+    await exactly(ag, 'bulk-update', 1, (x) => x.tag === tag, ms[0], 'an agent of the org');
+    for (const [i, s, what] of [[1, cu, 'a customer'], [2, ad, 'an admin'], [3, foreign, 'another org\'s agent']]) {
+      assert.equal(seen(s, 'bulk-update', () => true, ms[i]).length, 0, what);
+    }
+    const { ctl } = await import('./lib/pd.mjs');
+    ctl('emit', '--room', `role:${w.org}:customer`, 'hello-customers', JSON.stringify({ tag }));
+    await exactly(cu, 'hello-customers', 1, (x) => x.tag === tag, ms[1], 'the canonical role room');
+  });
+
   test('bad input on every seed-001 event gets an error and leaves the connection usable', TT, async () => {
     const t = await mkTicket(w.customer);
     const foreign = await mkTicket(o.customer);

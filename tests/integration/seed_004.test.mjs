@@ -64,6 +64,17 @@ describe('seed 004 on one broker (dialect workspace, through nginx)', () => {
     const forged = good.slice(0, k) + (good[k] === 'A' ? 'B' : 'A') + good.slice(k + 1);
     assert.equal(await refused(s(forged), 'bad signature'), 'INVALID_TOKEN');
     assert.equal(await refused(s(foreignToken(w.agent, { role: 'PILOT' })), 'unknown role'), 'INVALID_TOKEN');
+    // the org claims in order (jwt_org_claims): organizationId alone; org before workspaceId
+    const byOrgId = await getSocket(w.agent, { token: foreignToken(w.agent, { role: 'AGENT', orgClaim: 'organizationId' }) });
+    const both = await getSocket(w.agent, { token: foreignToken(w.agent, { role: 'AGENT', orgClaim: 'org', extra: { workspaceId: o.org } }) });
+    const ms = [byOrgId, both].map(mark);
+    const tag = randomUUID();
+    await must(202, 'POST', '/emit', { rooms: [`ws:${w.org}`], event: 'credits_updated', data: { tag } }, w.admin);
+    await must(202, 'POST', '/emit', { rooms: [`ws:${o.org}`], event: 'credits_updated', data: { tag: 'other' } }, o.admin);
+    for (const [i, x] of [[0, byOrgId], [1, both]]) {
+      const list = await exactly(x, 'credits_updated', 1, () => true, ms[i], `org claim ${i}`);
+      assert.equal(list[0].tag, tag, 'the org the claims name first');
+    }
   });
 
   test('the staff feed: user_message from a customer and new_message from staff reach ws:<org> once each; conversation_status_changed; not to customers or other orgs', TT, async () => {

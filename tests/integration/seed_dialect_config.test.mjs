@@ -124,6 +124,22 @@ describe('a deployment configured with only its dialect', () => {
   });
 });
 
+describe('broker_path: seed 002\'s SOCKET_PATH', () => {
+  test('broker_path = /realtime/ serves the client whose path option is /realtime, not /socket.io/', TT, async () => {
+    const b = await broker({ config: brokerConfig({ broker_path: '/realtime/' }) });
+    const u = w.user('customer');
+    const cookie = await loginCookie(u);
+    const io = (path) => seedSocket(b.url, { path, transports: ['websocket', 'polling'], withCredentials: true, query: { dialect: 'rooms' }, extraHeaders: { cookie } }, u);
+    const s = await connected(io('/realtime'), 'SOCKET_PATH=/realtime');
+    s.emit('auth', { userId: u.id });
+    await got(s, 'auth:success', (x) => x.userId === u.id);
+    await join(s, 'project:path');
+    const wrong = io('/socket.io');
+    const r = await refused(wrong, 'the default path on a broker moved elsewhere');
+    assert.ok(typeof r === 'string');
+  });
+});
+
 describe('per connection on the stack\'s broker (default helpdesk)', () => {
   test('no query: the helpdesk (join is BAD_REQUEST, ticket:join works); ?dialect=rooms: join works; unknown dialect: connect_error Invalid dialect', TT, async () => {
     const t = await mkTicket(w.customer);
