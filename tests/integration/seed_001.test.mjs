@@ -308,7 +308,7 @@ describe('seed 001 namespaces on one broker (through nginx)', () => {
       [tk, 'ticket:subscribe', 42], [tk, 'ticket:subscribe', {}], [tk, 'ticket:subscribe', { ticketId: 42 }],
       [tk, 'ticket:subscribe', { ticketId: 'not-a-uuid' }], [tk, 'ticket:subscribe', { ticketId: randomUUID() }],
       [tk, 'ticket:subscribe', { ticketId: foreign.id }], [tk, 'ticket:subscribe', { ticketId: 'x'.repeat(10_000) }],
-      [tk, 'ticket:unsubscribe', 'nope'], [tk, 'ticket:typing', { ticketId: 7 }], [tk, 'ticket:typing', { ticketId: foreign.id }],
+      [tk, 'ticket:unsubscribe', 42], [tk, 'ticket:typing', { ticketId: 7 }], [tk, 'ticket:typing', { ticketId: foreign.id }],
       [tk, 'ticket:stopTyping', null],
       [ch, 'chat:message', { ticketId: t.id, content: 42 }], [ch, 'chat:message', { ticketId: t.id }],
       [ch, 'chat:message', 'text'], [ch, 'chat:message', { ticketId: foreign.id, content: 'x' }],
