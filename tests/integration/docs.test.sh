@@ -6,6 +6,9 @@
 #    with their defaults and PUSHDESK_<KEY> variables;
 #  * pushdesk-events(7) documents every event of the contract and every
 #    "word:word" event literal in broker/, api/, shared/, cli/;
+#  * its DIALECTS section has a subsection per seed-001 namespace and per
+#    dialect of contract section 7 (helpdesk, rooms, presence, workspace),
+#    each documenting that vocabulary's own events, rooms and errors;
 #  * every long option of a getopt_long table is in its program's page;
 #  * the sample nginx site passes nginx -t, the sample units
 #    systemd-analyze verify.
@@ -100,6 +103,8 @@ if command -v python3 >/dev/null; then
 		keys "$src" "$build"
 	run_check "pushdesk-events(7) documents every event the contract names and the code emits" \
 		events "$src"
+	run_check "pushdesk-events(7) DIALECTS documents each namespace's and dialect's events (contract 7)" \
+		dialects "$src"
 	run_check "every long option is in its program's page" options "$src"
 else
 	skip "pages against the code" "python3 not installed"

@@ -9,6 +9,9 @@
                                     contract is in pushdesk-events(7)
   docs_check.py options SRC         every long option of a getopt_long table is
                                     in the page of its program
+  docs_check.py dialects SRC        pushdesk-events(7)'s DIALECTS section has a
+                                    subsection per namespace and dialect of
+                                    contract section 7, each with its events
 
 Each prints what it checked on stdout, the problems on stderr, and exits 0
 (all good), 1 (a real mismatch) or 77 (nothing to check yet: the code is not
@@ -285,13 +288,57 @@ ticket:created ticket:updated ticket:assigned message:new message:updated
 message:read notification notification:count error connect_error
 metrics:tickets metrics:queue metrics:agents
 auth message message-back message-with-ack join echo
+ticket:subscribe ticket:unsubscribe ticket:typing ticket:stopTyping
+ticket:subscribed ticket:unsubscribed chat:message
+auth:success joined leave left user:joined user:left presence
+heartbeat join_conversation leave_conversation send_message presence:connected
+message:sent new_message user_message conversation_status_changed
+handoff_triggered agent_status_changed credits_updated
 '''.split()
 CONTRACT_LITERALS = [
     'FORBIDDEN', 'NOT_FOUND', 'BAD_REQUEST', 'RATE_LIMITED', 'INTERNAL',
     'AUTH_TOKEN_MISSING', 'AUTH_TOKEN_EXPIRED', 'AUTH_TOKEN_INVALID', 'Invalid namespace',
     'user:', 'org:', 'role:', 'agents:', 'team:', 'ticket:',
     'eventId', 'retryAfter', '/dashboard', '-request#', '-response#', 'socket.io',
+    # section 7: namespaces, dialects, errors, rooms
+    '/tickets', '/presence', '/notifications', '/chat', 'Invalid dialect',
+    'INVALID_STATUS', 'MISSING_TOKEN', 'INVALID_TOKEN', 'presence:', 'ws:', 'conv:',
 ]
+
+# Contract section 7, one entry per subsection of DIALECTS: its ".Ss"
+# title, the events it must document (as Ic NAME) and the literals it must
+# mention.
+DIALECTS = [
+    ('Namespace /tickets', 'ticket:subscribe ticket:unsubscribe ticket:typing ticket:stopTyping '
+     'ticket:subscribed ticket:unsubscribed ticket:updated ticket:assigned message:new '
+     'message:updated message:read error', ['FORBIDDEN', 'AUTH_TOKEN_MISSING',
+                                             'AUTH_TOKEN_EXPIRED', 'AUTH_TOKEN_INVALID',
+                                             'typing:start']),
+    ('Namespace /presence', 'presence:status presence:subscribe presence:unsubscribe presence:update '
+     'presence:list error', ['INVALID_STATUS', 'team:', 'lastSeen', 'offline']),
+    ('Namespace /notifications', 'notification:markRead notification:markAllRead notification:count '
+     'notification', ['unread']),
+    ('Namespace /chat', 'ticket:subscribe ticket:unsubscribe chat:message message:new message:updated',
+     ['message:send', 'delivered']),
+    ('Namespace /dashboard', 'metrics:tickets metrics:queue metrics:agents', []),
+    ('Dialect helpdesk', '', []),
+    ('Dialect rooms', 'auth join leave message presence typing:start typing:stop auth:success joined '
+     'left user:joined user:left presence:update notification error',
+     ['FORBIDDEN', 'withCredentials', 'userName', 'createdAt', 'sendToRoom', 'broadcast',
+      'notify', 'isUserOnline', 'getOnlineUsers']),
+    ('Dialect presence', 'heartbeat chat:focus chat:blur join_conversation leave_conversation '
+     'send_message presence:connected presence:update new_message message:sent message:read',
+     ['chattingWith', 'lastActive', 'partnerId', 'conversationId', 'delivered', 'CLIENT',
+      'FREELANCER', 'ADMIN', 'unread=1']),
+    ('Dialect workspace', 'join_conversation leave_conversation new_message user_message '
+     'conversation_status_changed handoff_triggered agent_status_changed credits_updated',
+     ['workspaceId', 'MISSING_TOKEN', 'INVALID_TOKEN', 'FORBIDDEN', 'ws:', 'conv:',
+      'HUMAN_AGENT', 'SYSTEM', 'USER', 'WEB', 'channelType', 'OPEN', 'PENDING', 'RESOLVED',
+      'CLOSED']),
+]
+DIALECTS_ALL = ['Invalid dialect', 'dialect', 'helpdesk', 'rooms', 'presence', 'workspace',
+                'user:', 'org:', 'agents:', 'role:', 'team:', 'ticket:', 'presence:', 'ws:',
+                'conv:', 'ticket:typing', 'chat:message', 'send_message', 'heartbeat']
 # String literals of the form word:word in the code that are not event names.
 NOT_EVENTS = set()
 EVENT_LITERAL = re.compile(r'[a-z][a-zA-Z]*:[a-z][a-zA-Z]*')
@@ -340,6 +387,48 @@ def cmd_events(src):
     return 1 if bad else 0
 
 
+def cmd_dialects(src):
+    """The DIALECTS section of pushdesk-events(7): one subsection per seed-001
+    namespace and per dialect of contract section 7, each documenting its
+    own events (not merely mentioned elsewhere on the page)."""
+    page = os.path.join(src, 'man', 'pushdesk-events.7')
+    text = open(page, encoding='utf-8').read()
+    m = re.search(r'^\.Sh DIALECTS\n(.*?)(?=^\.Sh )', text, re.M | re.S)
+    if not m:
+        print('%s: no DIALECTS section' % page, file=sys.stderr)
+        return 1
+    body = m.group(1)
+    bad = 0
+    for lit in DIALECTS_ALL:
+        if lit not in body:
+            print('%s: DIALECTS does not mention %r' % (page, lit), file=sys.stderr)
+            bad += 1
+    subs = {}
+    for sm in re.finditer(r'^\.Ss ([^\n]*)\n(.*?)(?=^\.Ss |\Z)', body, re.M | re.S):
+        subs[sm.group(1).strip()] = sm.group(2)
+    events = 0
+    for title, evs, lits in DIALECTS:
+        if title not in subs:
+            print('%s: DIALECTS has no subsection .Ss %s' % (page, title), file=sys.stderr)
+            bad += 1
+            continue
+        part = subs[title]
+        documented = set(re.findall(r'\bIc ([A-Za-z_][\w:-]*)', part))
+        for ev in evs.split():
+            events += 1
+            if ev not in documented:
+                print('%s: DIALECTS, %s: event %s is not documented (as Ic %s)'
+                      % (page, title, ev, ev), file=sys.stderr)
+                bad += 1
+        for lit in lits:
+            if lit not in part:
+                print('%s: DIALECTS, %s: %r is not mentioned' % (page, title, lit),
+                      file=sys.stderr)
+                bad += 1
+    print('%d subsections, %d events of contract section 7' % (len(DIALECTS), events))
+    return 1 if bad else 0
+
+
 # ---------------------------------------------------------------- options
 
 PROGRAMS = {  # page: source globs
@@ -385,6 +474,8 @@ def main(argv):
         return cmd_events(src)
     if cmd == 'options':
         return cmd_options(src)
+    if cmd == 'dialects':
+        return cmd_dialects(src)
     print(__doc__, file=sys.stderr)
     return 2
 
