@@ -53,7 +53,7 @@ struct worker {
 
 struct broker {
 	int profile;
-	const char *path; /* "/socket.io/" or "/engine.io/" */
+	char path[128]; /* broker_path with its trailing slash, e.g. "/socket.io/" */
 	long ping_interval, ping_timeout, connect_timeout; /* ms */
 	long max_payload;
 	long max_connections;

@@ -59,6 +59,7 @@ static const struct key keys[] = {
 	 "bytes queued to a socket tolerated for output_soft_seconds"},
 	{"output_hard_limit", "1048576", K_INT, "bytes queued to a socket that close it at once"},
 	{"output_soft_seconds", "10", K_INT, "seconds a socket may stay over output_soft_limit"},
+	{"broker_path", "/socket.io/", K_STR, "URL path of Engine.IO / Socket.IO and the client bundle"},
 	/* broker: cluster state and features */
 	{"broker_request_timeout", "5000", K_INT,
 	 "milliseconds to wait for other brokers' answers"},
