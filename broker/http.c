@@ -18,7 +18,9 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "bundle.h"
 #include "eio.h"
+#include "hdr.h"
 #include "pd_log.h"
 #include "ws.h"
 #include "wsconn.h"
@@ -595,11 +597,61 @@ static int path_ok(const char *url)
 	       (strncmp(url, g_broker.path, n - 1) == 0 && url[n - 1] == '\0');
 }
 
+/* The socket.io-client file url names under broker_path, or NULL. */
+static const struct bundle_file *bundle_of(const char *url)
+{
+	size_t n = strlen(g_broker.path);
+	if (strncmp(url, g_broker.path, n) != 0)
+		return NULL;
+	for (size_t i = 0; i < bundle_nfiles; i++)
+		if (strcmp(url + n, bundle_files[i].name) == 0)
+			return &bundle_files[i];
+	return NULL;
+}
+
+/* As a Node Socket.IO server's serveClient: an ETag revalidated with
+ * max-age=0 (a new broker build with a new bundle is seen at once), gzip
+ * when the client takes it, CORS as for Engine.IO. The bytes are static:
+ * libmicrohttpd sends them without a copy. */
+static enum MHD_Result serve_bundle(struct http_req *r, const struct bundle_file *f,
+				    const char *method)
+{
+	struct MHD_Connection *c = r->conn;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		struct MHD_Response *resp = make_reply(c, "text/plain", "Method not allowed", 18);
+		if (resp != NULL)
+			MHD_add_response_header(resp, "Allow", "GET, HEAD");
+		return queue(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
+	}
+	const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+	int not_modified = hdr_etag_match(inm, f->etag);
+	int gz = !not_modified &&
+		 hdr_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding"));
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    not_modified ? 0 : gz ? f->gzlen : f->len,
+	    (void *)(not_modified ? (const unsigned char *)"" : gz ? f->gz : f->data),
+	    MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	if (!not_modified)
+		MHD_add_response_header(resp, "Content-Type", "application/javascript; charset=utf-8");
+	if (gz)
+		MHD_add_response_header(resp, "Content-Encoding", "gzip");
+	MHD_add_response_header(resp, "Vary", "Accept-Encoding");
+	MHD_add_response_header(resp, "Cache-Control", "public, max-age=0");
+	MHD_add_response_header(resp, "ETag", f->etag);
+	add_cors(c, resp);
+	return queue(r, not_modified ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp);
+}
+
 static enum MHD_Result start(struct http_req *r, const char *url, const char *method)
 {
 	struct MHD_Connection *c = r->conn;
 	struct worker *w0 = worker_of(loop0);
 	r->kind = REQ_DONE;
+	const struct bundle_file *bf = bundle_of(url);
+	if (bf != NULL)
+		return serve_bundle(r, bf, method);
 	if (!path_ok(url))
 		return reply(r, MHD_HTTP_NOT_FOUND, "text/plain", "Not found", 9);
 	if (strcmp(method, "OPTIONS") == 0)

@@ -53,3 +53,87 @@ describe('broker_path', () => {
     }
   });
 });
+
+describe('serveClient: the socket.io-client bundle under broker_path', () => {
+  const SHARE = path.join(SRC, 'share', 'socket.io-client');
+  let b, custom;
+  before(async () => {
+    [b, custom] = await Promise.all([
+      startBroker({ profile: 'socketio-conformance' }),
+      startBroker({ profile: 'socketio-conformance', config: writeConfig({ broker_path: '/rt/' }) }),
+    ]);
+  });
+  after(async () => { await Promise.all([b && b.stop(), custom && custom.stop()]); });
+
+  test('the vendored files are the ones of the socket.io-client tests/node locks', T, () => {
+    const lock = JSON.parse(readFileSync(path.join(SRC, 'tests', 'node', 'package-lock.json'), 'utf8'));
+    const version = lock.packages['node_modules/socket.io-client'].version;
+    assert.match(readFileSync(path.join(SHARE, 'README'), 'utf8'), new RegExp(`^socket\\.io-client ${version.replace(/\./g, '\\.')} `));
+    const dist = path.join(SRC, 'tests', 'node', 'node_modules', 'socket.io-client');
+    for (const f of ['socket.io.min.js', 'socket.io.js']) {
+      assert.ok(readFileSync(path.join(SHARE, f)).equals(readFileSync(path.join(dist, 'dist', f))), `${f} differs from the locked version's`);
+      assert.match(readFileSync(path.join(SHARE, f), 'utf8').slice(0, 200), new RegExp(`Socket\\.IO v${version.replace(/\./g, '\\.')}`));
+    }
+    assert.ok(readFileSync(path.join(SHARE, 'LICENSE')).equals(readFileSync(path.join(dist, 'LICENSE'))));
+  });
+
+  for (const f of ['socket.io.min.js', 'socket.io.js']) {
+    test(`GET /socket.io/${f}: the file's bytes, its type, an ETag; 304 on If-None-Match`, T, async () => {
+      const want = readFileSync(path.join(SHARE, f));
+      const r = await httpReq({ port: b.port, path: `/socket.io/${f}` });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['content-type'], 'application/javascript; charset=utf-8');
+      assert.equal(r.headers['cache-control'], 'public, max-age=0');
+      assert.equal(r.headers['content-encoding'], undefined);
+      assert.equal(Number(r.headers['content-length']), want.length);
+      assert.ok(r.body.equals(want), `${f}: ${r.body.length} bytes served, ${want.length} in the file`);
+      const etag = r.headers.etag;
+      assert.match(etag || '', /^"[0-9a-f]{8,}"$/);
+
+      for (const inm of [etag, `W/${etag}`, `"nope", ${etag}`, '*']) {
+        const r304 = await httpReq({ port: b.port, path: `/socket.io/${f}`, headers: { 'If-None-Match': inm } });
+        assert.equal(r304.status, 304, `If-None-Match: ${inm}`);
+        assert.equal(r304.body.length, 0);
+        assert.equal(r304.headers.etag, etag);
+      }
+      const stale = await httpReq({ port: b.port, path: `/socket.io/${f}`, headers: { 'If-None-Match': '"0123456789"' } });
+      assert.equal(stale.status, 200);
+      assert.ok(stale.body.equals(want));
+
+      const head = await httpReq({ port: b.port, method: 'HEAD', path: `/socket.io/${f}` });
+      assert.equal(head.status, 200);
+      assert.equal(head.body.length, 0);
+      assert.equal(head.headers.etag, etag);
+    });
+  }
+
+  test('gzip when Accept-Encoding takes it, and not when q=0', T, async () => {
+    const { gunzipSync } = await import('node:zlib');
+    const want = readFileSync(path.join(SHARE, 'socket.io.min.js'));
+    const r = await httpReq({ port: b.port, path: '/socket.io/socket.io.min.js', headers: { 'Accept-Encoding': 'br;q=1, gzip;q=0.8' } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-encoding'], 'gzip');
+    assert.match(r.headers.vary || '', /accept-encoding/i);
+    assert.ok(r.body.length < want.length / 2, `gzip body ${r.body.length} bytes`);
+    assert.ok(gunzipSync(r.body).equals(want));
+    for (const ae of ['gzip;q=0', 'gzip; q=0.000, identity', 'br, deflate']) {
+      const p = await httpReq({ port: b.port, path: '/socket.io/socket.io.min.js', headers: { 'Accept-Encoding': ae } });
+      assert.equal(p.headers['content-encoding'], undefined, `Accept-Encoding: ${ae}`);
+      assert.ok(p.body.equals(want));
+    }
+  });
+
+  test('the bundle follows broker_path; other names and methods are refused', T, async () => {
+    const want = readFileSync(path.join(SHARE, 'socket.io.min.js'));
+    const r = await httpReq({ port: custom.port, path: '/rt/socket.io.min.js' });
+    assert.equal(r.status, 200);
+    assert.ok(r.body.equals(want));
+    assert.equal((await httpReq({ port: custom.port, path: '/socket.io/socket.io.min.js' })).status, 404);
+    for (const p of ['/socket.io/socket.io.min.js.map', '/socket.io/other.js', '/socket.io/socket.io.min.jsx', '/socket.io.min.js']) {
+      assert.equal((await httpReq({ port: b.port, path: p })).status, 404, p);
+    }
+    const post = await httpReq({ port: b.port, method: 'POST', path: '/socket.io/socket.io.js', body: 'x' });
+    assert.equal(post.status, 405);
+    assert.match(post.headers.allow || '', /GET/);
+  });
+});
