@@ -30,9 +30,11 @@ PD_BUNDLE_FILES = $(srcdir)/share/socket.io-client/socket.io.min.js \
 	$(srcdir)/share/socket.io-client/socket.io.js
 nodist_broker_pushdesk_broker_SOURCES = broker/bundle.c
 CLEANFILES += broker/bundle.c
-EXTRA_DIST += broker/bundle_gen.sh share/socket.io-client/README \
-	share/socket.io-client/LICENSE share/socket.io-client/socket.io.min.js \
+EXTRA_DIST += broker/bundle_gen.sh share/socket.io-client/socket.io.min.js \
 	share/socket.io-client/socket.io.js
+# its licence notice goes wherever the binary that embeds it goes
+sioclientdir = $(pkgdatadir)/socket.io-client
+dist_sioclient_DATA = share/socket.io-client/LICENSE share/socket.io-client/README
 broker/bundle.c: $(PD_BUNDLE_FILES) $(srcdir)/broker/bundle_gen.sh
 	$(AM_V_GEN)$(MKDIR_P) broker && \
 	$(SHELL) $(srcdir)/broker/bundle_gen.sh $(PD_BUNDLE_FILES) >$@.tmp && mv $@.tmp $@
