@@ -32,6 +32,7 @@ enum req_kind {
 	REQ_TOO_BIG, /* a POST over maxPayload: read and dropped, then 413 */
 	REQ_UPGRADE_PROBE,
 	REQ_UPGRADE_NEW,
+	REQ_UPGRADE_REFUSED, /* a WebSocket for a session that has one: closed once open */
 	REQ_DONE
 };
 
@@ -467,14 +468,18 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
 		goto out;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (r->kind == REQ_UPGRADE_PROBE) {
+	if (r->kind == REQ_UPGRADE_PROBE || r->kind == REQ_UPGRADE_REFUSED) {
 		struct eio_session *s = eio_find(worker_of(loop0), r->sid);
-		if (s == NULL || s->state != EIO_S_OPEN || s->ws != NULL ||
-		    s->transport != EIO_T_POLLING) {
-			close(fd);
+		struct wsconn *c;
+		if (r->kind == REQ_UPGRADE_REFUSED || s == NULL || s->state != EIO_S_OPEN ||
+		    s->ws != NULL || s->transport != EIO_T_POLLING) {
+			/* engine.io's onWebSocket: "transport had already been
+			 * upgraded" and the like; the session is left alone */
+			if ((c = wsconn_new(loop0, fd, NULL)) != NULL)
+				wsconn_close(c, WS_CLOSE_NORMAL);
 			goto out;
 		}
-		struct wsconn *c = wsconn_new(loop0, fd, s);
+		c = wsconn_new(loop0, fd, s);
 		if (c == NULL)
 			goto out;
 		eio_ws_attached(s, c);
@@ -675,9 +680,15 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 		memcpy(r->sid, s->sid, sizeof(r->sid));
 		int cur_ws = s->transport == EIO_T_WEBSOCKET;
 		if (upgrade) {
-			if (cur_ws || s->ws != NULL || s->state != EIO_S_OPEN)
-				return reply_error(r, EIO_ERR_BAD_REQUEST);
-			r->kind = REQ_UPGRADE_PROBE;
+			/* A second WebSocket for a session that is upgraded, being
+			 * upgraded or closing: the reference server (engine.io's
+			 * onWebSocket) completes the handshake and closes it, and
+			 * the engine.io-protocol suite waits for that close. */
+			r->kind = cur_ws || s->ws != NULL || s->state != EIO_S_OPEN
+				      ? REQ_UPGRADE_REFUSED
+				      : REQ_UPGRADE_PROBE;
+			if (r->kind == REQ_UPGRADE_REFUSED)
+				pd_log(LOG_INFO, "eio second websocket for sid=%s closed", s->sid);
 			return reply_upgrade(r);
 		}
 		if (is_ws != cur_ws || is_ws)

@@ -137,3 +137,62 @@ describe('serveClient: the socket.io-client bundle under broker_path', () => {
     assert.match(post.headers.allow || '', /GET/);
   });
 });
+
+// engine.io-protocol's test-suite.js, "upgrade": "ignores WebSocket
+// connection with same sid after upgrade" waits for the second socket's
+// close event (a 400 would be an error event instead); the reference server
+// (engine.io's onWebSocket) completes that handshake and closes the socket,
+// for a session already upgraded and for one being upgraded alike.
+describe('a second WebSocket for a session that has one', () => {
+  const EIO = '/engine.io/';
+  let echo;
+  before(async () => { echo = await startBroker({ profile: 'engineio-echo' }); });
+  after(async () => { await (echo && echo.stop()); });
+
+  async function secondIsClosed(sid) {
+    const ws2 = await RawWs.connect(echo.port, eioPath(EIO, { transport: 'websocket', sid }));
+    try {
+      assert.equal(ws2.status, 101, `second WebSocket: ${ws2.statusLine}`);
+      assert.equal(ws2.acceptOk, true);
+      const c = await ws2.waitClose(3000);
+      assert.equal(ws2.closeFrame && ws2.closeFrame.code, 1000, `close frame: ${JSON.stringify(ws2.closeFrame)}`);
+      assert.equal(ws2.queue.length, 0, 'no Engine.IO packet on the second socket');
+      return c;
+    } finally { ws2.destroy(); }
+  }
+
+  test('after the upgrade ("2probe", "5" sent at once, as the suite does)', T, async () => {
+    const { sid } = await pollOpen(echo.port, EIO);
+    const ws = await RawWs.connect(echo.port, eioPath(EIO, { transport: 'websocket', sid }), { eioPong: true });
+    try {
+      assert.equal(ws.status, 101);
+      ws.send('2probe');
+      ws.send('5');
+      assert.equal(await ws.nextText(), '3probe');
+      await secondIsClosed(sid);
+      ws.send('4hello');
+      assert.equal(await ws.nextText(), '4hello');
+      // the session lives on: polling with its sid is still refused
+      const g = await httpReq({ port: echo.port, path: eioPath(EIO, { transport: 'polling', sid }) });
+      assert.equal(g.status, 400);
+    } finally { ws.destroy(); }
+  });
+
+  test('during the probe (before "5"): the probing socket goes on and upgrades', T, async () => {
+    const { sid } = await pollOpen(echo.port, EIO);
+    const ws = await RawWs.connect(echo.port, eioPath(EIO, { transport: 'websocket', sid }), { eioPong: true });
+    try {
+      ws.send('2probe');
+      assert.equal(await ws.nextText(), '3probe');
+      await secondIsClosed(sid);
+      ws.send('5');
+      ws.send('4after');
+      assert.equal(await ws.nextText(), '4after');
+    } finally { ws.destroy(); }
+  });
+
+  test('an unknown sid is still refused with 400 before any upgrade', T, async () => {
+    const ws = await RawWs.connect(echo.port, eioPath(EIO, { transport: 'websocket', sid: 'AAAAAAAAAAAAAAAAAAAA' }));
+    try { assert.equal(ws.status, 400, ws.statusLine); } finally { ws.destroy(); }
+  });
+});
