@@ -40,6 +40,8 @@ struct http_req {
 	int kind;
 	uint8_t suspended, answered, too_big;
 	uint8_t in_body;            /* this call carries upload data */
+	uint8_t posting;            /* holds its session's one polling POST */
+	uint8_t overlap;            /* a POST while another one held the session */
 	unsigned status;            /* of resp */
 	struct MHD_Response *resp;  /* decided while the body was still coming */
 	struct MHD_Connection *conn;
@@ -363,8 +365,13 @@ static enum MHD_Result post_done(struct http_req *r)
 	static struct pd_buf scratch;
 	struct eio_session *s = eio_find(worker_of(loop0), r->sid);
 	r->kind = REQ_DONE;
-	if (s == NULL || s->state != EIO_S_OPEN)
-		return reply_error(r, EIO_ERR_SID);
+	r->posting = 0;
+	if (s == NULL || s->state != EIO_S_OPEN) {
+		/* the session ended while this body came (an overlapping POST,
+		 * a ping timeout): engine.io still answers the POST it had
+		 * accepted with 200 and drops its packets */
+		return reply(r, MHD_HTTP_OK, "text/html", "ok", 2);
+	}
 	s->posting = 0;
 	if (r->too_big) {
 		pd_log(LOG_INFO, "eio payload too large sid=%s transport=polling", s->sid);
@@ -675,6 +682,12 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 	const char *sid = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sid");
 	if (sid != NULL) {
 		struct eio_session *s = strlen(sid) == EIO_SID_LEN ? eio_find(w0, sid) : NULL;
+		if (r->posting && (s == NULL || s->state != EIO_S_OPEN)) {
+			/* the session ended after this POST took it: read the
+			 * body off and answer 200 (post_done) */
+			r->kind = REQ_POST;
+			return MHD_YES;
+		}
 		if (s == NULL || s->state == EIO_S_CLOSED)
 			return reply_error(r, EIO_ERR_SID);
 		memcpy(r->sid, s->sid, sizeof(r->sid));
@@ -699,7 +712,9 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 			return reply_error(r, EIO_ERR_BAD_REQUEST);
 		if (s->state != EIO_S_OPEN)
 			return reply_error(r, EIO_ERR_BAD_REQUEST);
-		if (s->posting) {
+		if (r->overlap || !r->posting) {
+			/* as engine.io: the second POST gets 400 and the session
+			 * ends; the first one still gets its 200 (post_done) */
 			pd_log(LOG_INFO, "eio overlapping post sid=%s", s->sid);
 			eio_abort(s, "transport error");
 			return reply_error(r, EIO_ERR_BAD_REQUEST);
@@ -711,7 +726,6 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 			r->kind = REQ_TOO_BIG;
 			return MHD_YES;
 		}
-		s->posting = 1;
 		r->kind = REQ_POST;
 		pd_buf_init(&r->body, 0);
 		return MHD_YES;
@@ -749,6 +763,73 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 	return poll_get(r, s);
 }
 
+/* ---- message framing (RFC 9112 section 6.3) ---- */
+
+struct framing {
+	int ncl, nte, bad;
+	uint64_t cl;
+};
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				      const char *value)
+{
+	struct framing *f = cls;
+	uint64_t n;
+	(void)kind;
+	if (strcasecmp(key, "Content-Length") == 0) {
+		if (hdr_content_length(value, &n) < 0 || (f->ncl > 0 && n != f->cl))
+			f->bad = 1;
+		f->cl = n;
+		f->ncl++;
+	} else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+		f->nte++;
+	}
+	return MHD_YES;
+}
+
+/* A request whose body length two readers could take differently: several
+ * differing Content-Length values, Content-Length with Transfer-Encoding,
+ * or a transfer coding other than a lone "chunked" (the only one
+ * libmicrohttpd decodes). A proxy in front that reads it the other way
+ * would let the rest of the body pass as a second request (smuggling). */
+static int framing_ok(struct MHD_Connection *c)
+{
+	struct framing f = {0, 0, 0, 0};
+	MHD_get_connection_values(c, MHD_HEADER_KIND, framing_header, &f);
+	if (f.bad || f.nte > 1 || (f.nte == 1 && f.ncl > 0))
+		return 0;
+	if (f.nte == 1) {
+		const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+		while (te != NULL && (*te == ' ' || *te == '\t'))
+			te++;
+		size_t n = te ? strlen(te) : 0;
+		while (n > 0 && (te[n - 1] == ' ' || te[n - 1] == '\t'))
+			n--;
+		if (n != 7 || strncasecmp(te, "chunked", 7) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* A polling POST holds its session from the moment its headers are read,
+ * not when its body starts: a second POST arriving meanwhile is the
+ * overlap engine.io refuses ("data request overlap from client"). */
+static void claim_post(struct http_req *r)
+{
+	const char *sid = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "sid");
+	struct eio_session *s;
+	if (sid == NULL || strlen(sid) != EIO_SID_LEN ||
+	    (s = eio_find(worker_of(loop0), sid)) == NULL || s->state != EIO_S_OPEN)
+		return; /* start() answers it */
+	if (s->posting) {
+		r->overlap = 1;
+		return;
+	}
+	s->posting = 1;
+	r->posting = 1;
+	memcpy(r->sid, s->sid, sizeof(r->sid));
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -763,6 +844,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->conn = c;
 		pd_buf_init(&r->body, 0);
 		*con_cls = r;
+		if (!framing_ok(c)) {
+			/* queued before any of the body is read: libmicrohttpd
+			 * closes the connection after it, as RFC 9112 asks */
+			pd_log(LOG_INFO, "http request refused: ambiguous message framing");
+			r->kind = REQ_DONE;
+			struct MHD_Response *resp = make_reply(c, "application/json",
+							       "{\"code\":3,\"message\":\"Bad request\"}", 34);
+			if (resp != NULL)
+				MHD_add_response_header(resp, "Connection", "close");
+			return queue(r, MHD_HTTP_BAD_REQUEST, resp);
+		}
+		if (strcmp(method, "POST") == 0)
+			claim_post(r);
 		/* libmicrohttpd 0.9.75 drops keep-alive for a response queued in
 		 * the first call: decide in the second one */
 		return MHD_YES;
@@ -838,7 +932,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		eio_poll_gone(r->s, (struct http_poll *)r);
 	if (r->suspended)
 		nsuspended--;
-	if (r->kind == REQ_POST) {
+	if (r->posting) {
 		struct eio_session *s = eio_find(worker_of(loop0), r->sid);
 		if (s != NULL)
 			s->posting = 0;
