@@ -65,6 +65,49 @@ static struct MHD_Daemon *eio_daemon;
 static struct loop *loop0;
 static size_t nsuspended;
 
+/* One line per kind of trouble per interval, however often it happens: a
+ * flood must not turn into a flood of log lines. */
+struct ratelog {
+	uint64_t next;   /* ms: log again from then on */
+	unsigned long n; /* events since the last line */
+};
+#define RATELOG_MS 10000
+
+/* Client addresses with connections that have not sent a whole request
+ * yet (pending), for max_pending_per_ip. */
+struct pend_ip {
+	struct hnode hn;
+	unsigned n;
+	char key[INET6_ADDRSTRLEN];
+};
+
+/* One libmicrohttpd connection (its socket context) while it waits for the
+ * headers of a request: from accept, and again after each request that
+ * leaves it open (keep-alive). Such connections are listed oldest first,
+ * so that the header deadline looks at the head only. */
+struct hconn {
+	struct hconn *prev, *next;
+	uint64_t since; /* ms: waiting for headers since */
+	int fd;
+	uint8_t listed;
+	struct pend_ip *ip; /* set until its first request's headers are in */
+};
+
+/* The Engine.IO listener: accepted here, handed to libmicrohttpd with
+ * MHD_add_connection, so that running out of descriptors can pause
+ * accepting (libmicrohttpd 0.9.75 busy-loops on EMFILE when it has no
+ * connection of its own to wait for: every WebSocket has left it). */
+static struct {
+	int fd;
+	struct loop_watch watch;
+	struct loop_timer resume;   /* accepting paused until then */
+	struct loop_timer deadline; /* the oldest waiting connection's */
+	unsigned pause_ms;
+	struct hmap ips; /* pend_ip by address */
+	struct hconn *head, *tail;
+	struct ratelog emfile, cap, slow;
+} lst = {.fd = -1};
+
 void http_log_fn(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];
@@ -123,6 +166,12 @@ int http_attach(struct loop *l, struct MHD_Daemon *d)
 
 void http_quiesce(void)
 {
+	if (lst.fd >= 0) {
+		loop_watch_del(loop0, lst.fd);
+		loop_timer_cancel(loop0, &lst.resume);
+		close(lst.fd);
+		lst.fd = -1;
+	}
 	for (size_t i = 0; i < ndaemons; i++) {
 		MHD_socket fd = MHD_quiesce_daemon(daemons[i].d);
 		if (fd != MHD_INVALID_SOCKET)
@@ -145,13 +194,227 @@ void http_stop(void)
 	}
 	ndaemons = 0;
 	eio_daemon = NULL;
-	if (loop0 != NULL)
+	if (loop0 != NULL) {
 		loop0->prepare = NULL;
+		if (lst.fd >= 0) {
+			loop_watch_del(loop0, lst.fd);
+			close(lst.fd);
+			lst.fd = -1;
+		}
+		loop_timer_cancel(loop0, &lst.resume);
+		loop_timer_cancel(loop0, &lst.deadline);
+		hmap_fini(&lst.ips);
+	}
 }
 
 size_t http_suspended(void)
 {
 	return nsuspended;
+}
+
+/* ---- accepting, pending connections, the header deadline ---- */
+
+/* 0: stay quiet; else the number of events the line reports */
+static unsigned long ratelog_due(struct ratelog *rl, uint64_t now)
+{
+	rl->n++;
+	if (now < rl->next)
+		return 0;
+	unsigned long n = rl->n;
+	rl->n = 0;
+	rl->next = now + RATELOG_MS;
+	return n;
+}
+
+static const char *pend_ip_key(const struct hnode *n)
+{
+	return container_of(n, struct pend_ip, hn)->key;
+}
+
+static void addr_key(const struct sockaddr *sa, char *key, size_t len)
+{
+	const void *a = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+						 : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+	if ((sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+	    inet_ntop(sa->sa_family, a, key, (socklen_t)len) == NULL)
+		snprintf(key, len, "?");
+}
+
+static void unlist(struct hconn *h)
+{
+	if (!h->listed)
+		return;
+	*(h->prev ? &h->prev->next : &lst.head) = h->next;
+	*(h->next ? &h->next->prev : &lst.tail) = h->prev;
+	h->prev = h->next = NULL;
+	h->listed = 0;
+}
+
+static void list_waiting(struct hconn *h)
+{
+	unlist(h);
+	h->since = loop0->now;
+	if (g_broker.header_timeout <= 0)
+		return;
+	h->prev = lst.tail;
+	*(lst.tail ? &lst.tail->next : &lst.head) = h;
+	lst.tail = h;
+	h->listed = 1;
+	if (lst.head == h)
+		loop_timer_set(loop0, &lst.deadline, h->since + (uint64_t)g_broker.header_timeout);
+}
+
+/* The connection has sent a whole request head: no longer pending. */
+static void unpend(struct hconn *h)
+{
+	unlist(h);
+	if (h->ip == NULL)
+		return;
+	if (--h->ip->n == 0) {
+		hmap_del(&lst.ips, &h->ip->hn);
+		free(h->ip);
+	}
+	h->ip = NULL;
+}
+
+/* Past the deadline without a whole request head: closed, however slowly
+ * its bytes still trickle in (each of them resets libmicrohttpd's idle
+ * timeout). shutdown() makes libmicrohttpd see the end and clean up. */
+static void on_deadline(struct loop_timer *t)
+{
+	uint64_t now = loop0->now;
+	unsigned long n = 0;
+	(void)t;
+	while (lst.head != NULL && lst.head->since + (uint64_t)g_broker.header_timeout <= now) {
+		struct hconn *h = lst.head;
+		unpend(h);
+		shutdown(h->fd, SHUT_RDWR);
+		n++;
+	}
+	if (n > 0) {
+		/* MHD_run notices the ends only if it runs: the fds are readable now */
+		loop_kick(loop0);
+		lst.slow.n += n - 1;
+		unsigned long k = ratelog_due(&lst.slow, now);
+		if (k > 0)
+			pd_log(LOG_WARNING,
+			       "closed %lu connection(s) without a request head after header_timeout=%ldms",
+			       k, g_broker.header_timeout);
+	}
+	if (lst.head != NULL)
+		loop_timer_set(loop0, &lst.deadline,
+			       lst.head->since + (uint64_t)g_broker.header_timeout);
+}
+
+static void on_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+			   enum MHD_ConnectionNotificationCode code)
+{
+	struct hconn *h = *socket_context;
+	(void)cls;
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (h != NULL) {
+			unpend(h);
+			free(h);
+			*socket_context = NULL;
+		}
+		return;
+	}
+	const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *ai = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (fi == NULL || ai == NULL || (h = calloc(1, sizeof(*h))) == NULL)
+		return; /* served, without the limits */
+	h->fd = fi->connect_fd;
+	struct pend_ip *ip = calloc(1, sizeof(*ip));
+	if (ip != NULL) {
+		addr_key(ai->client_addr, ip->key, sizeof(ip->key));
+		struct hnode *old = hmap_get(&lst.ips, ip->key, strlen(ip->key));
+		if (old != NULL) {
+			free(ip);
+			ip = container_of(old, struct pend_ip, hn);
+		} else if (hmap_put(&lst.ips, &ip->hn, ip->key, strlen(ip->key)) < 0) {
+			free(ip);
+			ip = NULL;
+		}
+	}
+	if (ip != NULL) {
+		ip->n++;
+		h->ip = ip;
+	}
+	*socket_context = h;
+	list_waiting(h);
+}
+
+static struct hconn *hconn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return i != NULL ? i->socket_context : NULL;
+}
+
+static void on_resume_accept(struct loop_timer *t)
+{
+	(void)t;
+	if (lst.fd >= 0 && loop_watch_add(loop0, lst.fd, EPOLLIN, &lst.watch) < 0)
+		loop_timer_set(loop0, &lst.resume, loop0->now + lst.pause_ms);
+}
+
+#define ACCEPT_BATCH 64
+#define PAUSE_MIN_MS 100
+#define PAUSE_MAX_MS 2000
+
+/* Out of descriptors (or kernel memory): stop watching the listener for a
+ * while, longer while it lasts, instead of waking on it in a loop; the
+ * connections queue in the kernel's backlog meanwhile. */
+static void pause_accept(int err)
+{
+	loop_watch_del(loop0, lst.fd);
+	lst.pause_ms = lst.pause_ms == 0 ? PAUSE_MIN_MS
+					 : (lst.pause_ms * 2 > PAUSE_MAX_MS ? PAUSE_MAX_MS : lst.pause_ms * 2);
+	loop_timer_set(loop0, &lst.resume, loop0->now + lst.pause_ms);
+	unsigned long n = ratelog_due(&lst.emfile, loop0->now);
+	if (n > 0)
+		pd_log(LOG_ERR,
+		       "accept failed: %s; accepting paused for %ums (%lu time(s) since the last line): "
+		       "raise the descriptor limit (LimitNOFILE) or lower broker_max_connections",
+		       strerror(err), lst.pause_ms, n);
+}
+
+static void on_listen(struct loop_watch *w, uint32_t events)
+{
+	(void)w;
+	(void)events;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(lst.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				pause_accept(errno);
+			else if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+				continue;
+			return; /* EAGAIN, or a listener error epoll reports again */
+		}
+		lst.pause_ms = 0;
+		if (g_broker.max_pending_per_ip > 0) {
+			char key[INET6_ADDRSTRLEN];
+			addr_key((struct sockaddr *)&ss, key, sizeof(key));
+			struct hnode *n = hmap_get(&lst.ips, key, strlen(key));
+			if (n != NULL && container_of(n, struct pend_ip, hn)->n >=
+					     (unsigned long)g_broker.max_pending_per_ip) {
+				close(fd);
+				unsigned long k = ratelog_due(&lst.cap, loop0->now);
+				if (k > 0)
+					pd_log(LOG_WARNING,
+					       "refused %lu connection(s): max_pending_per_ip=%ld "
+					       "connections from %s have not sent a request yet",
+					       k, g_broker.max_pending_per_ip, key);
+				continue;
+			}
+		}
+		/* libmicrohttpd closes fd itself when it cannot take it */
+		if (MHD_add_connection(eio_daemon, fd, (struct sockaddr *)&ss, sl) != MHD_YES &&
+		    ratelog_due(&lst.emfile, loop0->now) > 0)
+			pd_log(LOG_ERR, "libmicrohttpd refused a connection: %s", strerror(errno));
+	}
 }
 
 /* ---- sockets ---- */
@@ -844,6 +1107,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->conn = c;
 		pd_buf_init(&r->body, 0);
 		*con_cls = r;
+		struct hconn *h = hconn_of(c);
+		if (h != NULL)
+			unpend(h);
 		if (!framing_ok(c)) {
 			/* queued before any of the body is read: libmicrohttpd
 			 * closes the connection after it, as RFC 9112 asks */
@@ -924,8 +1190,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct http_req *r = *con_cls;
 	(void)cls;
-	(void)c;
-	(void)toe;
+	/* a connection kept open waits for its next request head, under the
+	 * same deadline (and is unlisted again if it closes instead) */
+	struct hconn *h = hconn_of(c);
+	if (h != NULL && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		list_waiting(h);
 	if (r == NULL)
 		return;
 	if (r->s != NULL && !r->answered)
@@ -951,12 +1220,12 @@ int http_start(struct loop *l, int listen_fd, char *err, size_t errlen)
 	unsigned limit = (unsigned)(g_broker.max_connections + 256);
 	unsigned idle = (unsigned)((g_broker.ping_interval + g_broker.ping_timeout) / 1000 + 30);
 	eio_daemon = MHD_start_daemon(
-	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG, 0, NULL,
-	    NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, http_log_fn, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT,
-	    limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
-	    MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-	    MHD_OPTION_END);
+	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG |
+		MHD_USE_NO_LISTEN_SOCKET,
+	    0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, http_log_fn, NULL,
+	    MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)32 * 1024, MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_conn_notify, NULL, MHD_OPTION_END);
 	if (eio_daemon == NULL) {
 		snprintf(err, errlen, "libmicrohttpd failed to start");
 		return -1;
@@ -964,9 +1233,21 @@ int http_start(struct loop *l, int listen_fd, char *err, size_t errlen)
 	int rc = http_attach(l, eio_daemon);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot watch libmicrohttpd's epoll fd: %s", strerror(-rc));
-		MHD_stop_daemon(eio_daemon);
-		eio_daemon = NULL;
-		return -1;
+		goto fail;
+	}
+	hmap_init(&lst.ips, pend_ip_key);
+	loop_timer_init(&lst.resume, on_resume_accept);
+	loop_timer_init(&lst.deadline, on_deadline);
+	lst.watch.fn = on_listen;
+	lst.fd = listen_fd;
+	if ((rc = loop_watch_add(l, listen_fd, EPOLLIN, &lst.watch)) < 0) {
+		snprintf(err, errlen, "cannot watch the listening socket: %s", strerror(-rc));
+		lst.fd = -1;
+		goto fail;
 	}
 	return 0;
+fail:
+	MHD_stop_daemon(eio_daemon);
+	eio_daemon = NULL;
+	return -1;
 }

@@ -416,7 +416,9 @@ int main(int argc, char **argv)
 	    cfg_long(cfg, "broker_threads", 0, 64, &nthreads) < 0 ||
 	    cfg_long(cfg, "output_soft_limit", 1024, 1L << 30, &soft) < 0 ||
 	    cfg_long(cfg, "output_hard_limit", 1024, 1L << 30, &hard) < 0 ||
-	    cfg_long(cfg, "output_soft_seconds", 0, 86400, &soft_s) < 0)
+	    cfg_long(cfg, "output_soft_seconds", 0, 86400, &soft_s) < 0 ||
+	    cfg_long(cfg, "header_timeout", 0, 3600000, &g_broker.header_timeout) < 0 ||
+	    cfg_long(cfg, "max_pending_per_ip", 0, 10000000, &g_broker.max_pending_per_ip) < 0)
 		return 1;
 	g_broker.out_soft = (size_t)soft;
 	g_broker.out_hard = (size_t)hard;
