@@ -81,16 +81,24 @@ struct pend_ip {
 	char key[INET6_ADDRSTRLEN];
 };
 
-/* One libmicrohttpd connection (its socket context) while it waits for the
- * headers of a request: from accept, and again after each request that
- * leaves it open (keep-alive). Such connections are listed oldest first,
- * so that the header deadline looks at the head only. */
+/* One libmicrohttpd connection (its socket context) while it waits for a
+ * request head: from accept (WAIT_NEW: header_timeout), and again after
+ * each answer that leaves it open (WAIT_KEPT: the idle timeout, longer
+ * than a front end's keep-alive, which must close its idle upstream
+ * connections first or race the broker's close). Each list is oldest
+ * first, so that the deadline looks at its head only. */
+enum { WAIT_NONE = 0, WAIT_NEW, WAIT_KEPT };
+
 struct hconn {
 	struct hconn *prev, *next;
-	uint64_t since; /* ms: waiting for headers since */
+	uint64_t due; /* ms: closed then without a whole request head */
 	int fd;
-	uint8_t listed;
+	uint8_t listed; /* WAIT_* */
 	struct pend_ip *ip; /* set until its first request's headers are in */
+};
+
+struct hlist {
+	struct hconn *head, *tail;
 };
 
 /* The Engine.IO listener: accepted here, handed to libmicrohttpd with
@@ -104,7 +112,8 @@ static struct {
 	struct loop_timer deadline; /* the oldest waiting connection's */
 	unsigned pause_ms;
 	struct hmap ips; /* pend_ip by address */
-	struct hconn *head, *tail;
+	struct hlist wait[3];  /* by WAIT_*; [WAIT_NONE] unused */
+	uint64_t kept_ms;      /* WAIT_KEPT's deadline */
 	struct ratelog emfile, cap, slow;
 } lst = {.fd = -1};
 
@@ -242,26 +251,36 @@ static void addr_key(const struct sockaddr *sa, char *key, size_t len)
 
 static void unlist(struct hconn *h)
 {
-	if (!h->listed)
+	struct hlist *l = &lst.wait[h->listed];
+	if (h->listed == WAIT_NONE)
 		return;
-	*(h->prev ? &h->prev->next : &lst.head) = h->next;
-	*(h->next ? &h->next->prev : &lst.tail) = h->prev;
+	*(h->prev ? &h->prev->next : &l->head) = h->next;
+	*(h->next ? &h->next->prev : &l->tail) = h->prev;
 	h->prev = h->next = NULL;
-	h->listed = 0;
+	h->listed = WAIT_NONE;
 }
 
-static void list_waiting(struct hconn *h)
+static void arm_deadline(void)
 {
+	struct hconn *a = lst.wait[WAIT_NEW].head, *b = lst.wait[WAIT_KEPT].head;
+	struct hconn *h = a == NULL || (b != NULL && b->due < a->due) ? b : a;
+	if (h != NULL)
+		loop_timer_set(loop0, &lst.deadline, h->due);
+}
+
+static void list_waiting(struct hconn *h, int which)
+{
+	struct hlist *l = &lst.wait[which];
 	unlist(h);
-	h->since = loop0->now;
 	if (g_broker.header_timeout <= 0)
 		return;
-	h->prev = lst.tail;
-	*(lst.tail ? &lst.tail->next : &lst.head) = h;
-	lst.tail = h;
-	h->listed = 1;
-	if (lst.head == h)
-		loop_timer_set(loop0, &lst.deadline, h->since + (uint64_t)g_broker.header_timeout);
+	h->due = loop0->now + (which == WAIT_NEW ? (uint64_t)g_broker.header_timeout : lst.kept_ms);
+	h->prev = l->tail;
+	*(l->tail ? &l->tail->next : &l->head) = h;
+	l->tail = h;
+	h->listed = (uint8_t)which;
+	if (l->head == h)
+		arm_deadline();
 }
 
 /* The connection has sent a whole request head: no longer pending. */
@@ -285,11 +304,13 @@ static void on_deadline(struct loop_timer *t)
 	uint64_t now = loop0->now;
 	unsigned long n = 0;
 	(void)t;
-	while (lst.head != NULL && lst.head->since + (uint64_t)g_broker.header_timeout <= now) {
-		struct hconn *h = lst.head;
-		unpend(h);
-		shutdown(h->fd, SHUT_RDWR);
-		n++;
+	for (int k = WAIT_NEW; k <= WAIT_KEPT; k++) {
+		struct hconn *h;
+		while ((h = lst.wait[k].head) != NULL && h->due <= now) {
+			unpend(h);
+			shutdown(h->fd, SHUT_RDWR);
+			n++;
+		}
 	}
 	if (n > 0) {
 		/* MHD_run notices the ends only if it runs: the fds are readable now */
@@ -298,12 +319,11 @@ static void on_deadline(struct loop_timer *t)
 		unsigned long k = ratelog_due(&lst.slow, now);
 		if (k > 0)
 			pd_log(LOG_WARNING,
-			       "closed %lu connection(s) without a request head after header_timeout=%ldms",
-			       k, g_broker.header_timeout);
+			       "closed %lu connection(s) without a whole request head in time "
+			       "(header_timeout=%ldms, %llums when kept alive)",
+			       k, g_broker.header_timeout, (unsigned long long)lst.kept_ms);
 	}
-	if (lst.head != NULL)
-		loop_timer_set(loop0, &lst.deadline,
-			       lst.head->since + (uint64_t)g_broker.header_timeout);
+	arm_deadline();
 }
 
 static void on_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -341,7 +361,7 @@ static void on_conn_notify(void *cls, struct MHD_Connection *c, void **socket_co
 		h->ip = ip;
 	}
 	*socket_context = h;
-	list_waiting(h);
+	list_waiting(h, WAIT_NEW);
 }
 
 static struct hconn *hconn_of(struct MHD_Connection *c)
@@ -1190,11 +1210,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct http_req *r = *con_cls;
 	(void)cls;
-	/* a connection kept open waits for its next request head, under the
-	 * same deadline (and is unlisted again if it closes instead) */
+	/* a connection kept open waits for its next request head (and is
+	 * unlisted again if it closes instead) */
 	struct hconn *h = hconn_of(c);
 	if (h != NULL && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-		list_waiting(h);
+		list_waiting(h, WAIT_KEPT);
 	if (r == NULL)
 		return;
 	if (r->s != NULL && !r->answered)
@@ -1236,6 +1256,10 @@ int http_start(struct loop *l, int listen_fd, char *err, size_t errlen)
 		goto fail;
 	}
 	hmap_init(&lst.ips, pend_ip_key);
+	/* as libmicrohttpd's idle timeout, but for the whole wait */
+	lst.kept_ms = (uint64_t)idle * 1000;
+	if (lst.kept_ms < (uint64_t)g_broker.header_timeout)
+		lst.kept_ms = (uint64_t)g_broker.header_timeout;
 	loop_timer_init(&lst.resume, on_resume_accept);
 	loop_timer_init(&lst.deadline, on_deadline);
 	lst.watch.fn = on_listen;

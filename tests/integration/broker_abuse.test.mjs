@@ -191,15 +191,20 @@ describe('header_timeout: a whole request head within a deadline', () => {
     assert.ok(log.n >= 1 && log.n <= 2, `log lines about it: ${log.n}\n${log.lines.join('\n')}`);
   });
 
-  test('a silent connection is closed at the deadline too, a keep-alive one after its last answer', T, async () => {
+  test('a silent connection is closed at the deadline; a kept-alive one may idle longer between requests', T, async () => {
     const idle = await connect(b.port);
     const ka = await connect(b.port);
-    ka.write(`GET /socket.io/socket.io.min.js HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\n\r\n`);
+    const rev = `GET /socket.io/socket.io.min.js HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\n\r\n`;
+    ka.write(rev);
     await until(ka, (s) => statuses(s.data).length === 1, 3000, 'the keep-alive answer');
-    const t0 = Date.now();
     assert.equal(await closedWithin(idle, HT + 4000), true, 'silent connection closed');
-    assert.equal(await closedWithin(ka, HT + 4000), true, 'idle keep-alive connection closed');
-    assert.ok(Date.now() - t0 <= HT + 4000);
+    // a front end's idle upstream connection must not be closed under it
+    // at header_timeout: the broker would race its next request
+    await sleep(500);
+    assert.equal(ka.ended, false, 'the kept-alive connection is still open');
+    ka.write(rev);
+    await until(ka, (s) => statuses(s.data).length === 2, 3000, 'the second answer');
+    assert.deepEqual(statuses(ka.data), [304, 304]);
     idle.destroy(); ka.destroy();
   });
 
