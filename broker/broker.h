@@ -53,10 +53,12 @@ struct worker {
 
 struct broker {
 	int profile;
-	const char *path; /* "/socket.io/" or "/engine.io/" */
+	char path[128]; /* broker_path with its trailing slash, e.g. "/socket.io/" */
 	long ping_interval, ping_timeout, connect_timeout; /* ms */
 	long max_payload;
 	long max_connections;
+	long header_timeout;     /* ms a connection has for a request head; 0 = none */
+	long max_pending_per_ip; /* connections without a request yet, per address; 0 = any */
 	size_t out_soft, out_hard;
 	long out_soft_ms;
 	int cors_any;

@@ -18,8 +18,10 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "bundle.h"
 #include "dialect.h"
 #include "eio.h"
+#include "hdr.h"
 #include "pd_log.h"
 #include "ws.h"
 #include "wsconn.h"
@@ -31,6 +33,7 @@ enum req_kind {
 	REQ_TOO_BIG, /* a POST over maxPayload: read and dropped, then 413 */
 	REQ_UPGRADE_PROBE,
 	REQ_UPGRADE_NEW,
+	REQ_UPGRADE_REFUSED, /* a WebSocket for a session that has one: closed once open */
 	REQ_DONE
 };
 
@@ -38,6 +41,8 @@ struct http_req {
 	int kind;
 	uint8_t suspended, answered, too_big;
 	uint8_t in_body;            /* this call carries upload data */
+	uint8_t posting;            /* holds its session's one polling POST */
+	uint8_t overlap;            /* a POST while another one held the session */
 	unsigned status;            /* of resp */
 	struct MHD_Response *resp;  /* decided while the body was still coming */
 	struct MHD_Connection *conn;
@@ -61,6 +66,58 @@ static size_t ndaemons;
 static struct MHD_Daemon *eio_daemon;
 static struct loop *loop0;
 static size_t nsuspended;
+
+/* One line per kind of trouble per interval, however often it happens: a
+ * flood must not turn into a flood of log lines. */
+struct ratelog {
+	uint64_t next;   /* ms: log again from then on */
+	unsigned long n; /* events since the last line */
+};
+#define RATELOG_MS 10000
+
+/* Client addresses with connections that have not sent a whole request
+ * yet (pending), for max_pending_per_ip. */
+struct pend_ip {
+	struct hnode hn;
+	unsigned n;
+	char key[INET6_ADDRSTRLEN];
+};
+
+/* One libmicrohttpd connection (its socket context) while it waits for a
+ * request head: from accept (WAIT_NEW: header_timeout), and again after
+ * each answer that leaves it open (WAIT_KEPT: the idle timeout, longer
+ * than a front end's keep-alive, which must close its idle upstream
+ * connections first or race the broker's close). Each list is oldest
+ * first, so that the deadline looks at its head only. */
+enum { WAIT_NONE = 0, WAIT_NEW, WAIT_KEPT };
+
+struct hconn {
+	struct hconn *prev, *next;
+	uint64_t due; /* ms: closed then without a whole request head */
+	int fd;
+	uint8_t listed; /* WAIT_* */
+	struct pend_ip *ip; /* set until its first request's headers are in */
+};
+
+struct hlist {
+	struct hconn *head, *tail;
+};
+
+/* The Engine.IO listener: accepted here, handed to libmicrohttpd with
+ * MHD_add_connection, so that running out of descriptors can pause
+ * accepting (libmicrohttpd 0.9.75 busy-loops on EMFILE when it has no
+ * connection of its own to wait for: every WebSocket has left it). */
+static struct {
+	int fd;
+	struct loop_watch watch;
+	struct loop_timer resume;   /* accepting paused until then */
+	struct loop_timer deadline; /* the oldest waiting connection's */
+	unsigned pause_ms;
+	struct hmap ips; /* pend_ip by address */
+	struct hlist wait[3];  /* by WAIT_*; [WAIT_NONE] unused */
+	uint64_t kept_ms;      /* WAIT_KEPT's deadline */
+	struct ratelog emfile, cap, slow;
+} lst = {.fd = -1};
 
 void http_log_fn(void *cls, const char *fmt, va_list ap)
 {
@@ -120,6 +177,12 @@ int http_attach(struct loop *l, struct MHD_Daemon *d)
 
 void http_quiesce(void)
 {
+	if (lst.fd >= 0) {
+		loop_watch_del(loop0, lst.fd);
+		loop_timer_cancel(loop0, &lst.resume);
+		close(lst.fd);
+		lst.fd = -1;
+	}
 	for (size_t i = 0; i < ndaemons; i++) {
 		MHD_socket fd = MHD_quiesce_daemon(daemons[i].d);
 		if (fd != MHD_INVALID_SOCKET)
@@ -142,13 +205,238 @@ void http_stop(void)
 	}
 	ndaemons = 0;
 	eio_daemon = NULL;
-	if (loop0 != NULL)
+	if (loop0 != NULL) {
 		loop0->prepare = NULL;
+		if (lst.fd >= 0) {
+			loop_watch_del(loop0, lst.fd);
+			close(lst.fd);
+			lst.fd = -1;
+		}
+		loop_timer_cancel(loop0, &lst.resume);
+		loop_timer_cancel(loop0, &lst.deadline);
+		hmap_fini(&lst.ips);
+	}
 }
 
 size_t http_suspended(void)
 {
 	return nsuspended;
+}
+
+/* ---- accepting, pending connections, the header deadline ---- */
+
+/* 0: stay quiet; else the number of events the line reports */
+static unsigned long ratelog_due(struct ratelog *rl, uint64_t now)
+{
+	rl->n++;
+	if (now < rl->next)
+		return 0;
+	unsigned long n = rl->n;
+	rl->n = 0;
+	rl->next = now + RATELOG_MS;
+	return n;
+}
+
+static const char *pend_ip_key(const struct hnode *n)
+{
+	return container_of(n, struct pend_ip, hn)->key;
+}
+
+static void addr_key(const struct sockaddr *sa, char *key, size_t len)
+{
+	const void *a = sa->sa_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+						 : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+	if ((sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+	    inet_ntop(sa->sa_family, a, key, (socklen_t)len) == NULL)
+		snprintf(key, len, "?");
+}
+
+static void unlist(struct hconn *h)
+{
+	struct hlist *l = &lst.wait[h->listed];
+	if (h->listed == WAIT_NONE)
+		return;
+	*(h->prev ? &h->prev->next : &l->head) = h->next;
+	*(h->next ? &h->next->prev : &l->tail) = h->prev;
+	h->prev = h->next = NULL;
+	h->listed = WAIT_NONE;
+}
+
+static void arm_deadline(void)
+{
+	struct hconn *a = lst.wait[WAIT_NEW].head, *b = lst.wait[WAIT_KEPT].head;
+	struct hconn *h = a == NULL || (b != NULL && b->due < a->due) ? b : a;
+	if (h != NULL)
+		loop_timer_set(loop0, &lst.deadline, h->due);
+}
+
+static void list_waiting(struct hconn *h, int which)
+{
+	struct hlist *l = &lst.wait[which];
+	unlist(h);
+	if (g_broker.header_timeout <= 0)
+		return;
+	h->due = loop0->now + (which == WAIT_NEW ? (uint64_t)g_broker.header_timeout : lst.kept_ms);
+	h->prev = l->tail;
+	*(l->tail ? &l->tail->next : &l->head) = h;
+	l->tail = h;
+	h->listed = (uint8_t)which;
+	if (l->head == h)
+		arm_deadline();
+}
+
+/* The connection has sent a whole request head: no longer pending. */
+static void unpend(struct hconn *h)
+{
+	unlist(h);
+	if (h->ip == NULL)
+		return;
+	if (--h->ip->n == 0) {
+		hmap_del(&lst.ips, &h->ip->hn);
+		free(h->ip);
+	}
+	h->ip = NULL;
+}
+
+/* Past the deadline without a whole request head: closed, however slowly
+ * its bytes still trickle in (each of them resets libmicrohttpd's idle
+ * timeout). shutdown() makes libmicrohttpd see the end and clean up. */
+static void on_deadline(struct loop_timer *t)
+{
+	uint64_t now = loop0->now;
+	unsigned long n = 0;
+	(void)t;
+	for (int k = WAIT_NEW; k <= WAIT_KEPT; k++) {
+		struct hconn *h;
+		while ((h = lst.wait[k].head) != NULL && h->due <= now) {
+			unpend(h);
+			shutdown(h->fd, SHUT_RDWR);
+			n++;
+		}
+	}
+	if (n > 0) {
+		/* MHD_run notices the ends only if it runs: the fds are readable now */
+		loop_kick(loop0);
+		lst.slow.n += n - 1;
+		unsigned long k = ratelog_due(&lst.slow, now);
+		if (k > 0)
+			pd_log(LOG_WARNING,
+			       "closed %lu connection(s) without a whole request head in time "
+			       "(header_timeout=%ldms, %llums when kept alive)",
+			       k, g_broker.header_timeout, (unsigned long long)lst.kept_ms);
+	}
+	arm_deadline();
+}
+
+static void on_conn_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+			   enum MHD_ConnectionNotificationCode code)
+{
+	struct hconn *h = *socket_context;
+	(void)cls;
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (h != NULL) {
+			unpend(h);
+			free(h);
+			*socket_context = NULL;
+		}
+		return;
+	}
+	const union MHD_ConnectionInfo *fi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const union MHD_ConnectionInfo *ai = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (fi == NULL || ai == NULL || (h = calloc(1, sizeof(*h))) == NULL)
+		return; /* served, without the limits */
+	h->fd = fi->connect_fd;
+	struct pend_ip *ip = calloc(1, sizeof(*ip));
+	if (ip != NULL) {
+		addr_key(ai->client_addr, ip->key, sizeof(ip->key));
+		struct hnode *old = hmap_get(&lst.ips, ip->key, strlen(ip->key));
+		if (old != NULL) {
+			free(ip);
+			ip = container_of(old, struct pend_ip, hn);
+		} else if (hmap_put(&lst.ips, &ip->hn, ip->key, strlen(ip->key)) < 0) {
+			free(ip);
+			ip = NULL;
+		}
+	}
+	if (ip != NULL) {
+		ip->n++;
+		h->ip = ip;
+	}
+	*socket_context = h;
+	list_waiting(h, WAIT_NEW);
+}
+
+static struct hconn *hconn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return i != NULL ? i->socket_context : NULL;
+}
+
+static void on_resume_accept(struct loop_timer *t)
+{
+	(void)t;
+	if (lst.fd >= 0 && loop_watch_add(loop0, lst.fd, EPOLLIN, &lst.watch) < 0)
+		loop_timer_set(loop0, &lst.resume, loop0->now + lst.pause_ms);
+}
+
+#define ACCEPT_BATCH 64
+#define PAUSE_MIN_MS 100
+#define PAUSE_MAX_MS 2000
+
+/* Out of descriptors (or kernel memory): stop watching the listener for a
+ * while, longer while it lasts, instead of waking on it in a loop; the
+ * connections queue in the kernel's backlog meanwhile. */
+static void pause_accept(int err)
+{
+	loop_watch_del(loop0, lst.fd);
+	lst.pause_ms = lst.pause_ms == 0 ? PAUSE_MIN_MS
+					 : (lst.pause_ms * 2 > PAUSE_MAX_MS ? PAUSE_MAX_MS : lst.pause_ms * 2);
+	loop_timer_set(loop0, &lst.resume, loop0->now + lst.pause_ms);
+	unsigned long n = ratelog_due(&lst.emfile, loop0->now);
+	if (n > 0)
+		pd_log(LOG_ERR,
+		       "accept failed: %s; accepting paused for %ums (%lu time(s) since the last line): "
+		       "raise the descriptor limit (LimitNOFILE) or lower broker_max_connections",
+		       strerror(err), lst.pause_ms, n);
+}
+
+static void on_listen(struct loop_watch *w, uint32_t events)
+{
+	(void)w;
+	(void)events;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int fd = accept4(lst.fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				pause_accept(errno);
+			else if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+				continue;
+			return; /* EAGAIN, or a listener error epoll reports again */
+		}
+		lst.pause_ms = 0;
+		if (g_broker.max_pending_per_ip > 0) {
+			char key[INET6_ADDRSTRLEN];
+			addr_key((struct sockaddr *)&ss, key, sizeof(key));
+			struct hnode *n = hmap_get(&lst.ips, key, strlen(key));
+			if (n != NULL && container_of(n, struct pend_ip, hn)->n >=
+					     (unsigned long)g_broker.max_pending_per_ip) {
+				close(fd);
+				unsigned long k = ratelog_due(&lst.cap, loop0->now);
+				if (k > 0)
+					pd_log(LOG_WARNING,
+					       "refused %lu connection(s): max_pending_per_ip=%ld "
+					       "connections from %s have not sent a request yet",
+					       k, g_broker.max_pending_per_ip, key);
+				continue;
+			}
+		}
+		/* libmicrohttpd closes fd itself when it cannot take it */
+		if (MHD_add_connection(eio_daemon, fd, (struct sockaddr *)&ss, sl) != MHD_YES &&
+		    ratelog_due(&lst.emfile, loop0->now) > 0)
+			pd_log(LOG_ERR, "libmicrohttpd refused a connection: %s", strerror(errno));
+	}
 }
 
 /* ---- sockets ---- */
@@ -362,8 +650,13 @@ static enum MHD_Result post_done(struct http_req *r)
 	static struct pd_buf scratch;
 	struct eio_session *s = eio_find(worker_of(loop0), r->sid);
 	r->kind = REQ_DONE;
-	if (s == NULL || s->state != EIO_S_OPEN)
-		return reply_error(r, EIO_ERR_SID);
+	r->posting = 0;
+	if (s == NULL || s->state != EIO_S_OPEN) {
+		/* the session ended while this body came (an overlapping POST,
+		 * a ping timeout): engine.io still answers the POST it had
+		 * accepted with 200 and drops its packets */
+		return reply(r, MHD_HTTP_OK, "text/html", "ok", 2);
+	}
 	s->posting = 0;
 	if (r->too_big) {
 		pd_log(LOG_INFO, "eio payload too large sid=%s transport=polling", s->sid);
@@ -470,14 +763,18 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
 		goto out;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (r->kind == REQ_UPGRADE_PROBE) {
+	if (r->kind == REQ_UPGRADE_PROBE || r->kind == REQ_UPGRADE_REFUSED) {
 		struct eio_session *s = eio_find(worker_of(loop0), r->sid);
-		if (s == NULL || s->state != EIO_S_OPEN || s->ws != NULL ||
-		    s->transport != EIO_T_POLLING) {
-			close(fd);
+		struct wsconn *c;
+		if (r->kind == REQ_UPGRADE_REFUSED || s == NULL || s->state != EIO_S_OPEN ||
+		    s->ws != NULL || s->transport != EIO_T_POLLING) {
+			/* engine.io's onWebSocket: "transport had already been
+			 * upgraded" and the like; the session is left alone */
+			if ((c = wsconn_new(loop0, fd, NULL)) != NULL)
+				wsconn_close(c, WS_CLOSE_NORMAL);
 			goto out;
 		}
-		struct wsconn *c = wsconn_new(loop0, fd, s);
+		c = wsconn_new(loop0, fd, s);
 		if (c == NULL)
 			goto out;
 		eio_ws_attached(s, c);
@@ -608,11 +905,61 @@ static int path_ok(const char *url)
 	       (strncmp(url, g_broker.path, n - 1) == 0 && url[n - 1] == '\0');
 }
 
+/* The socket.io-client file url names under broker_path, or NULL. */
+static const struct bundle_file *bundle_of(const char *url)
+{
+	size_t n = strlen(g_broker.path);
+	if (strncmp(url, g_broker.path, n) != 0)
+		return NULL;
+	for (size_t i = 0; i < bundle_nfiles; i++)
+		if (strcmp(url + n, bundle_files[i].name) == 0)
+			return &bundle_files[i];
+	return NULL;
+}
+
+/* As a Node Socket.IO server's serveClient: an ETag revalidated with
+ * max-age=0 (a new broker build with a new bundle is seen at once), gzip
+ * when the client takes it, CORS as for Engine.IO. The bytes are static:
+ * libmicrohttpd sends them without a copy. */
+static enum MHD_Result serve_bundle(struct http_req *r, const struct bundle_file *f,
+				    const char *method)
+{
+	struct MHD_Connection *c = r->conn;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		struct MHD_Response *resp = make_reply(c, "text/plain", "Method not allowed", 18);
+		if (resp != NULL)
+			MHD_add_response_header(resp, "Allow", "GET, HEAD");
+		return queue(r, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
+	}
+	const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+	int not_modified = hdr_etag_match(inm, f->etag);
+	int gz = !not_modified &&
+		 hdr_accepts_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding"));
+	struct MHD_Response *resp = MHD_create_response_from_buffer(
+	    not_modified ? 0 : gz ? f->gzlen : f->len,
+	    (void *)(not_modified ? (const unsigned char *)"" : gz ? f->gz : f->data),
+	    MHD_RESPMEM_PERSISTENT);
+	if (resp == NULL)
+		return MHD_NO;
+	if (!not_modified)
+		MHD_add_response_header(resp, "Content-Type", "application/javascript; charset=utf-8");
+	if (gz)
+		MHD_add_response_header(resp, "Content-Encoding", "gzip");
+	MHD_add_response_header(resp, "Vary", "Accept-Encoding");
+	MHD_add_response_header(resp, "Cache-Control", "public, max-age=0");
+	MHD_add_response_header(resp, "ETag", f->etag);
+	add_cors(c, resp);
+	return queue(r, not_modified ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, resp);
+}
+
 static enum MHD_Result start(struct http_req *r, const char *url, const char *method)
 {
 	struct MHD_Connection *c = r->conn;
 	struct worker *w0 = worker_of(loop0);
 	r->kind = REQ_DONE;
+	const struct bundle_file *bf = bundle_of(url);
+	if (bf != NULL)
+		return serve_bundle(r, bf, method);
 	if (!path_ok(url))
 		return reply(r, MHD_HTTP_NOT_FOUND, "text/plain", "Not found", 9);
 	if (strcmp(method, "OPTIONS") == 0)
@@ -631,14 +978,26 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 	const char *sid = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sid");
 	if (sid != NULL) {
 		struct eio_session *s = strlen(sid) == EIO_SID_LEN ? eio_find(w0, sid) : NULL;
+		if (r->posting && (s == NULL || s->state != EIO_S_OPEN)) {
+			/* the session ended after this POST took it: read the
+			 * body off and answer 200 (post_done) */
+			r->kind = REQ_POST;
+			return MHD_YES;
+		}
 		if (s == NULL || s->state == EIO_S_CLOSED)
 			return reply_error(r, EIO_ERR_SID);
 		memcpy(r->sid, s->sid, sizeof(r->sid));
 		int cur_ws = s->transport == EIO_T_WEBSOCKET;
 		if (upgrade) {
-			if (cur_ws || s->ws != NULL || s->state != EIO_S_OPEN)
-				return reply_error(r, EIO_ERR_BAD_REQUEST);
-			r->kind = REQ_UPGRADE_PROBE;
+			/* A second WebSocket for a session that is upgraded, being
+			 * upgraded or closing: the reference server (engine.io's
+			 * onWebSocket) completes the handshake and closes it, and
+			 * the engine.io-protocol suite waits for that close. */
+			r->kind = cur_ws || s->ws != NULL || s->state != EIO_S_OPEN
+				      ? REQ_UPGRADE_REFUSED
+				      : REQ_UPGRADE_PROBE;
+			if (r->kind == REQ_UPGRADE_REFUSED)
+				pd_log(LOG_INFO, "eio second websocket for sid=%s closed", s->sid);
 			return reply_upgrade(r);
 		}
 		if (is_ws != cur_ws || is_ws)
@@ -649,7 +1008,9 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 			return reply_error(r, EIO_ERR_BAD_REQUEST);
 		if (s->state != EIO_S_OPEN)
 			return reply_error(r, EIO_ERR_BAD_REQUEST);
-		if (s->posting) {
+		if (r->overlap || !r->posting) {
+			/* as engine.io: the second POST gets 400 and the session
+			 * ends; the first one still gets its 200 (post_done) */
 			pd_log(LOG_INFO, "eio overlapping post sid=%s", s->sid);
 			eio_abort(s, "transport error");
 			return reply_error(r, EIO_ERR_BAD_REQUEST);
@@ -661,7 +1022,6 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 			r->kind = REQ_TOO_BIG;
 			return MHD_YES;
 		}
-		s->posting = 1;
 		r->kind = REQ_POST;
 		pd_buf_init(&r->body, 0);
 		return MHD_YES;
@@ -701,6 +1061,73 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 	return poll_get(r, s);
 }
 
+/* ---- message framing (RFC 9112 section 6.3) ---- */
+
+struct framing {
+	int ncl, nte, bad;
+	uint64_t cl;
+};
+
+static enum MHD_Result framing_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				      const char *value)
+{
+	struct framing *f = cls;
+	uint64_t n;
+	(void)kind;
+	if (strcasecmp(key, "Content-Length") == 0) {
+		if (hdr_content_length(value, &n) < 0 || (f->ncl > 0 && n != f->cl))
+			f->bad = 1;
+		f->cl = n;
+		f->ncl++;
+	} else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+		f->nte++;
+	}
+	return MHD_YES;
+}
+
+/* A request whose body length two readers could take differently: several
+ * differing Content-Length values, Content-Length with Transfer-Encoding,
+ * or a transfer coding other than a lone "chunked" (the only one
+ * libmicrohttpd decodes). A proxy in front that reads it the other way
+ * would let the rest of the body pass as a second request (smuggling). */
+static int framing_ok(struct MHD_Connection *c)
+{
+	struct framing f = {0, 0, 0, 0};
+	MHD_get_connection_values(c, MHD_HEADER_KIND, framing_header, &f);
+	if (f.bad || f.nte > 1 || (f.nte == 1 && f.ncl > 0))
+		return 0;
+	if (f.nte == 1) {
+		const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+		while (te != NULL && (*te == ' ' || *te == '\t'))
+			te++;
+		size_t n = te ? strlen(te) : 0;
+		while (n > 0 && (te[n - 1] == ' ' || te[n - 1] == '\t'))
+			n--;
+		if (n != 7 || strncasecmp(te, "chunked", 7) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* A polling POST holds its session from the moment its headers are read,
+ * not when its body starts: a second POST arriving meanwhile is the
+ * overlap engine.io refuses ("data request overlap from client"). */
+static void claim_post(struct http_req *r)
+{
+	const char *sid = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, "sid");
+	struct eio_session *s;
+	if (sid == NULL || strlen(sid) != EIO_SID_LEN ||
+	    (s = eio_find(worker_of(loop0), sid)) == NULL || s->state != EIO_S_OPEN)
+		return; /* start() answers it */
+	if (s->posting) {
+		r->overlap = 1;
+		return;
+	}
+	s->posting = 1;
+	r->posting = 1;
+	memcpy(r->sid, s->sid, sizeof(r->sid));
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **con_cls)
@@ -715,6 +1142,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		r->conn = c;
 		pd_buf_init(&r->body, 0);
 		*con_cls = r;
+		struct hconn *h = hconn_of(c);
+		if (h != NULL)
+			unpend(h);
+		if (!framing_ok(c)) {
+			/* queued before any of the body is read: libmicrohttpd
+			 * closes the connection after it, as RFC 9112 asks */
+			pd_log(LOG_INFO, "http request refused: ambiguous message framing");
+			r->kind = REQ_DONE;
+			struct MHD_Response *resp = make_reply(c, "application/json",
+							       "{\"code\":3,\"message\":\"Bad request\"}", 34);
+			if (resp != NULL)
+				MHD_add_response_header(resp, "Connection", "close");
+			return queue(r, MHD_HTTP_BAD_REQUEST, resp);
+		}
+		if (strcmp(method, "POST") == 0)
+			claim_post(r);
 		/* libmicrohttpd 0.9.75 drops keep-alive for a response queued in
 		 * the first call: decide in the second one */
 		return MHD_YES;
@@ -782,15 +1225,18 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
 	struct http_req *r = *con_cls;
 	(void)cls;
-	(void)c;
-	(void)toe;
+	/* a connection kept open waits for its next request head (and is
+	 * unlisted again if it closes instead) */
+	struct hconn *h = hconn_of(c);
+	if (h != NULL && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		list_waiting(h, WAIT_KEPT);
 	if (r == NULL)
 		return;
 	if (r->s != NULL && !r->answered)
 		eio_poll_gone(r->s, (struct http_poll *)r);
 	if (r->suspended)
 		nsuspended--;
-	if (r->kind == REQ_POST) {
+	if (r->posting) {
 		struct eio_session *s = eio_find(worker_of(loop0), r->sid);
 		if (s != NULL)
 			s->posting = 0;
@@ -809,12 +1255,12 @@ int http_start(struct loop *l, int listen_fd, char *err, size_t errlen)
 	unsigned limit = (unsigned)(g_broker.max_connections + 256);
 	unsigned idle = (unsigned)((g_broker.ping_interval + g_broker.ping_timeout) / 1000 + 30);
 	eio_daemon = MHD_start_daemon(
-	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG, 0, NULL,
-	    NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, http_log_fn, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, listen_fd, MHD_OPTION_CONNECTION_LIMIT,
-	    limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
-	    MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-	    MHD_OPTION_END);
+	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG |
+		MHD_USE_NO_LISTEN_SOCKET,
+	    0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, http_log_fn, NULL,
+	    MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)32 * 1024, MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_NOTIFY_COMPLETED,
+	    on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_conn_notify, NULL, MHD_OPTION_END);
 	if (eio_daemon == NULL) {
 		snprintf(err, errlen, "libmicrohttpd failed to start");
 		return -1;
@@ -822,9 +1268,25 @@ int http_start(struct loop *l, int listen_fd, char *err, size_t errlen)
 	int rc = http_attach(l, eio_daemon);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot watch libmicrohttpd's epoll fd: %s", strerror(-rc));
-		MHD_stop_daemon(eio_daemon);
-		eio_daemon = NULL;
-		return -1;
+		goto fail;
+	}
+	hmap_init(&lst.ips, pend_ip_key);
+	/* as libmicrohttpd's idle timeout, but for the whole wait */
+	lst.kept_ms = (uint64_t)idle * 1000;
+	if (lst.kept_ms < (uint64_t)g_broker.header_timeout)
+		lst.kept_ms = (uint64_t)g_broker.header_timeout;
+	loop_timer_init(&lst.resume, on_resume_accept);
+	loop_timer_init(&lst.deadline, on_deadline);
+	lst.watch.fn = on_listen;
+	lst.fd = listen_fd;
+	if ((rc = loop_watch_add(l, listen_fd, EPOLLIN, &lst.watch)) < 0) {
+		snprintf(err, errlen, "cannot watch the listening socket: %s", strerror(-rc));
+		lst.fd = -1;
+		goto fail;
 	}
 	return 0;
+fail:
+	MHD_stop_daemon(eio_daemon);
+	eio_daemon = NULL;
+	return -1;
 }

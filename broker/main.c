@@ -175,6 +175,33 @@ static int cfg_long(struct pd_cfg *c, const char *key, long min, long max, long 
 	return 0;
 }
 
+/* broker_path: an absolute URL path as Socket.IO's `path` option takes it,
+ * kept with one trailing slash ("/socket.io" and "/socket.io/" are the
+ * same path, as engine.io normalises it). Characters that would end or
+ * escape a path in a request line are refused. */
+static int set_path(const char *v)
+{
+	size_t n = strlen(v);
+	while (n > 1 && v[n - 1] == '/')
+		n--;
+	if (v[0] != '/' || n + 2 > sizeof(g_broker.path))
+		goto bad;
+	for (size_t i = 0; i < n; i++)
+		if (v[i] <= ' ' || v[i] >= 0x7f || v[i] == '?' || v[i] == '#' || v[i] == '%')
+			goto bad;
+	memcpy(g_broker.path, v, n);
+	if (g_broker.path[n - 1] != '/')
+		g_broker.path[n++] = '/';
+	g_broker.path[n] = '\0';
+	return 0;
+bad:
+	fprintf(stderr,
+		"pushdesk-broker: broker_path must be an absolute URL path of at most %zu "
+		"characters without spaces, '?', '#' or '%%': %s\n",
+		sizeof(g_broker.path) - 2, v);
+	return -1;
+}
+
 struct cors_list {
 	char **v;
 	size_t n;
@@ -389,12 +416,15 @@ int main(int argc, char **argv)
 	    cfg_long(cfg, "broker_threads", 0, 64, &nthreads) < 0 ||
 	    cfg_long(cfg, "output_soft_limit", 1024, 1L << 30, &soft) < 0 ||
 	    cfg_long(cfg, "output_hard_limit", 1024, 1L << 30, &hard) < 0 ||
-	    cfg_long(cfg, "output_soft_seconds", 0, 86400, &soft_s) < 0)
+	    cfg_long(cfg, "output_soft_seconds", 0, 86400, &soft_s) < 0 ||
+	    cfg_long(cfg, "header_timeout", 0, 3600000, &g_broker.header_timeout) < 0 ||
+	    cfg_long(cfg, "max_pending_per_ip", 0, 10000000, &g_broker.max_pending_per_ip) < 0)
 		return 1;
 	g_broker.out_soft = (size_t)soft;
 	g_broker.out_hard = (size_t)hard;
 	g_broker.out_soft_ms = soft_s * 1000;
-	g_broker.path = "/socket.io/";
+	if (set_path(pd_cfg_get(cfg, "broker_path")) < 0)
+		return 1;
 	struct cors_list cors;
 	if (parse_cors(pd_cfg_get(cfg, "cors_origins"), &cors) < 0) {
 		fprintf(stderr, "pushdesk-broker: out of memory\n");
@@ -415,7 +445,7 @@ int main(int argc, char **argv)
 		g_broker.connect_timeout = 1000;
 		g_broker.cors_any = 1;
 		if (g_broker.profile == PROFILE_ECHO) {
-			g_broker.path = "/engine.io/";
+			snprintf(g_broker.path, sizeof(g_broker.path), "/engine.io/");
 			eio_upper = &echo_eio_ops;
 		} else {
 			g_broker.nsps = conformance_nsps;

@@ -71,6 +71,10 @@ static const struct key keys[] = {
 	 "bytes queued to a socket tolerated for output_soft_seconds"},
 	{"output_hard_limit", "1048576", K_INT, "bytes queued to a socket that close it at once"},
 	{"output_soft_seconds", "10", K_INT, "seconds a socket may stay over output_soft_limit"},
+	{"broker_path", "/socket.io/", K_STR, "URL path of Engine.IO / Socket.IO and the client bundle"},
+	{"header_timeout", "10000", K_INT, "milliseconds a broker connection has to send a request head"},
+	{"max_pending_per_ip", "256", K_INT,
+	 "broker connections per client address that have not sent a request yet"},
 	/* broker: cluster state and features */
 	{"broker_request_timeout", "5000", K_INT,
 	 "milliseconds to wait for other brokers' answers"},

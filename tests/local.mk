@@ -23,3 +23,4 @@ include tests/fuzz/shared.mk
 include tests/fuzz/broker.mk
 include tests/fuzz/api.mk
 include tests/fuzz/adapter.mk
+include tests/fuzz/hdr.mk

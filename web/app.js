@@ -1,7 +1,8 @@
 /* pushdesk demo dashboard: plain JavaScript against the REST API (/api/v1)
  * and the Socket.IO endpoint (/socket.io/) of the same origin. The
- * Socket.IO client is socket.io-client's browser bundle, copied into
- * web/vendor/ by web/vendor.sh. Events: contract sections 3.1 and 3.2. */
+ * Socket.IO client is socket.io-client's browser bundle, which the broker
+ * serves at /socket.io/socket.io.min.js (broker_path). Events: contract
+ * sections 3.1 and 3.2. */
 (() => {
   'use strict';
 
@@ -883,7 +884,7 @@
   function connect() {
     if (typeof io !== 'function') {
       setConn('error', 'no live connection');
-      showError({ code: 'CLIENT_MISSING', message: 'vendor/socket.io.min.js did not load (run web/vendor.sh)' });
+      showError({ code: 'CLIENT_MISSING', message: '/socket.io/socket.io.min.js did not load (is the broker running?)' });
       return;
     }
     const s = io({ path: SIO_PATH, auth: { token: state.token }, closeOnBeforeunload: true });

@@ -12,7 +12,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { env, mkOrg, mkUser, uniq } from './lib/pd.mjs';
 import {
-  ensureVendor, resetScreenshots, launchBrowser, openPage, signIn, screenshot, pageLog, bannerText,
+  resetScreenshots, launchBrowser, openPage, signIn, screenshot, pageLog, bannerText,
 } from './lib/browser.mjs';
 
 const W = 15_000; // one wait for something to show on a page
@@ -55,7 +55,6 @@ function step(id, title, deps, fn, timeout = 45_000) {
 }
 
 before(async () => {
-  ensureVendor();
   resetScreenshots();
   const org = mkOrg(uniq('browser-org'));
   agent = mkUser(org, 'agent', { name: 'Alan Agent' });
@@ -71,7 +70,12 @@ after(async () => {
 step('signin', 'agent and customer sign in through the page', [], async () => {
   A = await openPage(browser, 'agent');
   C = await openPage(browser, 'customer');
+  // the page takes socket.io-client from the broker (serveClient), through the front end
+  const bundle = C.page.waitForResponse((r) => new URL(r.url()).pathname === '/socket.io/socket.io.min.js', { timeout: W });
   await C.page.goto(env.http + '/', { waitUntil: 'domcontentloaded', timeout: W });
+  const br = await bundle;
+  assert.equal(br.status(), 200, 'GET /socket.io/socket.io.min.js');
+  assert.match(br.headers()['content-type'] || '', /^application\/javascript/);
   await C.page.locator('#login-form').waitFor({ state: 'visible', timeout: W });
   await screenshot(C.page, 'customer-login-form');
   await Promise.all([signIn(A.page, env.http, agent, W), signIn(C.page, env.http, customer, W)]);

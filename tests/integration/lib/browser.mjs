@@ -1,7 +1,6 @@
 // Headless Chromium for the page tests (playwright-core from tests/node/, the
 // system's /usr/bin/chromium or $PD_CHROMIUM).
 //
-//   ensureVendor()               web/vendor/socket.io.min.js is there (runs web/vendor.sh)
 //   launchBrowser()              a Chromium browser
 //   openPage(browser, who)       a new context (1280x800) and page; records the
 //                                page's console errors as page.pdLog
@@ -12,7 +11,6 @@
 //   pageLog(page)                the recorded console lines, for a failure message
 //   bannerText(page)             the last errors the page's banner showed
 import { createRequire } from 'node:module';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, copyFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,14 +21,6 @@ const requireNode = createRequire(path.join(SRC, 'tests', 'node', 'package.json'
 
 export const CHROMIUM = process.env.PD_CHROMIUM || '/usr/bin/chromium';
 export const VIEWPORT = { width: 1280, height: 800 };
-
-export function ensureVendor() {
-  const bundle = path.join(SRC, 'web', 'vendor', 'socket.io.min.js');
-  if (!existsSync(bundle)) {
-    execFileSync('sh', [path.join(SRC, 'web', 'vendor.sh')], { stdio: ['ignore', 'inherit', 'inherit'], timeout: 600_000 });
-  }
-  if (!existsSync(bundle)) throw new Error(`${bundle} is missing after web/vendor.sh`);
-}
 
 export async function launchBrowser() {
   if (!existsSync(CHROMIUM)) {
