@@ -6,6 +6,7 @@
 // an Apache whose balancer and /socket.io/ location are copied verbatim from
 // the sample (tests/integration/lib/apache_cluster.mjs). Apache's access log
 // tells which member served each request.
+//   0. the whole sample passes apache2 -t;
 //   1. handshakes spread over both members; every sid ends in its broker's
 //      route; every request of a session, polling or the WebSocket upgrade,
 //      went to that broker;
@@ -20,7 +21,7 @@ import {
 } from './lib/rt.mjs';
 import { startBroker } from './lib/broker.mjs';
 import { waitFor } from './lib/pd.mjs';
-import { startApache, sampleRoutes } from './lib/apache_cluster.mjs';
+import { startApache, sampleRoutes, configtestSample } from './lib/apache_cluster.mjs';
 import { killAndRestart } from './lib/failback.mjs';
 
 const w = world();
@@ -80,6 +81,10 @@ after(async () => {
 afterEach(() => closeAll());
 
 describe('Apache (sample site) in front of two brokers', () => {
+  test('the whole sample site passes apache2 -t', () => {
+    configtestSample();
+  });
+
   test('handshakes spread over both brokers; each sid carries its broker\'s route; sessions sticky, WebSocket upgrade included', T, async () => {
     const sids = [];
     for (let i = 0; i < 8; i++) sids.push(await handshake());

@@ -11,6 +11,7 @@
 //   a.url, a.log() -> [{t, method, transport, sid, status, worker, route}]
 //   await a.stop();
 import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { SRC, freePort, tmpDir } from './broker.mjs';
 import { runFront } from './front_proc.mjs';
@@ -39,6 +40,39 @@ export function sampleRoutes() {
     if (!r) throw new Error(`${SAMPLE}: a BalancerMember without route=: ${l}`);
     return r[1];
   });
+}
+
+// `apache2 -t` of the whole sample site, included in a server that loads the
+// modules its header names, with a self-signed certificate in place of its
+// certificate paths. Resolves the output (throws with it on a refusal).
+export function configtestSample() {
+  const dir = tmpDir('apache-sample-');
+  const cert = path.join(dir, 'cert.pem');
+  const key = path.join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=desk.example.com',
+    '-keyout', key, '-out', cert], { stdio: 'ignore', timeout: 30_000 });
+  const site = readFileSync(SAMPLE, 'utf8')
+    .replace('/etc/ssl/pushdesk/fullchain.pem', cert).replace('/etc/ssl/pushdesk/privkey.pem', key);
+  writeFileSync(path.join(dir, 'pushdesk.conf'), site);
+  const mods = ['mpm_event', 'authz_core', 'mime', 'alias', 'headers', 'log_config', 'proxy', 'proxy_fcgi', 'proxy_http',
+    'proxy_wstunnel', 'proxy_balancer', 'slotmem_shm', 'lbmethod_byrequests', 'ssl', 'socache_shmcb']
+    .filter((m) => m !== 'log_config' && existsSync(`${MODULES}/mod_${m}.so`));
+  const conf = path.join(dir, 'httpd.conf');
+  writeFileSync(conf, `ServerRoot "${dir}"
+DefaultRuntimeDir "${dir}"
+PidFile "${dir}/httpd.pid"
+ErrorLog "${dir}/error.log"
+Define APACHE_LOG_DIR ${dir}
+${mods.map((m) => `LoadModule ${m}_module ${MODULES}/mod_${m}.so`).join('\n')}
+Listen 127.0.0.1:80
+ServerName 127.0.0.1
+Include "${dir}/pushdesk.conf"
+`);
+  try {
+    return execFileSync(APACHE_BIN, ['-t', '-f', conf], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
+  } catch (e) {
+    throw new Error(`${APACHE_BIN} -t refuses ${SAMPLE}: ${(e.stderr || '').toString()}`);
+  }
 }
 
 // The sample's balancer and /socket.io/ location, members replaced by `servers`.
