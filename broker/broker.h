@@ -65,6 +65,7 @@ struct broker {
 	char **cors; /* allowed origins */
 	size_t ncors;
 	char token_cookie[128];
+	char route[9]; /* broker_route: ".route" ends every sid; "" = none */
 	struct pd_jwt *jwt; /* NULL in the conformance and echo profiles */
 	const struct sio_nsp_def *nsps;
 	size_t nnsps;
@@ -86,5 +87,8 @@ static inline struct worker *worker_of(struct loop *l)
 int broker_origin_allowed(const char *origin);
 /* A random URL-safe id of len chars (len <= 32) plus NUL. */
 void broker_random_id(char *out, size_t len);
+/* A new Engine.IO session id of len chars plus NUL: random, ending in
+ * ".<broker_route>" when a route is set (what a sticky front end reads). */
+void broker_session_id(char *out, size_t len);
 
 #endif

@@ -299,7 +299,7 @@ struct eio_session *eio_session_new(struct worker *w, struct wsconn *ws, char *h
 	hs_token = NULL;
 	loop_timer_init(&s->timer, on_timer);
 	do {
-		broker_random_id(s->sid, EIO_SID_LEN);
+		broker_session_id(s->sid, EIO_SID_LEN);
 	} while (eio_find(w, s->sid) != NULL);
 	s->transport = ws ? EIO_T_WEBSOCKET : EIO_T_POLLING;
 	s->ws = ws;

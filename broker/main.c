@@ -61,6 +61,30 @@ void broker_random_id(char *out, size_t len)
 	out[len] = '\0';
 }
 
+void broker_session_id(char *out, size_t len)
+{
+	size_t rl = strlen(g_broker.route);
+	if (rl == 0 || rl + 2 > len) {
+		broker_random_id(out, len);
+		return;
+	}
+	broker_random_id(out, len - rl - 1);
+	out[len - rl - 1] = '.';
+	memcpy(out + len - rl, g_broker.route, rl + 1);
+}
+
+/* broker_route: 1-8 URL-safe characters without '.', so that a front end
+ * finds the route after the sid's only dot. 0, or -1 if invalid. */
+static int set_route(const char *v)
+{
+	size_t n = strlen(v);
+	if (n >= sizeof(g_broker.route) || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+						     "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
+		return -1;
+	memcpy(g_broker.route, v, n + 1);
+	return 0;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -435,6 +459,11 @@ int main(int argc, char **argv)
 	g_broker.cors_any = cors.any;
 	snprintf(g_broker.token_cookie, sizeof(g_broker.token_cookie), "%s",
 		 pd_cfg_get(cfg, "token_cookie"));
+	if (set_route(pd_cfg_get(cfg, "broker_route")) < 0) {
+		fprintf(stderr, "pushdesk-broker: broker_route: '%s' is not 1-8 of A-Z a-z 0-9 _ -\n",
+			pd_cfg_get(cfg, "broker_route"));
+		return 1;
+	}
 	eio_upper = &sio_eio_ops;
 	switch (g_broker.profile) {
 	case PROFILE_CONFORMANCE:

@@ -99,6 +99,9 @@ static const struct key keys[] = {
 	/* logging */
 	{"log_level", "info", K_STR, "error, warning, notice, info or debug"},
 	{"log_target", "stderr", K_STR, "stderr or syslog"},
+	/* broker: sticky routing behind a front end */
+	{"broker_route", "", K_STR,
+	 "this broker's route (1-8 of A-Z a-z 0-9 _ -), appended to its sids; empty = none"},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))

@@ -1,10 +1,12 @@
 // Several brokers behind nginx, with the SAMPLE production site's sticky rule
-// (share/nginx-site/pushdesk.conf: cookie pushdesk_route, else
-// $remote_addr; `hash $pushdesk_route consistent`), contract 3 and 3.1.
+// (share/nginx-site/pushdesk.conf: a request with a sid goes to the broker
+// of the route that ends the sid; a handshake by cookie pushdesk_route, else
+// $remote_addr, `hash $pushdesk_route consistent`), contract 3 and 3.1.
 // Started here: two brokers A and B (the stack's pushdesk.conf with
-// presence_ttl = lease_ttl = 3 s) and an nginx whose maps, upstream (servers
-// replaced by A and B) and location /socket.io/ are copied verbatim from the
-// sample (tests/integration/lib/nginx_cluster.mjs). Clients pick their broker
+// presence_ttl = lease_ttl = 3 s, pings every 2 s, broker_route = the
+// sample's routes) and an nginx whose maps, upstreams (servers replaced by A
+// and B) and location /socket.io/ are copied verbatim from the sample
+// (tests/integration/lib/nginx_cluster.mjs). Clients pick their broker
 // through the routing cookie (extraHeaders); nginx's access log tells which
 // broker served each request.
 //   1. long-polling and polling-then-WebSocket clients: every ack comes back,
@@ -14,6 +16,9 @@
 //      most one user:offline/user:online pair per user, the users are online
 //      again and can send; a user who does not reconnect goes offline within
 //      presence_ttl + 2 s.
+// Before 3: kill -9 of B, then B back (issue 13's failback): the clients
+// that moved to A stay there, with no second disconnect
+// (tests/integration/lib/failback.mjs).
 import { describe, test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -23,12 +28,14 @@ import {
 } from './lib/rt.mjs';
 import { startBroker } from './lib/broker.mjs';
 import { waitFor } from './lib/pd.mjs';
-import { startNginx } from './lib/nginx_cluster.mjs';
+import { startNginx, sampleRoutes } from './lib/nginx_cluster.mjs';
+import { killAndRestart } from './lib/failback.mjs';
 
 const PRESENCE_TTL = 3;
 const LEASE_TTL = 3;
 const w = world();
-let A, B, ngx;
+let A, B, ngx, confs;
+const ROUTES = sampleRoutes();
 const where = new Map(); // routing cookie value -> 'A' | 'B'
 const keysOn = { A: [], B: [] };
 const addrOf = () => ({ A: `127.0.0.1:${A.port}`, B: `127.0.0.1:${B.port}` });
@@ -77,8 +84,10 @@ async function openVia(user, key, opts) {
 }
 
 before(async () => {
-  const conf = brokerConfig({ presence_ttl: PRESENCE_TTL, lease_ttl: LEASE_TTL });
-  [A, B] = await Promise.all([startBroker({ config: conf }), startBroker({ config: conf })]);
+  confs = ROUTES.map((r) => brokerConfig({
+    presence_ttl: PRESENCE_TTL, lease_ttl: LEASE_TTL, ping_interval: 2000, ping_timeout: 5000, broker_route: r,
+  }));
+  [A, B] = await Promise.all(confs.map((config) => startBroker({ config })));
   ngx = await startNginx([`127.0.0.1:${A.port}`, `127.0.0.1:${B.port}`]);
   // Which broker each of 24 routing keys lands on.
   for (let i = 0; i < 24; i++) {
@@ -187,6 +196,35 @@ describe('nginx (sample site) in front of two brokers', () => {
     const a = addrOf();
     assert.ok(ngx.log().filter((e) => e.sid === cs.io.engine.id).every((e) => e.upstream === a.A), 'the customer\'s session on A');
     assert.ok(ngx.log().filter((e) => e.sid === ag.io.engine.id).every((e) => e.upstream === a.B), 'the agent\'s session on B');
+  });
+
+  test('kill -9 of B, then B back: the clients that moved to A stay connected (no second "Session ID unknown")', { timeout: 180_000 }, async (tc) => {
+    // Where a session is: the route that ends its sid.
+    const brokerOf = (s) => {
+      const id = (s.io.engine && s.io.engine.id) || '';
+      const r = id.slice(id.indexOf('.') + 1);
+      return id.includes('.') && r === ROUTES[0] ? 'A' : id.includes('.') && r === ROUTES[1] ? 'B' : null;
+    };
+    let n = 0;
+    const openOn = async (which, user, opts) => {
+      const s = await openVia(user, keysOn[which][n++ % keysOn[which].length], opts);
+      if (brokerOf(s) !== which) {
+        close(s);
+        throw new Error(`a session for ${which} landed on ${brokerOf(s)}: ${s.io.engine.id}`);
+      }
+      return s;
+    };
+    B = await killAndRestart(tc, {
+      w, B, brokerOf, openOn,
+      restartB: () => startBroker({ config: confs[1], port: B.port, adminPort: B.adminPort }),
+      movers: 6,
+      settleMs: 8000,
+    });
+    // and the moved sessions' requests went to A only, after B came back too
+    const a = addrOf();
+    const movedLines = ngx.log().filter((e) => e.sid && e.sid.endsWith(`.${ROUTES[0]}`) && e.t > Date.now() - 60_000);
+    assert.ok(movedLines.length > 0);
+    for (const e of movedLines) assert.equal(e.last, a.A, `${e.method} of ${e.sid} went to ${e.upstream}`);
   });
 
   // Last: B does not come back.

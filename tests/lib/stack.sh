@@ -15,6 +15,10 @@
 #   pg/data pg/log/postgresql.log pg/run (PostgreSQL's socket)
 #   redis/ (redis.pid, redis.log)   run/ (api.pid broker.pid nginx.pid api.sock)
 #   log/ (api.log broker.log nginx-error.log nginx-access.log)   nginx/ (nginx.conf, tmp/)
+#   apache/ (httpd.conf, run/) and log/apache-*.log when PD_FRONT=apache
+#
+# PD_FRONT (nginx, the default, or apache) picks the front end that
+# pd_start_front, pd_front_running and the test stack use.
 
 PD_SRC=${PD_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 PD_STACK=${PD_STACK:-$PD_SRC/tests/lib/stack.sh}
@@ -432,6 +436,126 @@ pd_start_nginx() {
 
 pd_stop_nginx() { pd_pid_stop "$(pd__dir)/run/nginx.pid" 20; }
 
+# ---- Apache httpd (PD_FRONT=apache) --------------------------------------------
+
+pd__apache() { command -v apache2 || command -v httpd || echo /usr/sbin/apache2; }
+pd__apache_modules() {
+	local d
+	for d in /usr/lib/apache2/modules /usr/lib64/httpd/modules /usr/lib/httpd/modules; do
+		[ -f "$d/mod_proxy_fcgi.so" ] && { echo "$d"; return 0; }
+	done
+	pd__say "Apache's modules (mod_proxy_fcgi.so) not found (apt-get install apache2)"
+	return 1
+}
+
+# pd_apache_render: $PD_DIR/apache/httpd.conf from share/apache/httpd.conf.in.
+# PD_BROKER_SERVERS entries may be ADDR:PORT=ROUTE (that broker's broker_route);
+# without =ROUTE a member's route is PD_BROKER_ROUTE (b1), the stack broker's.
+pd_apache_render() {
+	local d out mods user_lines="" max_body sio_body members="" b addr route
+	d=$(pd__dir)
+	out=$d/apache/httpd.conf
+	case "$d$PD_SRC" in *'|'* | *'&'* | *'\'* | *'"'*)
+		pd__say "paths with |, &, \" or \\ are not supported: $d, $PD_SRC"
+		return 1 ;;
+	esac
+	mods=$(pd__apache_modules) || return 1
+	mkdir -p "$d/apache/run" "$d/run" "$d/log"
+	# Apache refuses to serve as root: its children run as www-data, which
+	# may connect to the API's socket (mode 0666) and read web/.
+	if [ "$(id -u)" = 0 ]; then
+		user_lines="User ${PD_APACHE_USER:-www-data}\\nGroup ${PD_APACHE_GROUP:-www-data}"
+	fi
+	max_body=$(pd_conf_get api_max_body 1048576)
+	sio_body=$(($(pd_conf_get max_payload 1000000) * 2))
+	for b in ${PD_BROKER_SERVERS:-127.0.0.1:$PD_BROKER_PORT}; do
+		addr=${b%%=*}
+		route=${PD_BROKER_ROUTE:-b1}
+		[ "$addr" != "$b" ] && route=${b#*=}
+		[ -n "$members" ] && members+='\n'
+		members+="    BalancerMember \"http://$addr\" route=$route upgrade=websocket"
+		members+=" connectiontimeout=5 timeout=3600 retry=1"
+	done
+	sed -e "s|@USER_LINES@|$user_lines|" \
+		-e "s|@APACHE_DIR@|$d/apache|g" \
+		-e "s|@MOD_DIR@|$mods|g" \
+		-e "s|@RUN_DIR@|$d/run|g" \
+		-e "s|@LOG_DIR@|$d/log|g" \
+		-e "s|@API_SOCKET@|$d/run/api.sock|g" \
+		-e "s|@BROKER_MEMBERS@|$members|" \
+		-e "s|@HTTP_ADDR@|${PD_HTTP_ADDR:-127.0.0.1}|g" \
+		-e "s|@HTTP_PORT@|$PD_HTTP_PORT|g" \
+		-e "s|@WEB_ROOT@|$PD_SRC/web|g" \
+		-e "s|@ERRORS_DIR@|$PD_SRC/share/errors|g" \
+		-e "s|@API_MAX_BODY@|$max_body|g" \
+		-e "s|@SIO_MAX_BODY@|$sio_body|g" \
+		"$PD_SRC/share/apache/httpd.conf.in" >"$out.tmp"
+	if grep -q '@[A-Z_]*@' "$out.tmp"; then
+		pd__say "unreplaced placeholders in $out.tmp: $(grep -o '@[A-Z_]*@' "$out.tmp" | sort -u | tr '\n' ' ')"
+		return 1
+	fi
+	mv "$out.tmp" "$out"
+}
+
+pd_start_apache() {
+	local d bin
+	d=$(pd__dir)
+	bin=$(pd__apache)
+	pd_pid_alive "$d/run/apache.pid" && return 0
+	pd_apache_render || return 1
+	if ! (cd / && pd__env_clean timeout 20 "$bin" -t -f "$d/apache/httpd.conf") \
+		>"$d/log/apache-test.log" 2>&1; then
+		pd__say "Apache refuses $d/apache/httpd.conf:"
+		cat "$d/log/apache-test.log" >&2
+		return 1
+	fi
+	# Without -DFOREGROUND apache2 detaches into its own session and writes
+	# run/apache.pid itself.
+	rm -f "$d/run/apache.pid"
+	if ! (cd / && pd__env_clean timeout 20 "$bin" -f "$d/apache/httpd.conf") \
+		>>"$d/log/apache-error.log" 2>&1; then
+		pd__say "Apache did not start; the end of $d/log/apache-error.log:"
+		tail -n 20 "$d/log/apache-error.log" >&2
+		return 1
+	fi
+	pd_wait 20 "Apache's pidfile" pd_pid_alive "$d/run/apache.pid" &&
+		pd_wait 20 "Apache on port $PD_HTTP_PORT" pd__port_busy "$PD_HTTP_PORT" || {
+		tail -n 20 "$d/log/apache-error.log" >&2
+		return 1
+	}
+}
+
+pd_stop_apache() { pd_pid_stop "$(pd__dir)/run/apache.pid" 20; }
+
+# ---- the front end: nginx or Apache (PD_FRONT) -----------------------------------
+
+pd_front() {
+	case ${PD_FRONT:-nginx} in
+	nginx | apache) echo "${PD_FRONT:-nginx}" ;;
+	*)
+		pd__say "PD_FRONT must be nginx or apache, not '$PD_FRONT'"
+		return 1
+		;;
+	esac
+}
+pd_start_front() {
+	local f
+	f=$(pd_front) || return 1
+	"pd_start_$f"
+}
+# Stops whichever front end runs (both: after a switch none is left).
+pd_stop_front() {
+	local rc=0
+	pd_stop_nginx || rc=1
+	pd_stop_apache || rc=1
+	return $rc
+}
+pd_front_running() {
+	local f
+	f=$(pd_front) || return 1
+	pd_pid_alive "$(pd__dir)/run/$f.pid"
+}
+
 # ---- configuration -----------------------------------------------------------
 
 # pd_conf_get KEY [DEFAULT]: a key of $PD_CONF (last one wins), else DEFAULT.
@@ -461,6 +585,8 @@ broker_listen = 127.0.0.1:$PD_BROKER_PORT
 broker_admin_listen = 127.0.0.1:$PD_BROKER_ADMIN_PORT
 cors_origins = http://127.0.0.1:$PD_HTTP_PORT,http://localhost:$PD_HTTP_PORT
 EOF
+	# Behind Apache the broker's sids carry the route of its balancer member.
+	[ "${PD_FRONT:-nginx}" = apache ] && echo "broker_route = ${PD_BROKER_ROUTE:-b1}" >>"$PD_CONF.tmp"
 	[ -n "${PD_STACK_CONF_EXTRA:-}" ] && printf '%s\n' "$PD_STACK_CONF_EXTRA" >>"$PD_CONF.tmp"
 	umask 022
 	mv "$PD_CONF.tmp" "$PD_CONF"
@@ -469,7 +595,7 @@ EOF
 
 pd_ctl() { pd__env_clean timeout 120 "$PD_BUILD/cli/pushdeskctl" --config "$PD_CONF" "$@"; }
 
-# pd_wait_health SECONDS: GET /api/v1/health through nginx answers 200.
+# pd_wait_health SECONDS: GET /api/v1/health through the front end answers 200.
 pd_wait_health() {
 	pd_wait "${1:-60}" "$PD_HTTP/api/v1/health to answer 200" pd__is_200 "$PD_HTTP/api/v1/health"
 }
@@ -522,12 +648,13 @@ pd_stack_start() {
 	PD_BROKER_ADMIN=http://127.0.0.1:$PD_BROKER_ADMIN_PORT
 	PD_DATABASE_URL=postgresql://pushdesk@127.0.0.1:$PD_PG_PORT/pushdesk
 	PD_REDIS_URL=redis://127.0.0.1:$PD_REDIS_PORT
+	PD_FRONT=$(pd_front) || return 1
 	export PD_SRC PD_BUILD PD_TMP PD_DIR PD_CONF PD_HTTP PD_HTTP_PORT PD_BROKER PD_BROKER_PORT \
 		PD_BROKER_ADMIN PD_BROKER_ADMIN_PORT PD_DATABASE_URL PD_REDIS_URL PD_REDIS_PORT \
-		PD_PGDATA PD_PGBIN PD_PG_PORT PD_PG_OSUSER PD_STACK PD_PORTS PD_PORTS_OWNER
+		PD_PGDATA PD_PGBIN PD_PG_PORT PD_PG_OSUSER PD_STACK PD_PORTS PD_PORTS_OWNER PD_FRONT
 	declare -p PD_SRC PD_BUILD PD_TMP PD_DIR PD_CONF PD_HTTP PD_HTTP_PORT PD_BROKER PD_BROKER_PORT \
 		PD_BROKER_ADMIN PD_BROKER_ADMIN_PORT PD_DATABASE_URL PD_REDIS_URL PD_REDIS_PORT \
-		PD_PGDATA PD_PGBIN PD_PG_PORT PD_PG_OSUSER PD_STACK PD_PORTS PD_PORTS_OWNER |
+		PD_PGDATA PD_PGBIN PD_PG_PORT PD_PG_OSUSER PD_STACK PD_PORTS PD_PORTS_OWNER PD_FRONT |
 		sed -E 's/^declare -[-x] /export /' >"$PD_TMP/env"
 
 	PD_PG_FAST=1 pd_pg_init || return 1
@@ -543,7 +670,7 @@ pd_stack_start() {
 	}
 	pd_start_api || return 1
 	pd_start_broker || return 1
-	pd_start_nginx || return 1
+	pd_start_front || return 1
 	pd_wait_health 60 || {
 		pd_tail_logs 20
 		return 1
@@ -551,7 +678,7 @@ pd_stack_start() {
 }
 
 # pd_stack_heal: put back whatever a test left stopped (PostgreSQL, redis,
-# nginx). Prints what it found dead; returns 1 if pushdesk-api or
+# the front end). Prints what it found dead; returns 1 if pushdesk-api or
 # pushdesk-broker had died (a crash is a failure), after restarting them.
 pd_stack_heal() {
 	local rc=0 d
@@ -570,7 +697,7 @@ pd_stack_heal() {
 		pd_start_broker
 		rc=1
 	fi
-	pd_pid_alive "$d/run/nginx.pid" || { pd__say "nginx was down: starting it"; pd_start_nginx || rc=1; }
+	pd_front_running || { pd__say "$(pd_front) was down: starting it"; pd_start_front || rc=1; }
 	pd_wait_health 30 || rc=1
 	return $rc
 }
@@ -581,7 +708,7 @@ pd_stack_stop() {
 	local d
 	d=${PD_DIR:-${PD_TMP:-}}
 	[ -n "$d" ] && [ -d "$d" ] || return 0
-	pd_stop_nginx || true
+	pd_stop_front || true
 	pd_stop_broker || true
 	pd_stop_api || true
 	pd_stop_redis || true

@@ -1,18 +1,20 @@
 // An nginx of a test's own in front of brokers of the test's own, built from
 // the SAMPLE production site share/nginx-site/pushdesk.conf: its map blocks,
-// its `upstream pushdesk_brokers` (server addresses replaced, parameters kept)
-// and its `location /socket.io/` are copied verbatim into a plain-HTTP server
-// on a free loopback port, so that the sample's sticky rule itself is tested.
-// The access log records, per request, the routing cookie and the upstream.
+// its `upstream pushdesk_brokers` and its per-broker `upstream
+// pushdesk_broker_<route>` blocks (server addresses replaced, parameters
+// kept) and its `location /socket.io/` are copied verbatim into a plain-HTTP
+// server on a free loopback port, so that the sample's sticky rules
+// themselves are tested. The access log records, per request, the routing
+// cookie and the upstream. The i-th broker must run with broker_route =
+// sampleRoutes()[i].
 //
 //   const n = await startNginx(['127.0.0.1:P1', '127.0.0.1:P2']);
 //   n.url, n.log() -> [{cookie, upstream, upstreams, status, method, transport, sid, upgrade}]
 //   await n.stop();
-import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { SRC, freePort, sleep, tmpDir } from './broker.mjs';
+import { SRC, freePort, tmpDir } from './broker.mjs';
+import { runFront } from './front_proc.mjs';
 
 export const NGINX_BIN = '/usr/sbin/nginx';
 export const SAMPLE = path.join(SRC, 'share', 'nginx-site', 'pushdesk.conf');
@@ -29,6 +31,12 @@ function block(text, re, what) {
   throw new Error(`${SAMPLE}: unbalanced ${what}`);
 }
 
+// The routes of the sample's per-broker upstreams, in their order (b1, b2).
+export function sampleRoutes() {
+  const text = readFileSync(SAMPLE, 'utf8');
+  return [...text.matchAll(/^upstream pushdesk_broker_([A-Za-z0-9_-]+)\s*\{/gm)].map((m) => m[1]);
+}
+
 // The sample's routing part, with its upstream servers replaced by `servers`.
 export function sampleParts(servers) {
   const text = readFileSync(SAMPLE, 'utf8');
@@ -43,16 +51,16 @@ export function sampleParts(servers) {
   let k = 0;
   upstream = upstream.split('\n').map((l) => (/^\s*server\s/.test(l)
     ? l.replace(/^(\s*server\s+)\S+/, (_, pre) => pre + servers[k++]) : l)).join('\n');
+  const routes = sampleRoutes();
+  if (routes.length !== servers.length) {
+    throw new Error(`${SAMPLE}: ${routes.length} upstreams pushdesk_broker_<route>, the test has ${servers.length} brokers`);
+  }
+  for (const [i, r] of routes.entries()) {
+    const one = block(text, new RegExp(`^upstream pushdesk_broker_${r}\\s*\\{`, 'm'), `upstream pushdesk_broker_${r}`);
+    upstream += `\n${one.replace(/^(\s*server\s+)\S+;/m, (_, pre) => `${pre}${servers[i]};`)}`;
+  }
   const location = block(text, /^\s*location \/socket\.io\/\s*\{/m, 'location /socket.io/');
   return { maps, upstream, location };
-}
-
-function portOpen(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
 }
 
 export async function startNginx(servers) {
@@ -97,35 +105,11 @@ ${location}
 }
 `);
   const args = ['-p', `${dir}/`, '-c', conf, '-e', errorLog];
-  try {
-    execFileSync(NGINX_BIN, [...args, '-t', '-q'], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 });
-  } catch (e) {
-    throw new Error(`nginx -t failed for ${conf}: ${(e.stderr || '').toString()}${readFileSync(conf, 'utf8')}`);
-  }
-  const proc = spawn(NGINX_BIN, [...args, '-g', 'daemon off;'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout.on('data', (d) => { out += d; });
-  proc.stderr.on('data', (d) => { out += d; });
-  let exited = null;
-  const exitP = new Promise((resolve) => proc.on('exit', (code, signal) => { exited = { code, signal }; resolve(exited); }));
-  // KILL the workers (the master's children, by pid) and the master.
-  const killAll = () => {
-    let kids = [];
-    try { kids = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean); } catch { /* gone */ }
-    for (const k of kids) { try { process.kill(Number(k), 'SIGKILL'); } catch { /* gone */ } }
-    try { proc.kill('SIGKILL'); } catch { /* gone */ }
-  };
-  process.on('exit', () => { if (!exited) killAll(); });
-  const deadline = Date.now() + 10_000;
-  while (!(await portOpen(port))) {
-    if (exited) throw new Error(`nginx exited early ${JSON.stringify(exited)}: ${out}${existsSync(errorLog) ? readFileSync(errorLog, 'utf8') : ''}`);
-    if (Date.now() > deadline) { killAll(); throw new Error(`nginx not listening on ${port} within 10 s: ${out}`); }
-    await sleep(50);
-  }
+  const p = await runFront({ bin: NGINX_BIN, check: [...args, '-t', '-q'], args: [...args, '-g', 'daemon off;'], port, conf, errorLog, what: 'nginx', readyMs: 10_000 });
   return {
-    dir, port, conf, accessLog, errorLog, proc,
-    url: `http://127.0.0.1:${port}`,
-    get exited() { return exited; },
+    dir, port, conf, accessLog, errorLog, proc: p.proc,
+    url: p.url,
+    get exited() { return p.exited; },
     log() {
       if (!existsSync(accessLog)) return [];
       return readFileSync(accessLog, 'utf8').split('\n').filter(Boolean).map((l) => {
@@ -134,14 +118,6 @@ ${location}
         return { t: Number(msec) * 1000, cookie, upstream, upstreams: ups, last: ups[ups.length - 1] || null, status: Number(status), method, transport, sid, upgrade };
       });
     },
-    // TERM: nginx's fast shutdown stops its workers too; KILL after 5 s.
-    async stop() {
-      if (exited) return exited;
-      try { proc.kill('SIGTERM'); } catch { /* gone */ }
-      const t = setTimeout(killAll, 5000);
-      const r = await exitP;
-      clearTimeout(t);
-      return r;
-    },
+    stop: () => p.stop(),
   };
 }
