@@ -26,10 +26,11 @@
 #include <stdint.h>
 
 #include "pd_buf.h"
+#include "pd_keys.h"
 
-#define ADAPTER_DEFAULT_KEY "socket.io"
+#define ADAPTER_DEFAULT_KEY PD_KEYS_DEFAULT_PREFIX
 #define ADAPTER_MAX_MSG (2u << 20)   /* bytes of one message */
-#define ADAPTER_MAX_KEY 128          /* bytes of the key prefix */
+#define ADAPTER_MAX_KEY PD_KEYS_MAX_PREFIX /* bytes of the key prefix */
 #define ADAPTER_MAX_NSP 255          /* bytes of a namespace name */
 #define ADAPTER_MAX_UID 64           /* bytes of a server uid or a requestId */
 #define ADAPTER_MAX_ROOMS 1024       /* rooms in one list */

@@ -7,5 +7,6 @@ libpushdesk_a_SOURCES = \
 	shared/pd_err.c shared/pd_err.h \
 	shared/pd_json.c shared/pd_json.h \
 	shared/pd_jwt.c shared/pd_jwt.h \
+	shared/pd_keys.c shared/pd_keys.h \
 	shared/pd_log.c shared/pd_log.h \
 	shared/pd_url.c shared/pd_url.h

@@ -10,6 +10,7 @@
 #include <msgpack.h>
 #include <string.h>
 
+#include "pd_keys.h"
 #include "pd_log.h"
 
 #define PD_EMIT_MAX_DEPTH 64
@@ -119,8 +120,7 @@ int pd_emitter_encode(const struct pd_emit *e, struct pd_buf *out)
 int pd_emitter_channel(const char *key, const struct pd_emit *e, struct pd_buf *out)
 {
 	const char *nsp = e->nsp != NULL && e->nsp[0] != '\0' ? e->nsp : "/";
-	if (key == NULL || key[0] == '\0')
-		key = "socket.io";
+	key = pd_keys_prefix(key);
 	if (e->nrooms == 1)
 		return pd_buf_printf(out, "%s#%s#%s#", key, nsp, e->rooms[0]);
 	return pd_buf_printf(out, "%s#%s#", key, nsp);

@@ -24,3 +24,10 @@ tests_unit_test_json_LDADD = $(TEST_LIBS)
 tests_unit_test_url_SOURCES = tests/unit/test_url.c
 tests_unit_test_url_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
 tests_unit_test_url_LDADD = $(TEST_LIBS)
+
+# pd_keys: the Valkey key names and the lease scripts.
+check_PROGRAMS += tests/unit/test_keys
+TESTS += tests/unit/test_keys
+tests_unit_test_keys_SOURCES = tests/unit/test_keys.c tests/unit/check_run.h
+tests_unit_test_keys_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_keys_LDADD = $(TEST_LIBS)
