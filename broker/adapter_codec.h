@@ -26,17 +26,21 @@
 #include <stdint.h>
 
 #include "pd_buf.h"
+#include "pd_keys.h"
+#include "pd_msgpack.h"
 
-#define ADAPTER_DEFAULT_KEY "socket.io"
+#define ADAPTER_DEFAULT_KEY PD_KEYS_DEFAULT_PREFIX
 #define ADAPTER_MAX_MSG (2u << 20)   /* bytes of one message */
-#define ADAPTER_MAX_KEY 128          /* bytes of the key prefix */
+#define ADAPTER_MAX_KEY PD_KEYS_MAX_PREFIX /* bytes of the key prefix */
 #define ADAPTER_MAX_NSP 255          /* bytes of a namespace name */
 #define ADAPTER_MAX_UID 64           /* bytes of a server uid or a requestId */
 #define ADAPTER_MAX_ROOMS 1024       /* rooms in one list */
 #define ADAPTER_MAX_ROOM 256         /* bytes of one room name */
-#define ADAPTER_MAX_DEPTH 64         /* nesting of packet data */
-#define ADAPTER_MAX_NODES 262144     /* values in one msgpack message */
-#define ADAPTER_MAX_ATTACHMENTS 64   /* binary values in one packet (SIO_MAX_ATTACHMENTS) */
+/* nesting of packet data, values in one message, binary values in one
+ * packet (at most SIO_MAX_ATTACHMENTS): pd_msgpack's limits */
+#define ADAPTER_MAX_DEPTH PD_MSGPACK_MAX_DEPTH
+#define ADAPTER_MAX_NODES PD_MSGPACK_MAX_NODES
+#define ADAPTER_MAX_ATTACHMENTS PD_MSGPACK_MAX_BINS
 
 /* Request types (the adapter's RequestType enum). */
 enum adapter_type {
@@ -106,10 +110,9 @@ struct adapter_flags {
 };
 #define ADAPTER_FLAGS_NONE {-1, -1, -1, -1, -1, -1}
 
-struct adapter_bin {
-	uint8_t *p; /* owned by the struct that holds it (malloc) */
-	size_t len;
-};
+/* A binary value of a packet: pd_msgpack's {p, len}, p owned by the
+ * struct that holds it (malloc). */
+#define adapter_bin pd_msgpack_bin
 
 /* A Socket.IO packet as the adapter carries it. In data every binary value
  * is replaced by {"_placeholder":true,"num":N}, N its index in att (in the

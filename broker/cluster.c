@@ -18,27 +18,11 @@
 #include "loop.h"
 #include "msg.h"
 #include "pd_buf.h"
+#include "pd_keys.h"
 #include "pd_log.h"
 #include "room.h"
 #include "sio.h"
 #include "vk.h"
-
-/* SET the lease, ZADD its expiry (server clock), drop dead members,
- * return the live uids. KEYS: lease, brokers; ARGV: uid, ttl ms, value. */
-static const char LEASE_LUA[] =
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local ttl = tonumber(ARGV[2])\n"
-    "redis.call('SET', KEYS[1], ARGV[3], 'PX', ttl)\n"
-    "redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)\n"
-    "return redis.call('ZRANGEBYSCORE', KEYS[2], now, '+inf')\n";
-
-/* The live uids. KEYS: brokers. */
-static const char LIVE_LUA[] =
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')\n";
 
 struct creq;
 
@@ -47,8 +31,8 @@ struct cluster {
 	struct vk *vk;
 	char uid[CLUSTER_UID_LEN + 1];
 	char key[ADAPTER_MAX_KEY + 1];
-	char lease_key[ADAPTER_MAX_KEY + 64];
-	char brokers_key[ADAPTER_MAX_KEY + 16];
+	char lease_key[PD_KEYS_MAX];
+	char brokers_key[PD_KEYS_MAX];
 	long lease_ttl_ms, request_timeout_ms;
 	struct loop_timer lease_timer;
 	atomic_int up;
@@ -936,7 +920,7 @@ static struct cluster *token_cluster(const char *t)
 	return c;
 }
 
-/* Replies of LIVE_LUA: the uids whose lease is live now. */
+/* Replies of pd_keys_lua_live: the uids whose lease is live now. */
 static int reply_has(const redisReply *r, const char *uid)
 {
 	for (size_t i = 0; i < r->elements; i++)
@@ -992,7 +976,7 @@ static void creq_on_timer(struct loop_timer *t)
 	}
 	if (q->asked && q->nexpect > 0 && !q->checking && vk_is_up(c->vk)) {
 		char *tok = id_token(c, q->id);
-		const char *argv[4] = {"EVAL", LIVE_LUA, "1", c->brokers_key};
+		const char *argv[4] = {"EVAL", pd_keys_lua_live, "1", c->brokers_key};
 		if (tok != NULL && vk_command(c->vk, on_recheck_reply, tok, 4, argv, NULL) == 0)
 			q->checking = 1;
 		else
@@ -1098,7 +1082,7 @@ static void creq_begin(struct loop *l, void *p)
 		pd_buf_init(&out, ADAPTER_MAX_MSG);
 		pd_buf_init(&ch, 0);
 		char *tok = id_token(c, q->id);
-		const char *argv[4] = {"EVAL", LIVE_LUA, "1", c->brokers_key};
+		const char *argv[4] = {"EVAL", pd_keys_lua_live, "1", c->brokers_key};
 		if (tok != NULL && r.data != NULL && adapter_request_encode(&out, &r) == 0 &&
 		    adapter_channel_request(&ch, c->key, nsp_name(0)) == 0 &&
 		    vk_command(c->vk, on_live_reply, tok, 4, argv, NULL) == 0) {
@@ -1249,8 +1233,8 @@ static void lease_renew(struct cluster *c)
 	lease_value(c, &val);
 	char ttl[24];
 	snprintf(ttl, sizeof(ttl), "%ld", c->lease_ttl_ms);
-	const char *argv[8] = {"EVAL", LEASE_LUA, "2", c->lease_key, c->brokers_key, c->uid, ttl,
-			       val.data ? val.data : "{}"};
+	const char *argv[8] = {"EVAL", pd_keys_lua_lease, "2", c->lease_key, c->brokers_key,
+			       c->uid, ttl, val.data ? val.data : "{}"};
 	if (vk_command(c->vk, on_lease_reply, c, 8, argv, NULL) < 0)
 		CNT_ADD(c, lease_failures);
 	pd_buf_free(&val);
@@ -1314,8 +1298,9 @@ struct cluster *cluster_new(struct loop *home, const struct cluster_cfg *cfg, ch
 	for (int i = 0; i < CLUSTER_UID_LEN; i++)
 		c->uid[i] = abc[arc4random_uniform(sizeof(abc) - 1)];
 	c->uid[CLUSTER_UID_LEN] = '\0';
-	snprintf(c->lease_key, sizeof(c->lease_key), "%s:broker:%s", c->key, c->uid);
-	snprintf(c->brokers_key, sizeof(c->brokers_key), "%s:brokers", c->key);
+	/* they fit: key is at most ADAPTER_MAX_KEY bytes, checked above */
+	pd_keys_broker(c->lease_key, sizeof(c->lease_key), c->key, c->uid);
+	pd_keys_brokers(c->brokers_key, sizeof(c->brokers_key), c->key);
 	c->lease_ttl_ms = cfg->lease_ttl_ms > 0 ? cfg->lease_ttl_ms : 10000;
 	c->request_timeout_ms = cfg->request_timeout_ms > 0 ? cfg->request_timeout_ms : 5000;
 	long cto = cfg->command_timeout_ms > 0 ? cfg->command_timeout_ms : c->request_timeout_ms;

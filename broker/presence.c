@@ -17,16 +17,13 @@
 #include "hmap.h"
 #include "loop.h"
 #include "pd_buf.h"
+#include "pd_keys.h"
 #include "pd_log.h"
 #include "vk.h"
 
-#define NOW_LUA                                                                                    \
-	"local t = redis.call('TIME')\n"                                                           \
-	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-
 /* KEYS: hash, conns, all conns, org set. ARGV: member, global member, ttl, user, org.
  * 1 when this is the user's first connection anywhere. */
-static const char CONNECT_LUA[] = NOW_LUA
+static const char CONNECT_LUA[] = PD_KEYS_LUA_NOW
     "local had = redis.call('ZCARD', KEYS[2])\n"
     "redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])\n"
     "redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), ARGV[2])\n"
@@ -40,7 +37,7 @@ static const char CONNECT_LUA[] = NOW_LUA
 
 /* KEYS: hash, conns, all conns, org set. ARGV: member, global member, user.
  * 1 when that was the user's last connection. */
-static const char DISCONNECT_LUA[] = NOW_LUA
+static const char DISCONNECT_LUA[] = PD_KEYS_LUA_NOW
     "local removed = redis.call('ZREM', KEYS[2], ARGV[1])\n"
     "redis.call('ZREM', KEYS[3], ARGV[2])\n"
     "if removed == 1 and redis.call('ZCARD', KEYS[2]) == 0 then\n"
@@ -54,19 +51,19 @@ static const char DISCONNECT_LUA[] = NOW_LUA
 /* KEYS: all conns. ARGV: prefix, ttl, then (user, org, member, global
  * member) per connection. Returns org, user, lastSeen of every user whose
  * conns were empty (gone during an outage, or swept): online again. */
-static const char REFRESH_LUA[] = NOW_LUA
+static const char REFRESH_LUA[] = PD_KEYS_LUA_NOW PD_KEYS_LUA_PRESENCE
     "local exp = now + tonumber(ARGV[2])\n"
     "local back = {}\n"
     "local i = 3\n"
     "while i + 3 <= #ARGV do\n"
     "  local user, org = ARGV[i], ARGV[i + 1]\n"
-    "  local base = ARGV[1] .. ':presence:' .. user\n"
-    "  local had = redis.call('ZCARD', base .. ':conns')\n"
-    "  redis.call('ZADD', base .. ':conns', exp, ARGV[i + 2])\n"
+    "  local base, conns = k_user(ARGV[1], user), k_conns(ARGV[1], user)\n"
+    "  local had = redis.call('ZCARD', conns)\n"
+    "  redis.call('ZADD', conns, exp, ARGV[i + 2])\n"
     "  redis.call('ZADD', KEYS[1], exp, ARGV[i + 3])\n"
     "  if had == 0 then\n"
     "    redis.call('HSET', base, 'status', 'online', 'lastSeen', now, 'org', org)\n"
-    "    redis.call('SADD', ARGV[1] .. ':presence:org:' .. org, user)\n"
+    "    redis.call('SADD', k_org(ARGV[1], org), user)\n"
     "    back[#back + 1] = org\n"
     "    back[#back + 1] = user\n"
     "    back[#back + 1] = now\n"
@@ -80,10 +77,10 @@ static const char REFRESH_LUA[] = NOW_LUA
 /* KEYS: all conns, lock. ARGV: uid, lock ms, prefix, limit, ttl. Only the
  * lock's holder sweeps. Returns org, user, lastSeen of each user whose
  * last connection expired. */
-static const char SWEEP_LUA[] =
+static const char SWEEP_LUA[] = PD_KEYS_LUA_PRESENCE
     "local cur = redis.call('GET', KEYS[2])\n"
     "if cur and cur ~= ARGV[1] then return {} end\n"
-    "redis.call('SET', KEYS[2], ARGV[1], 'PX', tonumber(ARGV[2]))\n" NOW_LUA
+    "redis.call('SET', KEYS[2], ARGV[1], 'PX', tonumber(ARGV[2]))\n" PD_KEYS_LUA_NOW
     "local exp = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, "
     "tonumber(ARGV[4]))\n"
     "local out = {}\n"
@@ -94,14 +91,14 @@ static const char SWEEP_LUA[] =
     "  if b then\n"
     "    local org, user = string.sub(g, 1, a - 1), string.sub(g, a + 1, b - 1)\n"
     "    local m = string.sub(g, b + 1)\n"
-    "    local base = ARGV[3] .. ':presence:' .. user\n"
-    "    local sc = redis.call('ZSCORE', base .. ':conns', m)\n"
+    "    local base, conns = k_user(ARGV[3], user), k_conns(ARGV[3], user)\n"
+    "    local sc = redis.call('ZSCORE', conns, m)\n"
     "    if sc and tonumber(sc) <= now then\n"
-    "      redis.call('ZREM', base .. ':conns', m)\n"
-    "      if redis.call('ZCARD', base .. ':conns') == 0 then\n"
+    "      redis.call('ZREM', conns, m)\n"
+    "      if redis.call('ZCARD', conns) == 0 then\n"
     "        local seen = tonumber(sc) - tonumber(ARGV[5])\n"
     "        redis.call('HSET', base, 'status', 'offline', 'lastSeen', seen)\n"
-    "        redis.call('SREM', ARGV[3] .. ':presence:org:' .. org, user)\n"
+    "        redis.call('SREM', k_org(ARGV[3], org), user)\n"
     "        out[#out + 1] = org\n"
     "        out[#out + 1] = user\n"
     "        out[#out + 1] = seen\n"
@@ -112,23 +109,22 @@ static const char SWEEP_LUA[] =
     "return out\n";
 
 /* KEYS: hash. ARGV: status. Returns lastSeen. */
-static const char STATUS_LUA[] = NOW_LUA
+static const char STATUS_LUA[] = PD_KEYS_LUA_NOW
     "redis.call('HSET', KEYS[1], 'status', ARGV[1], 'lastSeen', now)\n"
     "return now\n";
 
 /* ARGV: prefix, users... (KEYS[1]: an org set whose members are the users
  * when given). Returns user, status, lastSeen ("" when never seen), role,
  * chattingWith ("" when not set) per user. */
-static const char GET_LUA[] =
+static const char GET_LUA[] = PD_KEYS_LUA_PRESENCE
     "local users = {}\n"
     "if #KEYS > 0 then users = redis.call('SMEMBERS', KEYS[1]) end\n"
     "for i = 2, #ARGV do users[#users + 1] = ARGV[i] end\n"
     "local out = {}\n"
     "for _, u in ipairs(users) do\n"
-    "  local base = ARGV[1] .. ':presence:' .. u\n"
-    "  local h = redis.call('HMGET', base, 'status', 'lastSeen', 'role', 'chattingWith')\n"
+    "  local h = redis.call('HMGET', k_user(ARGV[1], u), 'status', 'lastSeen', 'role', 'chattingWith')\n"
     "  local st = h[1]\n"
-    "  if redis.call('ZCARD', base .. ':conns') == 0 or not st then st = 'offline' end\n"
+    "  if redis.call('ZCARD', k_conns(ARGV[1], u)) == 0 or not st then st = 'offline' end\n"
     "  out[#out + 1] = u\n"
     "  out[#out + 1] = st\n"
     "  out[#out + 1] = h[2] or ''\n"
@@ -251,15 +247,17 @@ struct pctx {
 	char status[8];
 };
 
-static void conn_keys(struct presence *p, const struct pconn *pc, struct pd_buf *hash,
-		      struct pd_buf *zs, struct pd_buf *org, struct pd_buf *member,
-		      struct pd_buf *gmember)
+/* The connection's keys (hash, conns, org set): 0, or -1 if one does not fit. */
+static int conn_keys(struct presence *p, const struct pconn *pc, char keys[3][PD_KEYS_MAX],
+		     struct pd_buf *member, struct pd_buf *gmember)
 {
-	pd_buf_printf(hash, "%s:presence:%s", p->prefix, pc->user);
-	pd_buf_printf(zs, "%s:presence:%s:conns", p->prefix, pc->user);
-	pd_buf_printf(org, "%s:presence:org:%s", p->prefix, pc->org);
+	if (pd_keys_presence_user(keys[0], PD_KEYS_MAX, p->prefix, pc->user) != 0 ||
+	    pd_keys_presence_conns(keys[1], PD_KEYS_MAX, p->prefix, pc->user) != 0 ||
+	    pd_keys_presence_org(keys[2], PD_KEYS_MAX, p->prefix, pc->org) != 0)
+		return -1;
 	pd_buf_printf(member, "%s:%s", cluster_uid(p->c), pc->sid);
 	pd_buf_printf(gmember, "%s\x1f%s\x1f%s:%s", pc->org, pc->user, cluster_uid(p->c), pc->sid);
+	return 0;
 }
 
 static struct pctx *pctx_new(struct presence *p, const struct pconn *pc)
@@ -336,14 +334,15 @@ static void write_conn(struct presence *p, const struct pconn *pc, int connect)
 	if (!cluster_is_up(p->c))
 		return; /* written back by the refresh when Valkey returns */
 	struct pd_buf k[5];
+	char kk[3][PD_KEYS_MAX];
 	for (int i = 0; i < 5; i++)
 		pd_buf_init(&k[i], 0);
-	conn_keys(p, pc, &k[0], &k[1], &k[2], &k[3], &k[4]);
+	int bad = conn_keys(p, pc, kk, &k[3], &k[4]);
 	char ttl[24];
 	snprintf(ttl, sizeof(ttl), "%ld", eff_ttl(p));
-	const char *keys[4] = {k[0].data, k[1].data, p->all_key, k[2].data};
+	const char *keys[4] = {kk[0], kk[1], p->all_key, kk[2]};
 	struct pctx *x = pctx_new(p, pc);
-	if (x != NULL && k[4].data != NULL) {
+	if (x != NULL && !bad && k[4].data != NULL) {
 		if (connect) {
 			const char *args[5] = {k[3].data, k[4].data, ttl, pc->user, pc->org};
 			run_script(p, CONNECT_LUA, on_connect_reply, x, 4, keys, 5, args);
@@ -551,11 +550,12 @@ static void run_pop(struct loop *l, void *arg)
 		if (pc == NULL || !cluster_is_up(p->c))
 			break;
 		memcpy(pc->status, o->status, sizeof(pc->status));
-		char hash[PRESENCE_ID_MAX + 192];
-		snprintf(hash, sizeof(hash), "%s:presence:%s", p->prefix, pc->user);
+		char hash[PD_KEYS_MAX];
 		const char *keys[1] = {hash};
 		const char *args[1] = {pc->status};
-		struct pctx *x = pctx_new(p, pc);
+		struct pctx *x = NULL;
+		if (pd_keys_presence_user(hash, sizeof(hash), p->prefix, pc->user) == 0)
+			x = pctx_new(p, pc);
 		if (x != NULL)
 			run_script(p, STATUS_LUA, on_status_reply, x, 1, keys, 1, args);
 		break;
@@ -713,7 +713,7 @@ static void run_pq(struct loop *l, void *arg)
 	}
 	size_t argc = 5 + q->n;
 	const char **argv = calloc(argc, sizeof(*argv));
-	char orgkey[PRESENCE_ID_MAX + 192];
+	char orgkey[PD_KEYS_MAX];
 	if (argv == NULL) {
 		pq_finish(q);
 		return;
@@ -722,7 +722,7 @@ static void run_pq(struct loop *l, void *arg)
 	argv[k++] = "EVAL";
 	argv[k++] = GET_LUA;
 	if (q->org != NULL) {
-		snprintf(orgkey, sizeof(orgkey), "%s:presence:org:%s", p->prefix, q->org);
+		pd_keys_presence_org(orgkey, sizeof(orgkey), p->prefix, q->org); /* ids checked */
 		argv[k++] = "1";
 		argv[k++] = orgkey;
 	} else {
@@ -884,8 +884,8 @@ struct presence *presence_new(struct cluster *c, long ttl_ms, size_t nsp_idx)
 	p->ttl_ms = ttl_ms < 3000 ? 3000 : ttl_ms;
 	atomic_init(&p->inflight, 1);
 	snprintf(p->prefix, sizeof(p->prefix), "%s", cluster_key(c));
-	snprintf(p->all_key, sizeof(p->all_key), "%s:presence:conns", p->prefix);
-	snprintf(p->lock_key, sizeof(p->lock_key), "%s:presence:sweeper", p->prefix);
+	pd_keys_presence_all(p->all_key, sizeof(p->all_key), p->prefix);
+	pd_keys_presence_lock(p->lock_key, sizeof(p->lock_key), p->prefix);
 	hmap_init(&p->conns, pconn_key);
 	loop_timer_init(&p->refresh_timer, on_refresh_timer);
 	loop_timer_init(&p->sweep_timer, on_sweep_timer);

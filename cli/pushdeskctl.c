@@ -30,6 +30,7 @@
 #include "pd_emitter.h"
 #include "pd_json.h"
 #include "pd_jwt.h"
+#include "pd_keys.h"
 #include "pd_log.h"
 #include "pd_rooms.h"
 #include "pd_url.h"
@@ -737,8 +738,7 @@ static redisContext *kv_connect(struct ctl *c)
 
 static const char *kv_prefix(struct ctl *c)
 {
-	const char *k = pd_cfg_get(c->cfg, "adapter_key");
-	return k[0] != '\0' ? k : "socket.io";
+	return pd_keys_prefix(pd_cfg_get(c->cfg, "adapter_key"));
 }
 
 /* Socket.IO's reserved event names: a client would never see them. */
@@ -793,21 +793,23 @@ static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, si
 /* Appends {org, userId, status, lastSeen} for each user of set key to list. */
 static int online_org(struct ctl *c, redisContext *kv, const char *org, json_t *list)
 {
-	char key[512];
+	char key[PD_KEYS_MAX];
 	const char *a[2] = {"SMEMBERS", key};
 	redisReply *users;
 
-	snprintf(key, sizeof(key), "%s:presence:org:%s", kv_prefix(c), org);
+	if (pd_keys_presence_org(key, sizeof(key), kv_prefix(c), org) != 0) {
+		fail(EXIT_RUNTIME, "online: adapter_key or org id too long");
+		return -1;
+	}
 	if ((users = kv_cmd(kv, "SMEMBERS", 2, a, NULL)) == NULL)
 		return -1;
 	for (size_t i = 0; users->type == REDIS_REPLY_ARRAY && i < users->elements; i++) {
 		const char *uid = users->element[i]->str;
-		char hkey[512];
+		char hkey[PD_KEYS_MAX];
 		const char *h[5] = {"HMGET", hkey, "status", "lastSeen", "org"};
 		redisReply *r;
-		if (uid == NULL)
+		if (uid == NULL || pd_keys_presence_user(hkey, sizeof(hkey), kv_prefix(c), uid) != 0)
 			continue;
-		snprintf(hkey, sizeof(hkey), "%s:presence:%s", kv_prefix(c), uid);
 		if ((r = kv_cmd(kv, "HMGET", 5, h, NULL)) == NULL) {
 			freeReplyObject(users);
 			return -1;
@@ -845,8 +847,12 @@ static int cmd_online(struct ctl *c, const char *org)
 		rc = online_org(c, kv, org, list);
 	} else {
 		/* every org with someone online: SCAN the org sets */
-		char pattern[512], cursor[32] = "0";
-		snprintf(pattern, sizeof(pattern), "%s:presence:org:*", kv_prefix(c));
+		char pattern[PD_KEYS_MAX], cursor[32] = "0";
+		if (pd_keys_presence_org(pattern, sizeof(pattern), kv_prefix(c), "*") != 0) {
+			json_decref(list);
+			redisFree(kv);
+			return fail(EXIT_RUNTIME, "adapter_key too long");
+		}
 		size_t plen = strlen(pattern) - 1;
 		do {
 			const char *a[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
@@ -894,13 +900,12 @@ static int cmd_online(struct ctl *c, const char *org)
  * or NULL after fail(). */
 static redisReply *live_brokers(struct ctl *c, redisContext *kv)
 {
-	static const char lua[] =
-	    "local t = redis.call('TIME')\n"
-	    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-	    "return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')\n";
-	char key[512];
-	snprintf(key, sizeof(key), "%s:brokers", kv_prefix(c));
-	const char *a[4] = {"EVAL", lua, "1", key};
+	char key[PD_KEYS_MAX];
+	const char *a[4] = {"EVAL", pd_keys_lua_live, "1", key};
+	if (pd_keys_brokers(key, sizeof(key), kv_prefix(c)) != 0) {
+		fail(EXIT_RUNTIME, "adapter_key too long");
+		return NULL;
+	}
 	redisReply *r = kv_cmd(kv, "EVAL", 4, a, NULL);
 	if (r != NULL && r->type != REDIS_REPLY_ARRAY) {
 		freeReplyObject(r);
@@ -931,9 +936,10 @@ static int cmd_stats(struct ctl *c)
 	}
 	brokers = json_array();
 	for (size_t i = 0; i < live->elements; i++) {
-		char key[512], err[128];
+		char key[PD_KEYS_MAX], err[128];
 		const char *uid = live->element[i]->str;
-		snprintf(key, sizeof(key), "%s:broker:%s", kv_prefix(c), uid ? uid : "");
+		if (uid == NULL || pd_keys_broker(key, sizeof(key), kv_prefix(c), uid) != 0)
+			continue;
 		const char *a[2] = {"GET", key};
 		redisReply *r = kv_cmd(kv, "GET", 2, a, NULL);
 		if (r == NULL) {

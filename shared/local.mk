@@ -5,8 +5,11 @@ libpushdesk_a_SOURCES = \
 	shared/pd_buf.c shared/pd_buf.h \
 	shared/pd_cfg.c shared/pd_cfg.h \
 	shared/pd_err.c shared/pd_err.h \
+	shared/pd_errmsg.c shared/pd_errmsg.h \
 	shared/pd_json.c shared/pd_json.h \
 	shared/pd_jwt.c shared/pd_jwt.h \
+	shared/pd_keys.c shared/pd_keys.h \
 	shared/pd_log.c shared/pd_log.h \
+	shared/pd_msgpack.c shared/pd_msgpack.h \
 	shared/pd_rooms.c shared/pd_rooms.h \
 	shared/pd_url.c shared/pd_url.h

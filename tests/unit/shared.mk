@@ -30,3 +30,10 @@ TESTS += tests/unit/test_rooms
 tests_unit_test_rooms_SOURCES = tests/unit/test_rooms.c
 tests_unit_test_rooms_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
 tests_unit_test_rooms_LDADD = $(TEST_LIBS)
+
+# pd_keys: the Valkey key names and the lease scripts.
+check_PROGRAMS += tests/unit/test_keys
+TESTS += tests/unit/test_keys
+tests_unit_test_keys_SOURCES = tests/unit/test_keys.c tests/unit/check_run.h
+tests_unit_test_keys_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_keys_LDADD = $(TEST_LIBS)

@@ -1,0 +1,72 @@
+/* pd_keys: the one home of the names pushdesk keeps in Valkey below the
+ * adapter_key prefix K, and of the Lua scripts that more than one program
+ * runs over them (the broker writes, pushdeskctl and the API read).
+ *
+ *   K:brokers               zset   broker uid -> its lease's expiry (Valkey ms)
+ *   K:broker:UID            string a broker's lease: its stats as JSON, PX lease_ttl
+ *   K:presence:USER         hash   status, lastSeen, org
+ *   K:presence:USER:conns   zset   BROKERUID:SID -> expiry
+ *   K:presence:org:ORG      set    the users of ORG online
+ *   K:presence:conns        zset   ORG\x1fUSER\x1fBROKERUID:SID -> expiry (for the sweep)
+ *   K:presence:sweeper      string the sweep's lock
+ *
+ * Ids are UUIDs or broker uids: none is "conns", "sweeper" or starts with
+ * "org:", so the names cannot meet. Every expiry is Valkey's clock in ms
+ * (PD_KEYS_LUA_NOW), so that brokers with skewed clocks agree. */
+#ifndef PD_KEYS_H
+#define PD_KEYS_H
+
+#include <stddef.h>
+
+#define PD_KEYS_DEFAULT_PREFIX "socket.io" /* adapter_key's default */
+#define PD_KEYS_MAX_PREFIX 128             /* bytes of adapter_key */
+#define PD_KEYS_MAX_ID 128                 /* bytes of a user, org or broker id */
+/* A buffer this size holds every key of a prefix and ids within the limits. */
+#define PD_KEYS_MAX (PD_KEYS_MAX_PREFIX + PD_KEYS_MAX_ID + 32)
+
+/* The prefix for adapter_key: PD_KEYS_DEFAULT_PREFIX when NULL or "". */
+const char *pd_keys_prefix(const char *adapter_key);
+
+/* Each writes one key for prefix K (NULL or "" = the default) into buf,
+ * NUL-terminated: 0, or -1 when it does not fit in n bytes (buf then "").
+ * pd_keys_presence_org(..., "*") is the SCAN pattern of every org set. */
+int pd_keys_brokers(char *buf, size_t n, const char *prefix);
+int pd_keys_broker(char *buf, size_t n, const char *prefix, const char *uid);
+int pd_keys_presence_user(char *buf, size_t n, const char *prefix, const char *user);
+int pd_keys_presence_conns(char *buf, size_t n, const char *prefix, const char *user);
+int pd_keys_presence_org(char *buf, size_t n, const char *prefix, const char *org);
+int pd_keys_presence_all(char *buf, size_t n, const char *prefix);
+int pd_keys_presence_lock(char *buf, size_t n, const char *prefix);
+
+/* ---- Lua ---- */
+
+/* The segments of the presence names, spelled once: pd_keys.c builds
+ * the keys from them and PD_KEYS_LUA_PRESENCE below names them in Lua. */
+#define PD_KEYS_SEG_PRESENCE ":presence:"
+#define PD_KEYS_SEG_ORG "org:"
+#define PD_KEYS_SEG_CONNS ":conns"
+
+/* Sets `now` to Valkey's clock in ms (the clock of every expiry score). */
+#define PD_KEYS_LUA_NOW                                                                            \
+	"local t = redis.call('TIME')\n"                                                           \
+	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+
+/* Lua functions naming a user's presence keys under prefix p, for the
+ * scripts that find ids in Valkey (the sweep) or take many at once. */
+#define PD_KEYS_LUA_PRESENCE                                                                       \
+	"local function k_user(p, u) return p .. '" PD_KEYS_SEG_PRESENCE "' .. u end\n"            \
+	"local function k_conns(p, u) return p .. '" PD_KEYS_SEG_PRESENCE                          \
+	"' .. u .. '" PD_KEYS_SEG_CONNS "' end\n"                                                  \
+	"local function k_org(p, o) return p .. '" PD_KEYS_SEG_PRESENCE PD_KEYS_SEG_ORG            \
+	"' .. o end\n"
+
+/* The broker's lease: SET it, ZADD its expiry, drop the dead members and
+ * return the live uids. KEYS: K:broker:UID, K:brokers; ARGV: uid, ttl ms,
+ * value (the broker's stats JSON). */
+extern const char pd_keys_lua_lease[];
+
+/* The uids whose lease is live now, an array. KEYS: K:brokers. Run by the
+ * broker before a query across brokers and by pushdeskctl stats/rooms. */
+extern const char pd_keys_lua_live[];
+
+#endif
