@@ -54,7 +54,6 @@ static const struct key keys[] = {
 	 "role of a token whose role is missing or unknown; empty = refuse the token"},
 	/* broker: listeners and Engine.IO */
 	{"broker_listen", "127.0.0.1:3000", K_STR, "ADDR:PORT the broker serves /socket.io/ on"},
-	{"broker_path", "/socket.io/", K_STR, "Socket.IO path (the client's path option)"},
 	{"dialect", "helpdesk", K_STR,
 	 "client vocabulary of namespace /: helpdesk, rooms, presence or workspace"},
 	{"broker_admin_listen", "127.0.0.1:3001", K_STR,
