@@ -16,3 +16,11 @@ tests_unit_test_sio_SOURCES = tests/unit/test_sio.c
 tests_unit_test_sio_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_sio_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
 tests_unit_test_sio_LDADD = libpdbroker.a $(TEST_LIBS)
+
+# broker/hdr (header values of the broker's HTTP surface)
+check_PROGRAMS += tests/unit/test_hdr
+TESTS += tests/unit/test_hdr
+tests_unit_test_hdr_SOURCES = tests/unit/test_hdr.c broker/hdr.c broker/hdr.h
+tests_unit_test_hdr_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_hdr_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_hdr_LDADD = $(TEST_LIBS)
