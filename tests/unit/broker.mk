@@ -23,3 +23,11 @@ tests_unit_test_dialect_SOURCES = tests/unit/test_dialect.c
 tests_unit_test_dialect_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker -I$(top_srcdir)/shared
 tests_unit_test_dialect_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
 tests_unit_test_dialect_LDADD = libpdbroker.a libpushdesk.a $(TEST_LIBS)
+
+# broker/hdr (header values of the broker's HTTP surface)
+check_PROGRAMS += tests/unit/test_hdr
+TESTS += tests/unit/test_hdr
+tests_unit_test_hdr_SOURCES = tests/unit/test_hdr.c broker/hdr.c broker/hdr.h
+tests_unit_test_hdr_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_hdr_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_hdr_LDADD = $(TEST_LIBS)
