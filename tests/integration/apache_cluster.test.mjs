@@ -119,6 +119,7 @@ describe('Apache (sample site) in front of two brokers', () => {
       assert.deepEqual(s.disconnects, []);
     }
     const ids = new Map(socks.map((s, i) => [s.io.engine.id, i]));
+    const closing = Date.now();
     for (const s of socks) close(s);
     await waitFor(() => front.log().filter((e) => ids.has(e.sid) && e.status === 101).length >= 4,
       { timeout: 10_000, what: 'the access log lines of the four WebSockets' });
@@ -127,7 +128,8 @@ describe('Apache (sample site) in front of two brokers', () => {
     for (const e of lines) {
       const want = where[ids.get(e.sid)] === 'A' ? addr(A) : addr(B);
       assert.equal(e.worker, want, `${e.method} ${e.transport} ${e.status} of session ${e.sid} went to ${e.worker}`);
-      assert.ok(e.status === 200 || e.status === 101, `status ${e.status} for ${e.method} ${e.transport}`);
+      // (a poll that crosses the client's own close may find the session gone: 400)
+      if (e.t < closing - 50) assert.ok(e.status === 200 || e.status === 101, `status ${e.status} for ${e.method} ${e.transport} of ${e.sid}`);
     }
   });
 

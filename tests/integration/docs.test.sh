@@ -149,7 +149,8 @@ EOF
 fi
 # The parts operators rely on (literal text: no expansion meant).
 # shellcheck disable=SC2016
-for want in 'fastcgi_pass pushdesk_api' 'proxy_pass http://pushdesk_brokers' \
+for want in 'fastcgi_pass pushdesk_api' 'proxy_pass http://$pushdesk_upstream' \
+	'map $arg_sid $pushdesk_sid_route' 'default pushdesk_brokers;' \
 	'hash $pushdesk_route consistent' 'proxy_set_header Upgrade $http_upgrade' \
 	'error_page 413' 'error_page 502' 'error_page 503' 'error_page 504'; do
 	if grep -qF "$want" "$site" 2>/dev/null; then

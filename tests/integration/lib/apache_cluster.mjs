@@ -55,7 +55,7 @@ export function configtestSample() {
     .replace('/etc/ssl/pushdesk/fullchain.pem', cert).replace('/etc/ssl/pushdesk/privkey.pem', key);
   writeFileSync(path.join(dir, 'pushdesk.conf'), site);
   const mods = ['mpm_event', 'authz_core', 'mime', 'alias', 'headers', 'log_config', 'proxy', 'proxy_fcgi', 'proxy_http',
-    'proxy_wstunnel', 'proxy_balancer', 'slotmem_shm', 'lbmethod_byrequests', 'ssl', 'socache_shmcb']
+    'proxy_wstunnel', 'proxy_balancer', 'slotmem_shm', 'lbmethod_byrequests', 'rewrite', 'ssl', 'socache_shmcb']
     .filter((m) => m !== 'log_config' && existsSync(`${MODULES}/mod_${m}.so`));
   const conf = path.join(dir, 'httpd.conf');
   writeFileSync(conf, `ServerRoot "${dir}"
