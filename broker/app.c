@@ -453,9 +453,18 @@ static void view_connect(struct sio_socket *s, const json_t *auth)
 {
 	(void)auth;
 	int d = dia_of_view(s->nsp->def->name);
+	char room[ROOM_NAME_MAX + 1];
 	s->dialect = (uint8_t)(d > 0 ? d : DIA_HELPDESK);
 	if (sock_start(s) < 0)
 		return;
+	/* seed 001's views hear their tickets, their user, their team and
+	 * their subscriptions, not the org-wide rooms */
+	if (s->ident != NULL) {
+		snprintf(room, sizeof(room), "org:%s", s->ident->org);
+		room_leave(s, room);
+		snprintf(room, sizeof(room), "agents:%s", s->ident->org);
+		room_leave(s, room);
+	}
 	if (strcmp(s->nsp->def->name, "/presence") == 0)
 		h_presence_connect(s);
 	if (strcmp(s->nsp->def->name, "/notifications") == 0 && g_app.db != NULL &&

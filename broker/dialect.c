@@ -34,24 +34,6 @@ static json_t *b_ticket_only(const json_t *p, const char **name)
 	return str_of(p, "ticketId") != NULL ? json_incref((json_t *)p) : NULL;
 }
 
-/* user:online / user:offline (a bare user id, a user's first connection /
- * last one gone) -> seed 001's presence:update {userId, status[, lastSeen]}. */
-static json_t *b_online(const json_t *p, const char **name)
-{
-	(void)name;
-	return json_is_string(p) ? json_pack("{s:O, s:s}", "userId", p, "status", "online") : NULL;
-}
-
-static json_t *b_offline(const json_t *p, const char **name)
-{
-	char at[DIA_ISO_LEN];
-	(void)name;
-	if (!json_is_string(p))
-		return NULL;
-	dia_iso_time(dia_now_ms(), at, sizeof(at));
-	return json_pack("{s:O, s:s, s:s}", "userId", p, "status", "offline", "lastSeen", at);
-}
-
 /* message:new -> seed 004's new_message (staff, system) or user_message
  * (the customer). */
 static json_t *b_ws_message(const json_t *p, const char **name)
@@ -161,7 +143,9 @@ static const struct dia_in in_helpdesk[] = {
 /* internal events no helpdesk client knows */
 static const struct dia_out out_helpdesk[] = {
     {"presence:roster", NULL, NULL},
+    {"presence:team", NULL, NULL},
     {"message:feed", NULL, NULL},
+    {"message:participants", NULL, NULL},
 };
 
 /* 7.1 /tickets */
@@ -187,10 +171,11 @@ static const struct dia_in in_vpresence[] = {
     {"presence:subscribe", DOP_PRESENCE_SUBSCRIBE, DARG_ASIS, NULL, NULL, NULL, NULL},
     {"presence:unsubscribe", DOP_PRESENCE_UNSUBSCRIBE, DARG_ASIS, NULL, NULL, NULL, NULL},
 };
+/* the view is no member of org:<org> (app.c): updates come from the team
+ * (presence:team) and from presence:subscribe's rooms (presence:update) */
 static const struct dia_out out_vpresence[] = {
     {"presence:update", "presence:update", NULL},
-    {"user:online", "presence:update", b_online},
-    {"user:offline", "presence:update", b_offline},
+    {"presence:team", "presence:update", NULL},
 };
 
 /* 7.1 /notifications */
@@ -238,7 +223,10 @@ static const struct dia_in in_presence[] = {
 static const struct dia_out out_presence[] = {
     {"presence:update", NULL, NULL}, /* the list comes as presence:roster */
     {"presence:roster", "presence:update", NULL},
-    {"message:new", "new_message", b_pr_message},
+    {"presence:team", NULL, NULL},
+    /* the participants' copy (their room and user rooms) carries it once */
+    {"message:new", NULL, NULL},
+    {"message:participants", "new_message", b_pr_message},
     {"message:feed", NULL, NULL},
 };
 
@@ -249,6 +237,8 @@ static const struct dia_in in_workspace[] = {
 };
 static const struct dia_out out_workspace[] = {
     {"presence:roster", NULL, NULL},
+    {"presence:team", NULL, NULL},
+    {"message:participants", NULL, NULL},
     /* the staff feed (ws:<org> and conv:<id>) carries each message once */
     {"message:new", NULL, NULL},
     {"message:feed", "new_message", b_ws_message},
@@ -262,20 +252,21 @@ const struct dialect dia_table[] = {
     {.name = "helpdesk", .nsp = "/", IN(in_helpdesk), OUT(out_helpdesk), .pass_unknown = 1,
      .err_status = "BAD_REQUEST"},
     {.name = "rooms", .nsp = "/", IN(in_rooms), OUT(out_helpdesk), .pass_unknown = 1,
-     .err_status = "BAD_REQUEST"},
+     .err_status = "BAD_REQUEST", .err_not_found = "FORBIDDEN"},
     {.name = "presence", .nsp = "/", IN(in_presence), OUT(out_presence), .pass_unknown = 1,
      .err_status = "BAD_REQUEST", .on_connect_roster = "presence:connected"},
     {.name = "workspace", .nsp = "/", IN(in_workspace), OUT(out_workspace), .pass_unknown = 1,
      .err_missing = "MISSING_TOKEN", .err_invalid = "INVALID_TOKEN",
-     .err_expired = "INVALID_TOKEN", .err_status = "BAD_REQUEST"},
+     .err_expired = "INVALID_TOKEN", .err_status = "BAD_REQUEST", .err_not_found = "FORBIDDEN"},
     /* the views of seed 001 (contract 7.1): only what they list */
     {.name = "tickets", .nsp = "/tickets", IN(in_tickets), OUT(out_tickets),
-     .err_status = "BAD_REQUEST"},
+     .err_status = "BAD_REQUEST", .err_not_found = "FORBIDDEN"},
     {.name = "presence-view", .nsp = "/presence", IN(in_vpresence), OUT(out_vpresence),
      .err_status = "INVALID_STATUS"},
     {.name = "notifications", .nsp = "/notifications", IN(in_vnotif), OUT(out_vnotif),
      .err_status = "BAD_REQUEST"},
-    {.name = "chat", .nsp = "/chat", IN(in_vchat), OUT(out_vchat), .err_status = "BAD_REQUEST"},
+    {.name = "chat", .nsp = "/chat", IN(in_vchat), OUT(out_vchat), .err_status = "BAD_REQUEST",
+     .err_not_found = "FORBIDDEN"},
 };
 const size_t dia_count = N(dia_table);
 
@@ -390,6 +381,13 @@ int dia_out(const struct dialect *d, const json_t *data, json_t **out)
 	json_decref(p);
 	*out = a;
 	return 0;
+}
+
+const char *dia_error_code(const struct dialect *d, const char *code)
+{
+	if (d->err_not_found != NULL && strcmp(code, "NOT_FOUND") == 0)
+		return d->err_not_found;
+	return code;
 }
 
 const char *dia_handshake_error(const struct dialect *d, const char *code)

@@ -82,6 +82,9 @@ struct dialect {
 	/* handshake refusals: contract 3's code -> the dialect's (NULL: same) */
 	const char *err_missing, *err_invalid, *err_expired;
 	const char *err_status; /* a presence status outside online/away/busy */
+	/* the name of NOT_FOUND after connect (NULL: the same): seeds 001,
+	 * 002 and 004 call a refused conversation or ticket FORBIDDEN */
+	const char *err_not_found;
 	/* non-NULL: this event carries the org's roster (presence.h) to each
 	 * new socket (seed 003's presence:connected) */
 	const char *on_connect_roster;
@@ -116,6 +119,8 @@ json_t *dia_in_arg(const struct dia_in *e, const json_t *payload);
  * instead, -1 when this dialect drops it (or out of memory). */
 int dia_out(const struct dialect *d, const json_t *data, json_t **out);
 
+/* An error code of contract 3 (after connect) as the dialect names it. */
+const char *dia_error_code(const struct dialect *d, const char *code);
 /* A handshake refusal code of contract 3 as the dialect names it. */
 const char *dia_handshake_error(const struct dialect *d, const char *code);
 

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "dialect.h"
 #include "cluster.h"
 #include "pd_log.h"
 #include "presence.h"
@@ -171,6 +172,25 @@ void h_presence_fini(void)
 	pthread_mutex_unlock(&lp_mu);
 }
 
+/* seed 001's /presence: presence:team {userId, status[, lastSeen]} to the
+ * user's team (only that view shows it, as presence:update). */
+static void team_update(struct sio_socket *s, const char *status)
+{
+	char room[ROOM_NAME_MAX + 8], at[DIA_ISO_LEN];
+	if (s->ident == NULL || s->ident->team[0] == '\0')
+		return;
+	snprintf(room, sizeof(room), "team:%s", s->ident->team);
+	const char *rooms[1] = {room};
+	dia_iso_time(dia_now_ms(), at, sizeof(at));
+	json_t *p = strcmp(status, "offline") == 0
+			? json_pack("{s:s, s:s, s:s}", "userId", app_of(s)->who.id, "status", status,
+				    "lastSeen", at)
+			: json_pack("{s:s, s:s}", "userId", app_of(s)->who.id, "status", status);
+	if (p != NULL)
+		app_emit(s->nsp->w->loop, app_emit_nsp(s), rooms, 1, NULL, 0, "presence:team", p);
+	json_decref(p);
+}
+
 static void local_transition(struct sio_socket *s, int online)
 {
 	struct app_sock *a = app_of(s);
@@ -188,6 +208,7 @@ static void local_transition(struct sio_socket *s, int online)
 		app_emit(l, app_emit_nsp(s), sub, 1, NULL, 0, "presence:update", upd);
 	json_decref(uid);
 	json_decref(upd);
+	team_update(s, online ? "online" : "offline");
 }
 
 static void local_update(struct sio_socket *s, const char *status)
@@ -335,6 +356,7 @@ void h_presence_connect(struct sio_socket *s)
 	/* the role for seed 003's roster, written before the connection so
 	 * that the roster its user:online sends has it */
 	presence_set_info(g_app.presence, s->ident->sub, "role", s->ident->role);
+	presence_set_info(g_app.presence, s->ident->sub, "team", s->ident->team);
 	if (presence_connect(g_app.presence, s->id, s->ident->sub, s->ident->org) < 0) {
 		pd_log(LOG_WARNING, "presence connect refused id=%s", s->id);
 		return;
@@ -390,13 +412,16 @@ void h_presence_status(struct sio_socket *s, const json_t *arg, long long ack)
 		struct app_sock *a = app_of(s);
 		snprintf(a->status, sizeof(a->status), "%s", st);
 		local_update(s, st);
+		team_update(s, st);
 		app_ok(s, ack, json_pack("{s:s}", "status", st));
 		return;
 	}
-	if (presence_set_status(g_app.presence, s->id, st) < 0)
+	if (presence_set_status(g_app.presence, s->id, st) < 0) {
 		sio_error(s, ack, "INTERNAL", "presence update failed");
-	else
-		app_ok(s, ack, json_pack("{s:s}", "status", st));
+		return;
+	}
+	team_update(s, st);
+	app_ok(s, ack, json_pack("{s:s}", "status", st));
 }
 
 struct sub_req {

@@ -369,13 +369,15 @@ void h_chat_blur(struct sio_socket *s, const json_t *arg, long long ack)
 /* A message:new written to a focused socket: mark it read for its user. */
 void h_chat_delivered(struct sio_socket *s, const struct msg *m)
 {
-	static const char prefix[] = "42[\"message:new\",";
+	/* message:new, or the participants' copy the presence dialect gets */
+	static const char prefix[] = "42[\"message:new\",", prefix2[] = "42[\"message:participants\",";
 	struct app_sock *a = app_of(s);
 	if (a == NULL || (a->focus[0] == '\0' && a->chatting[0] == '\0') || m->nparts < 1)
 		return;
 	const char *p = (const char *)m->ws + m->parts[0].off;
 	size_t len = m->parts[0].len;
-	if (len < sizeof(prefix) - 1 || memcmp(p, prefix, sizeof(prefix) - 1) != 0)
+	if ((len < sizeof(prefix) - 1 || memcmp(p, prefix, sizeof(prefix) - 1) != 0) &&
+	    (len < sizeof(prefix2) - 1 || memcmp(p, prefix2, sizeof(prefix2) - 1) != 0))
 		return;
 	json_t *data = json_loadb(p + 2, len - 2, 0, NULL);
 	json_t *msgo = json_array_get(data, 1);

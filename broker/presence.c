@@ -185,6 +185,58 @@ static struct pconn *pconn_find(struct presence *p, const char *sid)
 
 /* ---- emitting ---- */
 
+struct team_tx {
+	struct presence *p;
+	int online;
+	long long last_seen;
+	char user[PRESENCE_ID_MAX + 1];
+};
+
+static void on_team_reply(struct vk *v, const redisReply *r, void *ud)
+{
+	struct team_tx *x = ud;
+	(void)v;
+	if (r != NULL && r->type == REDIS_REPLY_STRING && r->len > 0 && r->len <= PRESENCE_ID_MAX &&
+	    !x->p->freed) {
+		char room[PRESENCE_ID_MAX + 8], at[DIA_ISO_LEN];
+		snprintf(room, sizeof(room), "team:%.*s", (int)r->len, r->str);
+		const char *rooms[1] = {room};
+		dia_iso_time(x->last_seen, at, sizeof(at));
+		json_t *u = x->online ? json_pack("{s:s, s:s}", "userId", x->user, "status", "online")
+				      : json_pack("{s:s, s:s, s:s}", "userId", x->user, "status",
+						  "offline", "lastSeen", at);
+		if (u != NULL)
+			cluster_emit(x->p->c, x->p->home, x->p->nsp_idx, rooms, 1, NULL, 0,
+				     "presence:team", u);
+		json_decref(u);
+	}
+	p_release(x->p);
+	free(x);
+}
+
+/* presence:team to the user's team (its id kept in the presence hash by
+ * the broker the user connected to). Home loop. */
+static void team_emit(struct presence *p, const char *user, int online, long long last_seen)
+{
+	char key[PRESENCE_ID_MAX + 192];
+	struct team_tx *x = calloc(1, sizeof(*x));
+	if (x == NULL || strlen(user) > PRESENCE_ID_MAX) {
+		free(x);
+		return;
+	}
+	x->p = p;
+	x->online = online;
+	x->last_seen = last_seen;
+	snprintf(x->user, sizeof(x->user), "%s", user);
+	snprintf(key, sizeof(key), "%s:presence:%s", p->prefix, user);
+	const char *argv[3] = {"HGET", key, "team"};
+	p_hold(p);
+	if (vk_command(cluster_vk(p->c), on_team_reply, x, 3, argv, NULL) < 0) {
+		p_release(p);
+		free(x);
+	}
+}
+
 static void emit_transition(struct presence *p, const char *org, const char *user, int online,
 			    long long last_seen)
 {
@@ -202,8 +254,10 @@ static void emit_transition(struct presence *p, const char *org, const char *use
 	const char *subs[1] = {sub_room};
 	cluster_emit(p->c, p->home, p->nsp_idx, subs, 1, NULL, 0, "presence:update", upd);
 	json_decref(upd);
-	/* seed 003's list of the org's users (only its dialect shows it) */
+	/* seed 003's list of the org's users, seed 001's team update (only
+	 * their dialects show them) */
 	presence_roster_emit(p, org);
+	team_emit(p, user, online, last_seen);
 	if (online)
 		P_ADD(p, online_emitted, 1);
 	else

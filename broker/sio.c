@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dialect.h"
 #include "pd_json.h"
 #include "pd_log.h"
 #include "room.h"
@@ -179,6 +180,8 @@ int sio_error(struct sio_socket *s, long long ack_id, const char *code, const ch
 int sio_error_retry(struct sio_socket *s, long long ack_id, const char *code, const char *message,
 		    long retry_after)
 {
+	/* the socket's vocabulary names the code (contract 7) */
+	code = dia_error_code(&dia_table[s->dialect], code);
 	json_t *e = json_pack("{s:s,s:s}", "code", code, "message", message);
 	if (e != NULL && retry_after >= 0 &&
 	    json_object_set_new(e, "retryAfter", json_integer(retry_after)) < 0) {

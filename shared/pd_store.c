@@ -403,6 +403,23 @@ enum pd_err pd_store_message_create(PGconn *c, const struct pd_actor *a, const c
 		if (event(c, o, a->org, "message:feed", feed, 2, ev, &e) != 0)
 			goto bad;
 	}
+	/* The conversation's participants on every device (contract 7.3:
+	 * seed 003's new_message to the room and the other participants' user
+	 * rooms); only the presence dialect shows it. */
+	{
+		char cr[80], asr[80];
+		const char *to[3] = {tr, cr, asr};
+		size_t n = 1;
+		room(cr, sizeof(cr), "user", o->customer_id);
+		room(asr, sizeof(asr), "user", o->assignee_id);
+		if (o->customer_id[0] != '\0' && strcmp(o->customer_id, a->id) != 0)
+			to[n++] = cr;
+		if (o->assignee_id[0] != '\0' && strcmp(o->assignee_id, a->id) != 0 &&
+		    strcmp(o->assignee_id, o->customer_id) != 0)
+			to[n++] = asr;
+		if (event(c, o, a->org, "message:participants", to, n, ev, &e) != 0)
+			goto bad;
+	}
 	/* Tell the ticket's other participants (customer, assignee) who are not
 	 * the sender: one notification each. */
 	snprintf(title, sizeof(title), "New message: %s", subject);

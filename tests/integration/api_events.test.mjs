@@ -100,7 +100,7 @@ test('messages: message:new / message:updated to ticket:<id>; notifications to t
   const t = (await api('POST', '/tickets', { subject: 'chat' }, w.customer.tok)).json;
   await api('PATCH', `/tickets/${t.id}`, { assigneeId: w.agent2.id }, w.admin.tok);
   // an agent who is not the assignee writes: customer and assignee are notified
-  let { out, events } = await during([t.id, w.customer.id, w.agent2.id], 6, () => api('POST', `/tickets/${t.id}/messages`, { content: 'hi there' }, w.agent.tok));
+  let { out, events } = await during([t.id, w.customer.id, w.agent2.id], 7, () => api('POST', `/tickets/${t.id}/messages`, { content: 'hi there' }, w.agent.tok));
   assert.equal(out.status, 201);
   events.forEach(checkWire);
   const mn = events.filter((e) => e.event === 'message:new');
@@ -122,7 +122,11 @@ test('messages: message:new / message:updated to ticket:<id>; notifications to t
   assert.equal(feed.length, 1);
   assert.deepEqual(feed[0].rooms, [`ticket:${t.id}`, `agents:${w.org}`]);
   assert.equal(feed[0].payload.id, mn[0].payload.id);
-  assert.equal(events.length, 6);
+  // and the participants' copy: the room and the user rooms of the others (7.3)
+  const part = events.filter((e) => e.event === 'message:participants');
+  assert.equal(part.length, 1);
+  assert.deepEqual(part[0].rooms, [`ticket:${t.id}`, `user:${w.customer.id}`, `user:${w.agent2.id}`]);
+  assert.equal(events.length, 7);
 
   ({ out, events } = await during(t.id, 1, () => api('PATCH', `/messages/${out.json.id}`, { content: 'hi (edited)' }, w.agent.tok)));
   assert.equal(out.status, 200);

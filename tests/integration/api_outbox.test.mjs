@@ -98,8 +98,9 @@ test('Valkey down during writes: the writes succeed and every event arrives once
       ids: `{${subjects.join(',')}}`,
       t: subjects[0],
     })[0][0];
-    // 4 ticket:created, the message's message:new and its staff feed message:feed (contract 7.4)
-    assert.equal(Number(pending), 6, 'all six events wait in the outbox');
+    // 4 ticket:created; the message's message:new, its staff feed message:feed
+    // (contract 7.4) and its participants' copy message:participants (7.3)
+    assert.equal(Number(pending), 7, 'all seven events wait in the outbox');
     lock = await holdOutbox();
   } finally {
     stack('pd_start_redis');

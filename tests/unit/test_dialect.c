@@ -151,14 +151,13 @@ START_TEST(views_others)
 	ck_assert_str_eq(p->err_status, "INVALID_STATUS");
 	ck_assert_int_eq(out_json(p, "presence:update", "{\"userId\":\"u\",\"status\":\"busy\"}", &o), 1);
 	ck_assert_int_eq(out_json(p, "message:new", "{}", &o), -1);
-	ck_assert_int_eq(out_json(p, "user:online", "\"u1\"", &o), 0);
+	/* the team's updates; the org-wide events are not the view's */
+	ck_assert_int_eq(out_json(p, "presence:team", "{\"userId\":\"u1\",\"status\":\"online\"}", &o), 0);
 	ck_assert_str_eq(o, "[\"presence:update\",{\"status\":\"online\",\"userId\":\"u1\"}]");
 	free(o);
-	ck_assert_int_eq(out_json(p, "user:offline", "\"u1\"", &o), 0);
-	ck_assert_ptr_nonnull(strstr(o, "\"status\":\"offline\""));
-	ck_assert_ptr_nonnull(strstr(o, "\"lastSeen\":\"20"));
-	free(o);
-	ck_assert_int_eq(out_json(p, "user:online", "{}", &o), -1);
+	ck_assert_int_eq(out_json(p, "user:online", "\"u1\"", &o), -1);
+	ck_assert_int_eq(out_json(D("helpdesk"), "presence:team", "{}", &o), -1);
+	ck_assert_int_eq(out_json(D("rooms"), "presence:team", "{}", &o), -1);
 	ck_assert_int_eq(out_json(n, "notification", "{}", &o), 1);
 	ck_assert_int_eq(out_json(n, "notification:count", "{\"unread\":1}", &o), 1);
 	ck_assert_int_eq(out_json(n, "ticket:updated", "{}", &o), -1);
@@ -206,6 +205,10 @@ START_TEST(dialect_workspace)
 	ck_assert_str_eq(dia_handshake_error(d, "AUTH_TOKEN_INVALID"), "INVALID_TOKEN");
 	ck_assert_str_eq(dia_handshake_error(d, "AUTH_TOKEN_EXPIRED"), "INVALID_TOKEN");
 	ck_assert_str_eq(dia_handshake_error(d, "FORBIDDEN"), "FORBIDDEN");
+	ck_assert_str_eq(dia_error_code(d, "NOT_FOUND"), "FORBIDDEN"); /* a refused conversation */
+	ck_assert_str_eq(dia_error_code(d, "BAD_REQUEST"), "BAD_REQUEST");
+	ck_assert_str_eq(dia_error_code(D("helpdesk"), "NOT_FOUND"), "NOT_FOUND");
+	ck_assert_str_eq(dia_error_code(D("presence"), "NOT_FOUND"), "NOT_FOUND");
 	char *a = in_arg(d, "join_conversation", "\"c1\"", &op);
 	ck_assert_int_eq(op, DOP_TICKET_JOIN);
 	ck_assert_str_eq(a, "\"c1\"");
@@ -265,7 +268,10 @@ START_TEST(dialect_presence)
 	ck_assert_int_eq(out_json(d, "presence:roster", "[{\"userId\":\"u\"}]", &o), 0);
 	ck_assert_str_eq(o, "[\"presence:update\",[{\"userId\":\"u\"}]]");
 	free(o);
-	ck_assert_int_eq(out_json(d, "message:new", "{\"id\":\"m\",\"ticketId\":\"t\",\"content\":\"c\"}", &o), 0);
+	ck_assert_int_eq(out_json(d, "message:new", "{\"id\":\"m\",\"ticketId\":\"t\"}", &o), -1);
+	ck_assert_int_eq(out_json(D("helpdesk"), "message:participants", "{}", &o), -1);
+	ck_assert_int_eq(out_json(D("workspace"), "message:participants", "{}", &o), -1);
+	ck_assert_int_eq(out_json(d, "message:participants", "{\"id\":\"m\",\"ticketId\":\"t\",\"content\":\"c\"}", &o), 0);
 	ck_assert_str_eq(o, "[\"new_message\",{\"conversationId\":\"t\",\"message\":{\"content\":\"c\","
 			    "\"conversationId\":\"t\",\"id\":\"m\"}}]");
 	free(o);
