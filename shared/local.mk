@@ -11,4 +11,5 @@ libpushdesk_a_SOURCES = \
 	shared/pd_keys.c shared/pd_keys.h \
 	shared/pd_log.c shared/pd_log.h \
 	shared/pd_msgpack.c shared/pd_msgpack.h \
-	shared/pd_url.c shared/pd_url.h
+	shared/pd_url.c shared/pd_url.h \
+	shared/pd_wire.c shared/pd_wire.h

@@ -7,7 +7,8 @@ if FUZZ
 noinst_PROGRAMS += tests/fuzz/fuzz_adapter
 PD_FUZZ_ADAPTER_SOURCES = broker/adapter_codec.c broker/adapter_codec.h \
 	broker/sio_packet.c broker/sio_packet.h \
-	shared/pd_msgpack.c shared/pd_msgpack.h shared/pd_errmsg.c shared/pd_errmsg.h
+	shared/pd_msgpack.c shared/pd_msgpack.h shared/pd_errmsg.c shared/pd_errmsg.h \
+	shared/pd_wire.c shared/pd_wire.h
 else
 check_PROGRAMS += tests/fuzz/fuzz_adapter
 TESTS += tests/fuzz/fuzz_adapter

@@ -31,3 +31,10 @@ TESTS += tests/unit/test_keys
 tests_unit_test_keys_SOURCES = tests/unit/test_keys.c tests/unit/check_run.h
 tests_unit_test_keys_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
 tests_unit_test_keys_LDADD = $(TEST_LIBS)
+
+# pd_wire: the adapter's channel names and pushdesk's query across brokers.
+check_PROGRAMS += tests/unit/test_wire
+TESTS += tests/unit/test_wire
+tests_unit_test_wire_SOURCES = tests/unit/test_wire.c tests/unit/check_run.h
+tests_unit_test_wire_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_wire_LDADD = $(TEST_LIBS)
