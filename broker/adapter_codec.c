@@ -19,77 +19,11 @@ _Static_assert(ADAPTER_MAX_ATTACHMENTS <= SIO_MAX_ATTACHMENTS,
 	       "a decoded packet must fit a Socket.IO packet");
 
 /* ------------------------------------------------------------------ */
-/* channels */
+/* channels: built by pd_wire, parsed here */
 
 static const char *dflt(const char *s, const char *d)
 {
 	return s != NULL && s[0] != '\0' ? s : d;
-}
-
-static int names_ok(const char *key, const char *nsp)
-{
-	return strlen(key) <= ADAPTER_MAX_KEY && strlen(nsp) <= ADAPTER_MAX_NSP;
-}
-
-int adapter_channel_broadcast(struct pd_buf *out, const char *key, const char *nsp, const char *room)
-{
-	key = dflt(key, ADAPTER_DEFAULT_KEY);
-	nsp = dflt(nsp, "/");
-	if (!names_ok(key, nsp) || (room != NULL && strlen(room) > ADAPTER_MAX_ROOM))
-		return -EINVAL;
-	if (room != NULL)
-		return pd_buf_printf(out, "%s#%s#%s#", key, nsp, room);
-	return pd_buf_printf(out, "%s#%s#", key, nsp);
-}
-
-int adapter_channel_request(struct pd_buf *out, const char *key, const char *nsp)
-{
-	key = dflt(key, ADAPTER_DEFAULT_KEY);
-	nsp = dflt(nsp, "/");
-	if (!names_ok(key, nsp))
-		return -EINVAL;
-	return pd_buf_printf(out, "%s-request#%s#", key, nsp);
-}
-
-int adapter_channel_response(struct pd_buf *out, const char *key, const char *nsp, const char *uid)
-{
-	key = dflt(key, ADAPTER_DEFAULT_KEY);
-	nsp = dflt(nsp, "/");
-	if (!names_ok(key, nsp) || (uid != NULL && strlen(uid) > ADAPTER_MAX_UID))
-		return -EINVAL;
-	if (uid != NULL)
-		return pd_buf_printf(out, "%s-response#%s#%s#", key, nsp, uid);
-	return pd_buf_printf(out, "%s-response#%s#", key, nsp);
-}
-
-/* Redis glob: * ? [ ] and \ are special; a backslash quotes the next byte. */
-static int append_glob_quoted(struct pd_buf *out, const char *s)
-{
-	int rc = 0;
-	for (; rc == 0 && *s != '\0'; s++) {
-		if (strchr("*?[]\\", *s) != NULL)
-			rc = pd_buf_append(out, "\\", 1);
-		if (rc == 0)
-			rc = pd_buf_append(out, s, 1);
-	}
-	return rc;
-}
-
-int adapter_channel_pattern(struct pd_buf *out, const char *key, const char *nsp)
-{
-	size_t start = out->len;
-	int rc;
-	key = dflt(key, ADAPTER_DEFAULT_KEY);
-	nsp = dflt(nsp, "/");
-	if (!names_ok(key, nsp))
-		return -EINVAL;
-	if ((rc = append_glob_quoted(out, key)) != 0 || (rc = pd_buf_append(out, "#", 1)) != 0 ||
-	    (rc = append_glob_quoted(out, nsp)) != 0 || (rc = pd_buf_append(out, "#*", 2)) != 0) {
-		out->len = start;
-		if (out->data != NULL)
-			out->data[start] = '\0';
-	}
-	return rc;
 }
 
 static int has_prefix(const char *p, size_t n, const char *pre, size_t m)
@@ -110,15 +44,15 @@ int adapter_channel_parse(const char *key, const char *ch, size_t len, struct ad
 		return pd_errmsg(err, errlen, "channel does not start with the key");
 	p = ch + klen;
 	rest = (size_t)(end - p);
-	if (has_prefix(p, rest, "#", 1)) {
+	if (has_prefix(p, rest, PD_WIRE_BROADCAST, strlen(PD_WIRE_BROADCAST))) {
 		out->kind = ADAPTER_CH_BROADCAST;
-		p += 1;
-	} else if (has_prefix(p, rest, "-request#", 9)) {
+		p += strlen(PD_WIRE_BROADCAST);
+	} else if (has_prefix(p, rest, PD_WIRE_REQUEST, strlen(PD_WIRE_REQUEST))) {
 		out->kind = ADAPTER_CH_REQUEST;
-		p += 9;
-	} else if (has_prefix(p, rest, "-response#", 10)) {
+		p += strlen(PD_WIRE_REQUEST);
+	} else if (has_prefix(p, rest, PD_WIRE_RESPONSE, strlen(PD_WIRE_RESPONSE))) {
 		out->kind = ADAPTER_CH_RESPONSE;
-		p += 10;
+		p += strlen(PD_WIRE_RESPONSE);
 	} else {
 		return pd_errmsg(err, errlen, "not an adapter channel");
 	}

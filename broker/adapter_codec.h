@@ -2,13 +2,7 @@
  * (@socket.io/redis-adapter 8.3, the classic adapter on the socket.io-adapter
  * in-memory Adapter) and of @socket.io/redis-emitter 5.1, no I/O.
  *
- * Channels, for a key prefix K (adapter_key, "socket.io") and a namespace N:
- *   K#N#          broadcasts (PSUBSCRIBE K#N#* to get the next one too)
- *   K#N#ROOM#     a broadcast to exactly one room
- *   K-request#N#  requests between servers
- *   K-response#N# responses (the shared channel, the adapter's default)
- *   K-response#N#UID#  responses for one server (8.x subscribes to it; it
- *                 publishes there only with publishOnSpecificResponseChannel)
+ * Channels: see pd_wire.h (the names are built there and parsed here).
  *
  * Broadcast: msgpack (notepack.io) [uid, packet, opts] with packet
  * {type, data, nsp} (binary attachments are msgpack bin inside data) and opts
@@ -28,14 +22,15 @@
 #include "pd_buf.h"
 #include "pd_keys.h"
 #include "pd_msgpack.h"
+#include "pd_wire.h"
 
 #define ADAPTER_DEFAULT_KEY PD_KEYS_DEFAULT_PREFIX
-#define ADAPTER_MAX_MSG (2u << 20)   /* bytes of one message */
+#define ADAPTER_MAX_MSG PD_WIRE_MAX_MSG    /* bytes of one message */
 #define ADAPTER_MAX_KEY PD_KEYS_MAX_PREFIX /* bytes of the key prefix */
-#define ADAPTER_MAX_NSP 255          /* bytes of a namespace name */
-#define ADAPTER_MAX_UID 64           /* bytes of a server uid or a requestId */
-#define ADAPTER_MAX_ROOMS 1024       /* rooms in one list */
-#define ADAPTER_MAX_ROOM 256         /* bytes of one room name */
+#define ADAPTER_MAX_NSP PD_WIRE_MAX_NSP    /* bytes of a namespace name */
+#define ADAPTER_MAX_UID PD_WIRE_MAX_UID    /* bytes of a server uid or a requestId */
+#define ADAPTER_MAX_ROOMS 1024             /* rooms in one list */
+#define ADAPTER_MAX_ROOM PD_WIRE_MAX_ROOM  /* bytes of one room name */
 /* nesting of packet data, values in one message, binary values in one
  * packet (at most SIO_MAX_ATTACHMENTS): pd_msgpack's limits */
 #define ADAPTER_MAX_DEPTH PD_MSGPACK_MAX_DEPTH
@@ -73,15 +68,26 @@ struct adapter_channel {
 	struct pd_str uid;
 };
 
-/* Channel names, appended to out NUL-terminated. key NULL or "" means
- * ADAPTER_DEFAULT_KEY, nsp NULL or "" means "/". room NULL: the namespace's
- * broadcast channel; uid NULL: the shared response channel.
- * 0, -EINVAL (a name longer than its ADAPTER_MAX_*), -ENOMEM or -ENOBUFS. */
-int adapter_channel_broadcast(struct pd_buf *out, const char *key, const char *nsp, const char *room);
-int adapter_channel_request(struct pd_buf *out, const char *key, const char *nsp);
-int adapter_channel_response(struct pd_buf *out, const char *key, const char *nsp, const char *uid);
-/* The PSUBSCRIBE pattern K#N#* with glob characters of K and N escaped. */
-int adapter_channel_pattern(struct pd_buf *out, const char *key, const char *nsp);
+/* Channel names are pd_wire's (shared with pd_emitter and pushdeskctl):
+ * these keep the codec's names for the broker and its tests. */
+static inline int adapter_channel_broadcast(struct pd_buf *out, const char *key, const char *nsp,
+					    const char *room)
+{
+	return pd_wire_channel_broadcast(out, key, nsp, room);
+}
+static inline int adapter_channel_request(struct pd_buf *out, const char *key, const char *nsp)
+{
+	return pd_wire_channel_request(out, key, nsp);
+}
+static inline int adapter_channel_response(struct pd_buf *out, const char *key, const char *nsp,
+					   const char *uid)
+{
+	return pd_wire_channel_response(out, key, nsp, uid);
+}
+static inline int adapter_channel_pattern(struct pd_buf *out, const char *key, const char *nsp)
+{
+	return pd_wire_channel_pattern(out, key, nsp);
+}
 
 /* Parse a channel name published under key. The namespace runs to the
  * first '#' after the prefix (a namespace containing '#' is ambiguous: use

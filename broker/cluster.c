@@ -20,6 +20,7 @@
 #include "pd_buf.h"
 #include "pd_keys.h"
 #include "pd_log.h"
+#include "pd_wire.h"
 #include "room.h"
 #include "sio.h"
 #include "vk.h"
@@ -553,7 +554,7 @@ int cluster_publish(struct cluster *c, size_t nsp_idx, const json_t *data, const
 	 * room may skip decoding */
 	int rc = adapter_broadcast_encode(&msg, &e);
 	if (rc == 0)
-		rc = adapter_channel_broadcast(&ch, c->key, nsp_name(nsp_idx),
+		rc = pd_wire_channel_broadcast(&ch, c->key, nsp_name(nsp_idx),
 					       nrooms == 1 ? rooms[0] : NULL);
 	if (rc == 0)
 		rc = publish_bytes(c, ch.data, ch.len, msg.data, msg.len);
@@ -606,7 +607,7 @@ static void send_response(struct cluster *c, size_t nsp_idx, const char *to_uid,
 	pd_buf_init(&ch, 0);
 	int rc = adapter_response_encode(&out, r);
 	if (rc == 0)
-		rc = adapter_channel_response(&ch, c->key, nsp_name(nsp_idx), to_uid);
+		rc = pd_wire_channel_response(&ch, c->key, nsp_name(nsp_idx), to_uid);
 	if (rc == 0)
 		rc = publish_bytes(c, ch.data, ch.len, out.data, out.len);
 	if (rc < 0 && rc != -ENOTCONN)
@@ -642,7 +643,7 @@ static void answer_done(struct cluster *c, json_t *merged, void *ud)
 	}
 	case ADAPTER_SERVER_SIDE_EMIT:
 		r.type = ADAPTER_SERVER_SIDE_EMIT;
-		wrap = json_pack("{s:s, s:O}", "uid", c->uid, "result", merged);
+		wrap = pd_wire_answer_data(c->uid, merged);
 		r.data = wrap;
 		to = a->requester; /* ours: pushdesk brokers read their own channel */
 		break;
@@ -729,18 +730,16 @@ static void on_request(struct vk *v, const char *pattern, const char *ch, size_t
 	case ADAPTER_SERVER_SIDE_EMIT: {
 		/* ours: ["pushdesk:request", kind, arg]; anything else belongs to
 		 * Node servers' serverSideEmit listeners, which we do not have */
-		const char *ev = json_string_value(json_array_get(q.data, 0));
-		const char *k = json_string_value(json_array_get(q.data, 1));
-		json_t *a = json_array_get(q.data, 2);
-		if (ev == NULL || strcmp(ev, CLUSTER_REQUEST_EVENT) != 0 || k == NULL ||
-		    q.request_id[0] == '\0' || q.uid[0] == '\0')
+		const json_t *a;
+		const char *k = pd_wire_query_kind(q.data, &a);
+		if (k == NULL || q.request_id[0] == '\0' || q.uid[0] == '\0')
 			break;
 		static const char *const kinds[] = {"rooms", "sockets", "user_sockets", "online",
 						    "stats"};
 		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 			if (strcmp(k, kinds[i]) == 0)
 				kind = kinds[i];
-		if (json_is_object(a)) {
+		if (a != NULL) {
 			json_decref(arg);
 			arg = json_deep_copy(a);
 		}
@@ -890,7 +889,8 @@ static void creq_local_done(struct cluster *c, json_t *merged, void *ud)
 	if (q->finished) {
 		json_decref(merged);
 	} else {
-		json_t *one = json_pack("{s:s, s:o}", "uid", c->uid, "result", merged);
+		json_t *one = pd_wire_answer_data(c->uid, merged);
+		json_decref(merged);
 		if (one != NULL)
 			json_array_insert_new(q->results, 0, one);
 		q->local_done = 1;
@@ -901,7 +901,7 @@ static void creq_local_done(struct cluster *c, json_t *merged, void *ud)
 
 static int result_is(const json_t *results, size_t k, const char *uid)
 {
-	const char *u = json_string_value(json_object_get(json_array_get(results, k), "uid"));
+	const char *u = pd_wire_answer_uid(json_array_get(results, k), NULL);
 	return u != NULL && strcmp(u, uid) == 0;
 }
 
@@ -1072,28 +1072,19 @@ static void creq_begin(struct loop *l, void *p)
 	/* ask the others first: the local part runs meanwhile */
 	int asked = 0;
 	if (vk_is_up(c->vk) && !c->stopped) {
-		struct adapter_request r;
-		adapter_request_init(&r);
-		r.type = ADAPTER_SERVER_SIDE_EMIT;
-		snprintf(r.uid, sizeof(r.uid), "%s", c->uid);
-		snprintf(r.request_id, sizeof(r.request_id), "%s", q->id);
-		r.data = json_pack("[s, s, O]", CLUSTER_REQUEST_EVENT, q->kind, q->arg);
 		struct pd_buf out, ch;
 		pd_buf_init(&out, ADAPTER_MAX_MSG);
 		pd_buf_init(&ch, 0);
 		char *tok = id_token(c, q->id);
 		const char *argv[4] = {"EVAL", pd_keys_lua_live, "1", c->brokers_key};
-		if (tok != NULL && r.data != NULL && adapter_request_encode(&out, &r) == 0 &&
-		    adapter_channel_request(&ch, c->key, nsp_name(0)) == 0 &&
+		if (tok != NULL && pd_wire_query_encode(&out, c->uid, q->id, q->kind, q->arg) == 0 &&
+		    pd_wire_channel_request(&ch, c->key, nsp_name(0)) == 0 &&
 		    vk_command(c->vk, on_live_reply, tok, 4, argv, NULL) == 0) {
 			tok = NULL;
 			if (vk_publish(c->vk, ch.data, ch.len, out.data, out.len) == 0)
 				asked = 1;
 		}
 		free(tok);
-		json_decref(r.data);
-		r.data = NULL;
-		adapter_request_clear(&r);
 		pd_buf_free(&out);
 		pd_buf_free(&ch);
 	}
@@ -1150,27 +1141,22 @@ static void on_response(struct vk *v, const char *pattern, const char *ch, size_
 {
 	struct nsp_sub *ns = ud;
 	struct cluster *c = ns->c;
-	struct adapter_response r;
-	char err[128];
+	char request_id[PD_WIRE_MAX_UID + 1];
+	json_t *answer;
 	(void)v;
 	(void)pattern;
 	(void)ch;
 	(void)chlen;
-	if (c->reqs == NULL)
+	if (c->reqs == NULL || pd_wire_answer_decode(data, len, request_id, &answer) != 0)
 		return;
-	adapter_response_init(&r);
-	if (adapter_response_decode((const uint8_t *)data, len, &r, err, sizeof(err)) < 0) {
-		adapter_response_clear(&r);
-		return;
-	}
-	struct creq *q = creq_find(c, r.request_id);
-	const char *uid = json_string_value(json_object_get(r.data, "uid"));
-	if (q == NULL || q->finished || r.type != ADAPTER_SERVER_SIDE_EMIT || uid == NULL)
+	struct creq *q = creq_find(c, request_id);
+	const char *uid = pd_wire_answer_uid(answer, NULL);
+	if (q == NULL || q->finished)
 		goto out;
 	for (size_t k = 0; k < json_array_size(q->results); k++)
 		if (result_is(q->results, k, uid))
 			goto out; /* a duplicate */
-	json_array_append(q->results, r.data);
+	json_array_append(q->results, answer);
 	for (size_t i = 0; i < q->nexpect; i++)
 		if (strcmp(q->expect[i], uid) == 0) {
 			creq_drop_expect(q, i);
@@ -1178,7 +1164,7 @@ static void on_response(struct vk *v, const char *pattern, const char *ch, size_
 		}
 	creq_maybe_done(q);
 out:
-	adapter_response_clear(&r);
+	json_decref(answer);
 }
 
 /* ================= lease ================= */
@@ -1325,17 +1311,17 @@ int cluster_start(struct cluster *c)
 		if (g_broker.nsps[i].view)
 			continue; /* fed by "/" (room.c): no channels of its own */
 		pd_buf_reset(&ch);
-		rc = adapter_channel_pattern(&ch, c->key, nsp);
+		rc = pd_wire_channel_pattern(&ch, c->key, nsp);
 		if (rc == 0)
 			rc = vk_subscribe(c->vk, ch.data, 1, on_broadcast, &c->subs[i]);
 		pd_buf_reset(&ch);
 		if (rc == 0)
-			rc = adapter_channel_request(&ch, c->key, nsp);
+			rc = pd_wire_channel_request(&ch, c->key, nsp);
 		if (rc == 0)
 			rc = vk_subscribe(c->vk, ch.data, 0, on_request, &c->subs[i]);
 		pd_buf_reset(&ch);
 		if (rc == 0)
-			rc = adapter_channel_response(&ch, c->key, nsp, c->uid);
+			rc = pd_wire_channel_response(&ch, c->key, nsp, c->uid);
 		if (rc == 0)
 			rc = vk_subscribe(c->vk, ch.data, 0, on_response, &c->subs[i]);
 	}

@@ -1,5 +1,61 @@
+# One fragment for the broker: its libraries, its integration drivers and
+# the daemon, in link order (each library before those it uses).
+
+# libpdbroker.a: the broker's I/O-free codecs (RFC 6455 framing, Engine.IO
+# packets and payloads, Socket.IO packets, and adapter_codec: the messages
+# of @socket.io/redis-adapter / redis-emitter on shared/pd_msgpack and
+# shared/pd_wire). The daemon and the tests link it before libpushdesk.a.
+noinst_LIBRARIES += libpdbroker.a
+libpdbroker_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker $(PD_DEPCFLAGS)
+libpdbroker_a_SOURCES = \
+	broker/ws.c broker/ws.h \
+	broker/eio_packet.c broker/eio_packet.h \
+	broker/sio_packet.c broker/sio_packet.h \
+	broker/adapter_codec.c broker/adapter_codec.h \
+	broker/dialect.c broker/dialect.h
+
+# The broker's database layer: dbpool (DB threads, one PGconn each, results
+# posted back to the loops) and dbq (the broker's queries as jobs, writes
+# through pd_store). The daemon links libpdbrokerdb.a before libpushdesk.a.
+noinst_LIBRARIES += libpdbrokerdb.a
+libpdbrokerdb_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker $(PD_DEPCFLAGS)
+libpdbrokerdb_a_SOURCES = \
+	broker/dbpool.c broker/dbpool.h \
+	broker/dbq.c broker/dbq.h
+
+# Integration driver for tests/integration/dbpool.test.sh: a real loop
+# (broker/loop.c), the pool and every query against $PD_DATABASE_URL.
+noinst_PROGRAMS += tests/integration/dbpool_driver
+tests_integration_dbpool_driver_SOURCES = \
+	tests/integration/dbpool_driver.c \
+	broker/loop.c
+tests_integration_dbpool_driver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker $(PD_DEPCFLAGS)
+tests_integration_dbpool_driver_LDADD = libpdbrokerdb.a libpushdesk.a $(PD_LIBS)
+
+# libpdcluster.a: the broker's Valkey layer — vk (hiredis async on our
+# loop), cluster (adapter fan-out, leases, requests between brokers) and
+# presence. The broker links it; it uses the broker's room/sio symbols.
+noinst_LIBRARIES += libpdcluster.a
+libpdcluster_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker $(PD_DEPCFLAGS)
+libpdcluster_a_SOURCES = \
+	broker/vk.c broker/vk.h \
+	broker/cluster.c broker/cluster.h \
+	broker/presence.c broker/presence.h
+
+# tests/integration/vk_driver: the Valkey layer against a redis-server it
+# starts itself, with the broker's loop/room/msg code and a fake sio layer.
+noinst_PROGRAMS += tests/integration/vk_driver
+tests_integration_vk_driver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker $(PD_DEPCFLAGS)
+tests_integration_vk_driver_SOURCES = \
+	tests/integration/vk_driver.c \
+	broker/loop.c \
+	broker/room.c \
+	broker/msg.c \
+	broker/hmap.c
+tests_integration_vk_driver_LDADD = libpdcluster.a libpdbroker.a libpushdesk.a $(PD_LIBS)
+
 # pushdesk-broker: the Socket.IO / Engine.IO server (libpdbroker.a holds its
-# I/O-free codecs, see broker/codec.mk).
+# I/O-free codecs, above).
 sbin_PROGRAMS += broker/pushdesk-broker
 broker_pushdesk_broker_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker $(PD_DEPCFLAGS) $(MHD_CFLAGS)
 broker_pushdesk_broker_SOURCES = \

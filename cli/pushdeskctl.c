@@ -22,9 +22,6 @@
 #include <libpq-fe.h>
 #include <sodium.h>
 
-#include "adapter_codec.h"
-#include "cluster.h"
-
 #include "pd_buf.h"
 #include "pd_cfg.h"
 #include "pd_emitter.h"
@@ -34,6 +31,7 @@
 #include "pd_log.h"
 #include "pd_rooms.h"
 #include "pd_url.h"
+#include "pd_wire.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -1044,8 +1042,8 @@ static int cmd_rooms(struct ctl *c, const char *nsp)
 		uid[i] = abc[rnd[i] % 36];
 	uid[16] = '\0';
 	snprintf(reqid, sizeof(reqid), "%s-ctl-1", uid);
-	if (adapter_channel_response(&rch, kv_prefix(c), "/", uid) != 0 ||
-	    adapter_channel_request(&ch, kv_prefix(c), "/") != 0) {
+	if (pd_wire_channel_response(&rch, kv_prefix(c), "/", uid) != 0 ||
+	    pd_wire_channel_request(&ch, kv_prefix(c), "/") != 0) {
 		fail(EXIT_RUNTIME, "rooms: channel name too long");
 		goto out;
 	}
@@ -1053,14 +1051,9 @@ static int cmd_rooms(struct ctl *c, const char *nsp)
 	if ((r = kv_cmd(sub, "SUBSCRIBE", 2, sa, NULL)) == NULL)
 		goto out;
 	freeReplyObject(r);
-	struct adapter_request q;
-	adapter_request_init(&q);
-	q.type = ADAPTER_SERVER_SIDE_EMIT;
-	snprintf(q.uid, sizeof(q.uid), "%s", uid);
-	snprintf(q.request_id, sizeof(q.request_id), "%s", reqid);
-	q.data = json_pack("[s, s, {s:s}]", CLUSTER_REQUEST_EVENT, "rooms", "nsp", nsp);
-	int erc = q.data != NULL ? adapter_request_encode(&req, &q) : -ENOMEM;
-	adapter_request_clear(&q);
+	json_t *arg = json_pack("{s:s}", "nsp", nsp);
+	int erc = arg != NULL ? pd_wire_query_encode(&req, uid, reqid, "rooms", arg) : -ENOMEM;
+	json_decref(arg);
 	if (erc != 0) {
 		fail(EXIT_RUNTIME, "rooms: cannot encode the request");
 		goto out;
@@ -1086,13 +1079,13 @@ static int cmd_rooms(struct ctl *c, const char *nsp)
 		if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
 		    r->element[0]->str != NULL && strcmp(r->element[0]->str, "message") == 0 &&
 		    r->element[2]->type == REDIS_REPLY_STRING) {
-			struct adapter_response a;
-			adapter_response_init(&a);
-			if (adapter_response_decode((const uint8_t *)r->element[2]->str,
-						    r->element[2]->len, &a, err, sizeof(err)) == 0 &&
-			    strcmp(a.request_id, reqid) == 0) {
-				const char *from = json_string_value(json_object_get(a.data, "uid"));
-				json_t *res = json_object_get(a.data, "result");
+			char rid[PD_WIRE_MAX_UID + 1];
+			json_t *a;
+			int ok = pd_wire_answer_decode(r->element[2]->str, r->element[2]->len, rid,
+						       &a) == 0;
+			if (ok && strcmp(rid, reqid) == 0) {
+				const json_t *res;
+				const char *from = pd_wire_answer_uid(a, &res);
 				int dup = 0;
 				for (size_t i = 0; from != NULL && i < json_array_size(answered); i++)
 					dup |= strcmp(json_string_value(json_array_get(answered, i)),
@@ -1101,7 +1094,7 @@ static int cmd_rooms(struct ctl *c, const char *nsp)
 					const char *k;
 					json_t *v;
 					json_array_append_new(answered, json_string(from));
-					json_object_foreach(res, k, v)
+					json_object_foreach((json_t *)res, k, v)
 					{
 						json_int_t have =
 						    json_integer_value(json_object_get(rooms, k));
@@ -1110,7 +1103,7 @@ static int cmd_rooms(struct ctl *c, const char *nsp)
 					}
 				}
 			}
-			adapter_response_clear(&a);
+			json_decref(a);
 		}
 		freeReplyObject(r);
 	}

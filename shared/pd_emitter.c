@@ -8,9 +8,9 @@
 #include <hiredis.h>
 #include <string.h>
 
-#include "pd_keys.h"
 #include "pd_log.h"
 #include "pd_msgpack.h"
+#include "pd_wire.h"
 
 int pd_emitter_encode(const struct pd_emit *e, struct pd_buf *out)
 {
@@ -41,11 +41,7 @@ int pd_emitter_encode(const struct pd_emit *e, struct pd_buf *out)
 
 int pd_emitter_channel(const char *key, const struct pd_emit *e, struct pd_buf *out)
 {
-	const char *nsp = e->nsp != NULL && e->nsp[0] != '\0' ? e->nsp : "/";
-	key = pd_keys_prefix(key);
-	if (e->nrooms == 1)
-		return pd_buf_printf(out, "%s#%s#%s#", key, nsp, e->rooms[0]);
-	return pd_buf_printf(out, "%s#%s#", key, nsp);
+	return pd_wire_channel_broadcast(out, key, e->nsp, e->nrooms == 1 ? e->rooms[0] : NULL);
 }
 
 long pd_emitter_publish(struct redisContext *c, const char *key, const struct pd_emit *e)

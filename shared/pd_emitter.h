@@ -29,7 +29,8 @@ struct pd_emit {
 int pd_emitter_encode(const struct pd_emit *e, struct pd_buf *out);
 
 /* The channel for e under key (adapter_key, "socket.io" when NULL or empty),
- * appended to out, NUL-terminated. 0 or -ENOMEM/-ENOBUFS. */
+ * appended to out, NUL-terminated (pd_wire_channel_broadcast). 0, -EINVAL
+ * (a name over its limit) or -ENOMEM/-ENOBUFS. */
 int pd_emitter_channel(const char *key, const struct pd_emit *e, struct pd_buf *out);
 
 /* Encode and PUBLISH with a synchronous hiredis context. Returns the number

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "adapter_codec.h"
+#include "pd_wire.h"
 
 static void check(int ok)
 {
@@ -126,6 +127,20 @@ out:
 	pd_buf_free(&e2);
 }
 
+/* The query answers' reader (pd_wire) on the same input: what it accepts
+ * names a request and a broker. */
+static void answer(const uint8_t *data, size_t size)
+{
+	char id[PD_WIRE_MAX_UID + 1];
+	json_t *d;
+	if (pd_wire_answer_decode((const char *)data, size, id, &d) != 0) {
+		check(d == NULL);
+		return;
+	}
+	check(id[0] != '\0' && strlen(id) <= PD_WIRE_MAX_UID && pd_wire_answer_uid(d, NULL) != NULL);
+	json_decref(d);
+}
+
 static void channel(const uint8_t *data, size_t size)
 {
 	struct adapter_channel c;
@@ -170,6 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	broadcast(data, size);
 	request(data, size);
 	response(data, size);
+	answer(data, size);
 	channel(data, size);
 	return 0;
 }
