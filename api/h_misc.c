@@ -8,6 +8,7 @@
 #include "api.h"
 #include "pd_db.h"
 #include "pd_json.h"
+#include "pd_keys.h"
 #include "pd_log.h"
 #include "pd_rooms.h"
 #include "pd_store.h"
@@ -73,8 +74,10 @@ static int kv_presence(struct api_ctx *c, redisContext *kv, json_t *data, int on
 
 	json_array_foreach(data, i, item)
 	{
-		if (redisAppendCommand(kv, "HMGET %s:presence:%s status lastSeen", c->adapter_key,
-				       json_string_value(json_object_get(item, "userId"))) != REDIS_OK)
+		char key[PD_KEYS_MAX];
+		if (pd_keys_presence_user(key, sizeof(key), c->adapter_key,
+					  json_string_value(json_object_get(item, "userId"))) < 0 ||
+		    redisAppendCommand(kv, "HMGET %s status lastSeen", key) != REDIS_OK)
 			break;
 		sent++;
 	}
@@ -114,7 +117,7 @@ static void presence_online(struct req *r)
 {
 	char cursor[64];
 	long limit;
-	redisContext *kv;
+	redisContext *kv = NULL;
 	redisReply *set = NULL;
 	const char **ids = NULL;
 	size_t n = 0, from = 0;
@@ -132,9 +135,9 @@ static void presence_online(struct req *r)
 		cursor[0] = '\0';
 	if (r->ctx->valkey_url[0] == '\0') /* no Valkey, no broker presence: nobody */
 		goto reply;
-	if ((kv = api_kv(r->ctx)) == NULL ||
-	    (set = redisCommand(kv, "SMEMBERS %s:presence:org:%s", r->ctx->adapter_key,
-				r->claims.org)) == NULL) {
+	char key[PD_KEYS_MAX];
+	if (pd_keys_presence_org(key, sizeof(key), r->ctx->adapter_key, r->claims.org) < 0 ||
+	    (kv = api_kv(r->ctx)) == NULL || (set = redisCommand(kv, "SMEMBERS %s", key)) == NULL) {
 		if (kv != NULL)
 			api_kv_drop(r->ctx);
 		api_error(r, PD_E_UNAVAILABLE, "valkey unavailable");

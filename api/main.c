@@ -21,6 +21,7 @@
 #include "api.h"
 #include "config.h"
 #include "pd_cfg.h"
+#include "pd_keys.h"
 #include "pd_db.h"
 #include "pd_log.h"
 #include "pd_store.h"
@@ -72,9 +73,7 @@ static int ctx_init(struct api_ctx *ctx, const struct pd_cfg *cfg)
 	ctx->cfg = cfg;
 	ctx->database_url = pd_cfg_get(cfg, "database_url");
 	ctx->valkey_url = pd_cfg_get(cfg, "valkey_url");
-	ctx->adapter_key = pd_cfg_get(cfg, "adapter_key");
-	if (ctx->adapter_key[0] == '\0')
-		ctx->adapter_key = "socket.io";
+	ctx->adapter_key = pd_keys_prefix(pd_cfg_get(cfg, "adapter_key"));
 	if (pd_cfg_get_long(cfg, "statement_timeout", 0, 3600000, &ctx->statement_timeout, err,
 			    sizeof(err)) != 0 ||
 	    pd_cfg_get_long(cfg, "api_max_body", 1, 1L << 30, &ctx->max_body, err, sizeof(err)) !=
