@@ -332,14 +332,19 @@ static void check_send(struct dbpool *p, struct fixture *f, long long *ev_ids, s
 	   "message:send: one row in messages");
 	ok(strcmp(q.customer_id, f->cust1) == 0 && strcmp(q.assignee_id, f->agent1) == 0,
 	   "message:send: the ticket's customer and assignee for `delivered`");
-	/* message:new to ticket:<id>, then notification + notification:count for
-	 * the assignee (the customer is the sender). */
-	ok(q.nevents == 3 && q.nev == 3 && strcmp(q.ev[0].event, "message:new") == 0 &&
+	/* message:new to ticket:<id>, the dialects' message:feed (ticket room and
+	 * staff) and message:participants (the assignee's user room), then
+	 * notification + notification:count for the assignee (the customer is
+	 * the sender). */
+	ok(q.nevents == 5 && q.nev == 5 && strcmp(q.ev[0].event, "message:new") == 0 &&
 		   q.ev[0].nrooms == 1 && strncmp(q.ev[0].rooms[0], "ticket:", 7) == 0 &&
 		   strcmp(q.ev[0].rooms[0] + 7, f->t1) == 0 && strcmp(q.ev[0].nsp, "/") == 0 &&
-		   strcmp(q.ev[1].event, "notification") == 0 &&
-		   strcmp(q.ev[2].event, "notification:count") == 0,
-	   "message:send: outbox events message:new, notification, notification:count (got %zu)",
+		   strcmp(q.ev[1].event, "message:feed") == 0 &&
+		   strcmp(q.ev[2].event, "message:participants") == 0 &&
+		   strcmp(q.ev[3].event, "notification") == 0 &&
+		   strcmp(q.ev[4].event, "notification:count") == 0,
+	   "message:send: outbox events message:new, message:feed, message:participants, "
+	   "notification, notification:count (got %zu)",
 	   q.nev);
 	if (q.nev >= 1) {
 		json_t *pl = q.ev[0].payload;
@@ -355,11 +360,13 @@ static void check_send(struct dbpool *p, struct fixture *f, long long *ev_ids, s
 	} else {
 		ok(0, "message:new payload: eventId = outbox id, the contract's fields");
 	}
-	if (q.nev == 3) {
+	if (q.nev == 5) {
 		char room[64];
 		snprintf(room, sizeof(room), "user:%s", f->agent1);
-		ok(strcmp(q.ev[1].rooms[0], room) == 0 &&
-			   json_integer_value(json_object_get(q.ev[2].payload, "unread")) == 1,
+		/* participants: the ticket room, then the assignee's user room */
+		ok(q.ev[2].nrooms == 2 && strcmp(q.ev[2].rooms[1], room) == 0 &&
+			   strcmp(q.ev[3].rooms[0], room) == 0 &&
+			   json_integer_value(json_object_get(q.ev[4].payload, "unread")) == 1,
 		   "message:send: the assignee is notified, unread 1");
 	} else {
 		ok(0, "message:send: the assignee is notified, unread 1");
