@@ -57,8 +57,8 @@ static json_t *b_ws_message(const json_t *p, const char **name)
 			 json_object_get(p, "createdAt"));
 }
 
-/* ticket:updated -> conversation_status_changed {conversationId, STATUS,
- * updatedAt}. */
+/* ticket:status (a ticket:updated whose status changed) ->
+ * conversation_status_changed {conversationId, STATUS, updatedAt}. */
 static json_t *b_ws_status(const json_t *p, const char **name)
 {
 	const char *st = str_of(p, "status"), *id = str_of(p, "id");
@@ -143,6 +143,7 @@ static const struct dia_in in_helpdesk[] = {
 /* internal events no helpdesk client knows */
 static const struct dia_out out_helpdesk[] = {
     {"presence:roster", NULL, NULL},
+    {"ticket:status", NULL, NULL},
     {"presence:team", NULL, NULL},
     {"message:feed", NULL, NULL},
     {"message:participants", NULL, NULL},
@@ -228,6 +229,7 @@ static const struct dia_out out_presence[] = {
     {"message:new", NULL, NULL},
     {"message:participants", "new_message", b_pr_message},
     {"message:feed", NULL, NULL},
+    {"ticket:status", NULL, NULL},
 };
 
 /* 7.4 workspace (seed 004) */
@@ -242,7 +244,9 @@ static const struct dia_out out_workspace[] = {
     /* the staff feed (ws:<org> and conv:<id>) carries each message once */
     {"message:new", NULL, NULL},
     {"message:feed", "new_message", b_ws_message},
-    {"ticket:updated", "conversation_status_changed", b_ws_status},
+    /* a status change only (ticket:status), not every ticket:updated */
+    {"ticket:updated", NULL, NULL},
+    {"ticket:status", "conversation_status_changed", b_ws_status},
 };
 
 #define IN(t) .in = t, .nin = N(t)

@@ -283,11 +283,14 @@ enum pd_err pd_store_ticket_update(PGconn *c, const struct pd_actor *a, const ch
 				    pt->priority, pt->set_assignee ? "t" : "f",
 				    pt->assignee_id, a->id};
 		r = pd_db_exec(c,
-			       "WITH t AS (UPDATE tickets SET subject = COALESCE($2, subject), "
+			       /* old: the row as it was (every part of a WITH sees the
+				* snapshot before the UPDATE), for "did the status change" */
+			       "WITH old AS (SELECT status AS old_status FROM tickets WHERE id = $1), "
+			       "t AS (UPDATE tickets SET subject = COALESCE($2, subject), "
 			       "status = COALESCE($3, status), priority = COALESCE($4, priority), "
 			       "assignee_id = CASE WHEN $5::boolean THEN $6::uuid ELSE assignee_id END, "
 			       "updated_at = now(), updated_by = $7 WHERE id = $1 RETURNING *) "
-			       "SELECT " PD_STORE_TICKET_JSON " FROM t",
+			       "SELECT " PD_STORE_TICKET_JSON ", (SELECT old_status FROM old) FROM t",
 			       7, p, &e);
 	}
 	if (r == NULL || (o->obj = parse_row(r, 0, 0)) == NULL ||
@@ -299,6 +302,13 @@ enum pd_err pd_store_ticket_update(PGconn *c, const struct pd_actor *a, const ch
 	{
 		const char *rooms[3] = {tr, ar, ur};
 		if (event(c, o, a->org, "ticket:updated", rooms, 3, upd, &e) != 0)
+			goto bad;
+	}
+	/* ticket:status, for the dialects alone (contract 7.4: seed 004's
+	 * conversation_status_changed to ws:<org>), only when the status changed */
+	if (pt->status != NULL && PQnfields(r) > 1 && strcmp(PQgetvalue(r, 0, 1), pt->status) != 0) {
+		const char *rooms[1] = {ar};
+		if (event(c, o, a->org, "ticket:status", rooms, 1, upd, &e) != 0)
 			goto bad;
 	}
 	if (pt->set_assignee && pt->assignee_id != NULL) {

@@ -109,7 +109,12 @@ describe('seed 004 on one broker (dialect workspace, through nginx)', () => {
     }
     await must(200, 'PATCH', `/tickets/${t.id}`, { status: 'resolved' }, w.agent);
     await got(ag, 'conversation_status_changed', (y) => y.conversationId === t.id && y.status === 'RESOLVED', ms[0]);
+    // a change that leaves the status as it was is no status change
+    await must(200, 'PATCH', `/tickets/${t.id}`, { priority: 'high' }, w.agent);
+    await must(200, 'PATCH', `/tickets/${t.id}`, { status: 'resolved' }, w.agent);
     await sleep(500);
+    assert.equal(seen(ag, 'conversation_status_changed', (y) => y.conversationId === t.id, ms[0]).length, 2,
+      'conversation_status_changed once per status change (pending, resolved), not on a priority change or the same status');
     assert.equal(seen(cust, 'user_message', () => true, ms[2]).length, 0, 'a customer is not staff');
     for (const ev of ['user_message', 'new_message', 'conversation_status_changed']) {
       assert.equal(seen(foreign, ev, () => true, ms[3]).length, 0, `${ev} to another org`);

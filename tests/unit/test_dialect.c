@@ -236,14 +236,18 @@ START_TEST(dialect_workspace)
 	ck_assert_str_eq(o, "[\"user_message\",{\"conversationId\":\"t\",\"message\":{\"channelType\":"
 			    "\"WEB\",\"content\":\"q\",\"createdAt\":\"x\",\"id\":\"m\",\"role\":\"USER\"}}]");
 	free(o);
+	/* every ticket:updated is not a status change: only ticket:status is */
 	ck_assert_int_eq(out_json(d, "ticket:updated",
+				  "{\"id\":\"t\",\"status\":\"pending\",\"updatedAt\":\"u\"}", &o),
+			 -1);
+	ck_assert_int_eq(out_json(d, "ticket:status",
 				  "{\"id\":\"t\",\"status\":\"pending\",\"updatedAt\":\"u\"}", &o),
 			 0);
 	ck_assert_str_eq(o, "[\"conversation_status_changed\",{\"conversationId\":\"t\",\"status\":"
 			    "\"PENDING\",\"updatedAt\":\"u\"}]");
 	free(o);
 	/* malformed internal payloads are dropped, never sent half-built */
-	ck_assert_int_eq(out_json(d, "ticket:updated", "{\"id\":\"t\"}", &o), -1);
+	ck_assert_int_eq(out_json(d, "ticket:status", "{\"id\":\"t\"}", &o), -1);
 	ck_assert_int_eq(out_json(d, "message:feed", "\"x\"", &o), -1);
 	/* whatever else a backend emits goes unchanged */
 	ck_assert_int_eq(out_json(d, "handoff_triggered", "{\"a\":1}", &o), 1);
