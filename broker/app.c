@@ -146,11 +146,14 @@ int app_emit(struct loop *from, size_t nsp_idx, const char *const *rooms, size_t
 		return -ENOMEM;
 	}
 	struct msg *m = sio_msg(SIO_EVENT, g_broker.nsps[nsp_idx].name, -1, data, NULL, 0);
-	json_decref(data);
-	if (m == NULL)
+	if (m == NULL) {
+		json_decref(data);
 		return -ENOMEM;
+	}
+	/* room_emit translates data per dialect: it must outlive the call */
 	int rc = room_emit(worker_of(from), nsp_idx, rooms, nrooms, except, nexcept, m, data, NULL);
 	msg_unref(m);
+	json_decref(data);
 	return rc;
 }
 
