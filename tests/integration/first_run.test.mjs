@@ -14,17 +14,21 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, cpSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, cpSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
-import { freePort } from './lib/broker.mjs';
 import { SRC, launchBrowser, openPage, signIn, screenshot, pageLog, bannerText } from './lib/browser.mjs';
 
 const W = 20_000; // one wait for something to show on a page
 const q = (s) => JSON.stringify(s);
 const root = mkdtempSync(path.join(process.env.PD_TMP || os.tmpdir(), 'first-run-'));
+// postgres (another user when run as root) must pass through to the state folder
+chmodSync(root, 0o755);
 const clone = path.join(root, 'pushdesk');
-const stackEnv = { ...process.env, PUSHDESK_STATE: path.join(root, 'state'), PUSHDESK_NO_INSTALL: '1' };
+// a newcomer's shell: none of tests/run's PD_* (its stack's ports) or PUSHDESK_*
+const stackEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PD|PUSHDESK)_/.test(k)));
+Object.assign(stackEnv, { PUSHDESK_STATE: path.join(root, 'state'), PUSHDESK_NO_INSTALL: '1' });
 let upOut = '';
 let base;
 let browser, A, C;
@@ -36,6 +40,30 @@ function stack(cmd, timeout) {
   });
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
   return { ok: r.status === 0, out: `${r.stdout || ''}${r.stderr || ''}${r.error ? `\n${r.error.message}` : ''}`, secs };
+}
+
+// A loopback port nobody listens on, reserved as tests/lib/stack.sh's
+// pd_free_port does (/tmp/pushdesk-ports/PORT, owner this process) so that
+// the stacks of other runs never take it; released by cleanup().
+const PORTS = '/tmp/pushdesk-ports';
+const reserved = [];
+const busy = (port) => new Promise((resolve) => {
+  const s = net.connect({ port, host: '127.0.0.1' });
+  s.on('connect', () => { s.destroy(); resolve(true); });
+  s.on('error', () => resolve(false));
+});
+async function reservePort() {
+  mkdirSync(PORTS, { recursive: true, mode: 0o1777 });
+  for (let tries = 0; tries < 500; tries++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const lock = path.join(PORTS, String(port));
+    try { mkdirSync(lock); } catch { continue; }
+    writeFileSync(path.join(lock, 'owner'), `${process.pid}\n`);
+    if (await busy(port)) { rmSync(lock, { recursive: true, force: true }); continue; }
+    reserved.push(lock);
+    return port;
+  }
+  throw new Error('no free loopback port found');
 }
 
 before(async () => {
@@ -50,9 +78,9 @@ before(async () => {
       filter: (p) => !/\/(node_modules|tests\/out|var|_build|_inst|build[^/]*)$/.test(p),
     });
   }
-  const ports = new Set();
-  while (ports.size < 5) ports.add(await freePort());
-  const [http, pg, redis, broker, admin] = [...ports];
+  const ports = [];
+  while (ports.length < 5) ports.push(await reservePort());
+  const [http, pg, redis, broker, admin] = ports;
   Object.assign(stackEnv, {
     PUSHDESK_HTTP_PORT: String(http), PUSHDESK_PG_PORT: String(pg), PUSHDESK_REDIS_PORT: String(redis),
     PUSHDESK_BROKER_PORT: String(broker), PUSHDESK_BROKER_ADMIN_PORT: String(admin),
@@ -63,13 +91,25 @@ before(async () => {
   base = `http://127.0.0.1:${http}`;
 });
 
-after(async () => {
-  if (browser) await browser.close().catch(() => {});
+// Runs once: after the tests, or on the way out of a run cut short (tests/run's
+// timeout sends SIGTERM to the whole process group).
+let cleaned = false;
+function cleanup() {
+  if (cleaned) return;
+  cleaned = true;
   if (existsSync(path.join(clone, 'scripts', 'stack'))) {
     const d = stack('down', 120_000);
     if (!d.ok) console.log(`# scripts/stack down failed:\n${d.out}`);
   }
+  for (const lock of reserved) rmSync(lock, { recursive: true, force: true });
   if (process.env.PD_KEEP !== '1') rmSync(root, { recursive: true, force: true });
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGTERM', 'SIGINT']) process.once(sig, () => { cleanup(); process.exit(128 + os.constants.signals[sig]); });
+
+after(async () => {
+  if (browser) await browser.close().catch(() => {});
+  cleanup();
 });
 
 // A printed login: "  customer1  customer1@demo.pushdesk.test  password PW  id ID"
