@@ -6,9 +6,9 @@
 //
 // The clone is `git clone` of PD_SRC (its committed HEAD); a source tree
 // that is no git checkout (the tarball of `make distcheck`) is copied.
-// `up` builds the clone as a newcomer's would (PD_FIRST_RUN_BUILD=1), or by
-// default reuses PD_BUILD's binaries through the documented
-// PUSHDESK_NO_BUILD=1 + PUSHDESK_BUILD, which keeps CI's time down.
+// `up` builds the clone as a newcomer's would (about 30 s on an idle
+// two-core machine); PD_FIRST_RUN_REUSE=1 reuses PD_BUILD's binaries instead,
+// through `up`'s documented PUSHDESK_NO_BUILD=1 + PUSHDESK_BUILD.
 // `scripts/stack down` runs and the state goes whatever happens (it stops
 // by pidfile what `up` started, also after an `up` that failed half way).
 import { test, before, after } from 'node:test';
@@ -77,6 +77,9 @@ before(async () => {
       recursive: true,
       filter: (p) => !/\/(node_modules|tests\/out|var|_build|_inst|build[^/]*)$/.test(p),
     });
+    // distcheck's source tree is read-only, a newcomer's unpacked one is not
+    const r = spawnSync('chmod', ['-R', 'u+w', clone], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `chmod -R u+w: ${r.stderr}`);
   }
   const ports = [];
   while (ports.length < 5) ports.push(await reservePort());
@@ -85,7 +88,7 @@ before(async () => {
     PUSHDESK_HTTP_PORT: String(http), PUSHDESK_PG_PORT: String(pg), PUSHDESK_REDIS_PORT: String(redis),
     PUSHDESK_BROKER_PORT: String(broker), PUSHDESK_BROKER_ADMIN_PORT: String(admin),
   });
-  if (process.env.PD_FIRST_RUN_BUILD !== '1' && process.env.PD_BUILD) {
+  if (process.env.PD_FIRST_RUN_REUSE === '1' && process.env.PD_BUILD) {
     Object.assign(stackEnv, { PUSHDESK_NO_BUILD: '1', PUSHDESK_BUILD: process.env.PD_BUILD });
   }
   base = `http://127.0.0.1:${http}`;
