@@ -14,7 +14,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, cpSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, cpSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import os from 'node:os';
@@ -200,4 +200,21 @@ test('the page as a newcomer sees it: sign in, live, ticket, replies both ways',
     err.message += (notes.length ? `\n${notes.join('\n')}` : '') + (log ? `\npage log:\n${log}` : '');
     throw err;
   }
+});
+
+// With the sanitizer build's binaries (PD_FIRST_RUN_REUSE=1 under
+// tests/run --build build-asan) a report lands in the clone's logs, which
+// cleanup() removes: look now.
+test("the clone's daemon logs hold no sanitizer report", { timeout: 30_000 }, (t) => {
+  if (!upOk) { t.skip('scripts/stack up failed'); return; }
+  const dir = path.join(stackEnv.PUSHDESK_STATE, 'log');
+  const logs = readdirSync(dir).filter((n) => n.endsWith('.log'));
+  for (const want of ['api.log', 'broker.log']) assert.ok(logs.includes(want), `${want} in ${logs.join(' ')}`);
+  const bad = [];
+  for (const f of logs) {
+    const body = readFileSync(path.join(dir, f), 'utf8');
+    const m = body.match(/^.*(ERROR: (Address|Leak|Undefined)Sanitizer|runtime error:).*$/m);
+    if (m) bad.push(`${f}: ${m[0]}`);
+  }
+  assert.deepEqual(bad, []);
 });
