@@ -369,6 +369,26 @@ describe('seed 001 across two brokers', () => {
     for (const [i, s] of [[0, aMain], [1, cTk], [3, chatB]]) await exactly(s, 'message:new', 1, (y) => y.id === r.message.id, ms[i], `message:new ${i}`);
   });
 
+  // Until the user's presence holds two connections in Valkey (the key of
+  // broker/presence.c, shared/pd_keys.c: <adapter_key>:presence:<user>:conns).
+  async function bothConns(userId) {
+    const { requireNode } = await import('./lib/broker.mjs');
+    const { createClient } = requireNode('redis');
+    const { env } = await import('./lib/rt.mjs');
+    const c = createClient({ url: env.redisUrl });
+    await c.connect();
+    try {
+      const key = `${confValue('adapter_key') || 'socket.io'}:presence:${userId}:conns`;
+      for (let t0 = Date.now(); Date.now() - t0 < W;) {
+        if ((await c.zCard(key)) >= 2) return;
+        await sleep(50);
+      }
+      assert.fail(`${key}: the second connection never reached Valkey`);
+    } finally {
+      await c.quit();
+    }
+  }
+
   test('/presence across brokers: a teammate on A sees the user come online on B, change status, go offline once', TT, async () => {
     const team = mkTeam(w.org);
     const mate = w.user('agent', { team });
@@ -379,8 +399,12 @@ describe('seed 001 across two brokers', () => {
     await got(sm, 'presence:update', (x) => x.userId === u.id && x.status === 'online', m);
     su.emit('presence:status', { status: 'busy' });
     await got(sm, 'presence:update', (x) => x.userId === u.id && x.status === 'busy', m);
-    // a second device on A: its departure is not an offline
+    // a second device on A: its departure is not an offline. The CONNECT
+    // reply leaves before A's presence write reaches Valkey; wait until
+    // Valkey holds both connections, as a second device that is really
+    // there would be (otherwise B may see the first leave before A's join).
     const su2 = await nsp(u, '/presence', { url: br.A.url });
+    await bothConns(u.id);
     su.disconnect();
     await sleep(2000);
     assert.equal(seen(sm, 'presence:update', (x) => x.userId === u.id && x.status === 'offline', m).length, 0, 'still connected on A');
