@@ -174,6 +174,12 @@ int pd_room_resolve(const char *org, const char *name, char *out, size_t len,
 	}
 	if (rc != 0)
 		return rc;
+	/* a canonical name is itself a valid name to give (conv:<id> is two
+	 * bytes shorter than ticket:<id>); only free rooms carry a prefix more */
+	if (rk != PD_ROOM_FREE && strlen(out) > PD_ROOM_NAME_MAX) {
+		out[0] = '\0';
+		return -ENAMETOOLONG;
+	}
 	if (kind != NULL)
 		*kind = rk;
 	if (id != NULL) {

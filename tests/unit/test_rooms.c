@@ -52,6 +52,20 @@ START_TEST(test_too_long)
 		ck_assert_int_eq(pd_room_classify(name), PD_ROOM_INVALID);
 		ck_assert_int_eq(pd_room_resolve(org, name, big, sizeof(big), NULL, NULL), -EINVAL);
 	}
+	/* conv:<id> of the longest name: its ticket:<id> would be too long to
+	 * give back (found by fuzz_rooms) */
+	{
+		char big[PD_ROOM_MAX], name[PD_ROOM_NAME_MAX + 1];
+		memcpy(name, "conv:", 5);
+		memset(name + 5, 'a', PD_ROOM_NAME_MAX - 5);
+		name[PD_ROOM_NAME_MAX] = '\0';
+		ck_assert_int_eq(pd_room_resolve("o", name, big, sizeof(big), NULL, NULL),
+				 -ENAMETOOLONG);
+		ck_assert_str_eq(big, "");
+		name[PD_ROOM_NAME_MAX - 2] = '\0';
+		ck_assert_int_eq(pd_room_resolve("o", name, big, sizeof(big), NULL, NULL), 0);
+		ck_assert_uint_eq(strlen(big), PD_ROOM_NAME_MAX);
+	}
 }
 END_TEST
 
