@@ -287,6 +287,7 @@
       for (const t of listOf(d)) state.tickets.set(t.id, { ...state.tickets.get(t.id), ...t });
       state.nextCursor = d && d.nextCursor ? d.nextCursor : null;
       renderTickets();
+      for (const t of listOf(d).slice(0, 20)) learnCustomer(t);
     } catch (err) {
       if (err.status !== 401) showError(err, 'Loading tickets');
     }
@@ -341,6 +342,24 @@
 
   $('ticket-filter').addEventListener('change', (e) => { state.filter = e.target.value; renderTickets(); });
   $('ticket-more').addEventListener('click', () => loadTickets(true));
+
+  // Staff see who opened a ticket: an agent cannot list users, so the name
+  // comes from the ticket's first message (most tickets open with one; the
+  // page posts it right after the ticket, so a ticket that arrives live may
+  // have none yet: asked again twice, 1 s and 4 s later). Only while the
+  // name is unknown, once per ticket.
+  const askedNames = new Set();
+  async function learnCustomer(t, retry = 0) {
+    if (!isStaff() || !t || !t.customerId || state.names.has(t.customerId)) return;
+    if (retry === 0 && askedNames.has(t.id)) return;
+    askedNames.add(t.id);
+    try {
+      const msgs = listOf(await api('GET', '/tickets/' + encodeURIComponent(t.id) + '/messages?limit=1'));
+      for (const m of msgs) learn(m.senderId, m.senderName, m.senderRole);
+      refreshNames();
+      if (!msgs.length && retry < 2) setTimeout(() => learnCustomer(t, retry + 1), retry ? 4000 : 1000);
+    } catch { /* the list shows the ticket without a name */ }
+  }
 
   function upsertTicket(t, flash) {
     if (!t || !t.id) return;
@@ -956,7 +975,7 @@
     });
 
     // tickets
-    s.on('ticket:created', (t) => { if (fresh(t)) upsertTicket(t, true); });
+    s.on('ticket:created', (t) => { if (fresh(t)) { upsertTicket(t, true); learnCustomer(t); } });
     s.on('ticket:updated', (t) => { if (fresh(t)) upsertTicket(t, true); });
     s.on('ticket:assigned', (p) => {
       if (!fresh(p) || !p || !p.ticketId) return;

@@ -115,6 +115,9 @@ step('agent-list', "the agent's list shows the new ticket without a reload (tick
   const item = A.page.locator(`#ticket-list li[data-ticket-id=${q(ticketId)}]`);
   await item.waitFor({ timeout: W });
   assert.match(await item.textContent(), /Printer on fire/);
+  // The agent cannot list users: the customer's name comes from the
+  // ticket's first message, fetched once when the ticket arrives.
+  await item.locator('.t-meta', { hasText: 'Carl Customer' }).waitFor({ timeout: W });
   await screenshot(A.page, 'agent-list-shows-ticket');
 });
 
