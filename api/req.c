@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <hiredis.h>
 #include <stdarg.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include "api.h"
 #include "config.h"
+#include "pd_kvc.h"
 #include "pd_cfg.h"
 #include "pd_db.h"
 #include "pd_json.h"
@@ -252,6 +254,18 @@ void api_kv_drop(struct api_ctx *ctx)
 	if (ctx->kv != NULL)
 		redisFree(ctx->kv);
 	ctx->kv = NULL;
+}
+
+struct redisReply *api_kv_cmd(struct api_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	redisReply *r;
+	if (api_kv(ctx) == NULL)
+		return NULL;
+	va_start(ap, fmt);
+	r = pd_kvc_vcommand(&ctx->kv, ctx->valkey_url, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 struct redisContext *api_kv(struct api_ctx *ctx)
