@@ -38,6 +38,7 @@ struct vk_stats {
 	uint64_t published, dropped; /* dropped: refused while down */
 	uint64_t messages;           /* pub/sub messages received */
 	uint64_t connect_attempts;
+	uint64_t redirects; /* Valkey Cluster MOVED/ASK followed */
 };
 
 /* Parse a valkey_url with pd_redis_url_parse (shared/pd_url.h: redis:// or
