@@ -16,12 +16,13 @@
 
 #include "api.h"
 #include "config.h"
-#include "pd_kvc.h"
 #include "pd_cfg.h"
 #include "pd_db.h"
 #include "pd_json.h"
+#include "pd_kvc.h"
 #include "pd_log.h"
 #include "pd_store.h"
+#include "pd_url.h"
 #include "valid.h"
 
 void api_reply(struct req *r, int status, json_t *body)
@@ -270,7 +271,7 @@ struct redisReply *api_kv_cmd(struct api_ctx *ctx, const char *fmt, ...)
 
 struct redisContext *api_kv(struct api_ctx *ctx)
 {
-	struct api_kv_url u;
+	struct pd_redis_url u; /* all its seeds: pd_kvc_connect tries them */
 	struct timeval ctv = {0, 500000}, tv = {1, 0};
 	redisContext *c;
 	redisReply *rep;
@@ -292,15 +293,14 @@ struct redisContext *api_kv(struct api_ctx *ctx)
 		ctx->kv_retry_at = 0;
 	}
 	api_kv_drop(ctx);
-	if (ctx->valkey_url[0] == '\0' || api_kv_parse_url(ctx->valkey_url, &u) != 0)
+	if (ctx->valkey_url[0] == '\0' || pd_redis_url_parse(ctx->valkey_url, &u) != 0)
 		return NULL;
 	/* Valkey down: try again at most once a second, not on every request. */
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec < ctx->kv_retry_at)
 		return NULL;
 	ctx->kv_retry_at = now.tv_sec + 1;
-	c = u.unix_path[0] != '\0' ? redisConnectUnixWithTimeout(u.unix_path, ctv)
-				   : redisConnectWithTimeout(u.host, u.port, ctv);
+	c = pd_kvc_connect(&u, ctv);
 	if (c == NULL || c->err != 0) {
 		pd_log(LOG_WARNING, "valkey connect failed: %s", c != NULL ? c->errstr : "ENOMEM");
 		if (c != NULL)

@@ -505,7 +505,11 @@ static int node_of(const struct vk *v, const redisAsyncContext *ac)
 	return -1;
 }
 
-/* A node's connection failed or closed: it and every other go, as one. */
+/* A node's connection failed or closed: only the commands sent to it fail
+ * (hiredis gives them their NULL reply); the seed's connections and the
+ * subscriptions on them stay, and the node's slots go back to the seed,
+ * whose next redirect opens it again. Not a teardown: one master down must
+ * not take the events of the rest of the cluster with it. */
 static int node_lost(struct vk *v, const redisAsyncContext *ac, int status)
 {
 	int i = v != NULL ? node_of(v, ac) : -1;
@@ -514,7 +518,12 @@ static int node_lost(struct vk *v, const redisAsyncContext *ac, int status)
 	if (status != REDIS_OK) {
 		/* hiredis frees ac itself after this callback */
 		v->nodes[i].ac = NULL;
-		teardown(v, ac->errstr[0] ? ac->errstr : "cluster node lost");
+		for (size_t k = 0; k < sizeof(v->slot_node); k++)
+			if (v->slot_node[k] == i + 1)
+				v->slot_node[k] = 0;
+		v->st.node_losses++;
+		pd_log(LOG_WARNING, "valkey cluster node lost addr=%s:%d reason=\"%s\"",
+		       v->nodes[i].ip, v->nodes[i].port, ac->errstr[0] ? ac->errstr : "closed");
 	}
 	return 1;
 }

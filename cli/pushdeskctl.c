@@ -704,8 +704,7 @@ static redisContext *kv_connect(struct ctl *c)
 		fail(EXIT_RUNTIME, "valkey_url: expected redis://host:port[/db]");
 		return NULL;
 	}
-	kv = u.unix_path[0] ? redisConnectUnixWithTimeout(u.unix_path, tv)
-			    : redisConnectWithTimeout(u.host, u.port, tv);
+	kv = pd_kvc_connect(&u, tv);
 	if (kv == NULL || kv->err != 0) {
 		fail(EXIT_RUNTIME, "valkey %s:%d: %s", u.unix_path[0] ? u.unix_path : u.host, u.port,
 		     kv != NULL ? kv->errstr : "out of memory");

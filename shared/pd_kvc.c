@@ -121,6 +121,21 @@ redisReply *pd_kvc_command(redisContext **cp, const char *url, const char *fmt, 
 	return r;
 }
 
+redisContext *pd_kvc_connect(const struct pd_redis_url *u, struct timeval tv)
+{
+	redisContext *c = NULL;
+	if (u->unix_path[0] != '\0')
+		return redisConnectUnixWithTimeout(u->unix_path, tv);
+	for (int i = 0; i < u->nseeds; i++) {
+		if (c != NULL)
+			redisFree(c);
+		c = redisConnectWithTimeout(u->seeds[i].host, u->seeds[i].port, tv);
+		if (c == NULL || c->err == 0)
+			break;
+	}
+	return c;
+}
+
 int pd_kvc_route(redisContext **cp, const char *url, const char *key)
 {
 	const char *argv[2] = {"EXISTS", key};

@@ -21,6 +21,14 @@ struct redisReply;
 
 #define PD_KVC_HOPS 5 /* redirects followed for one command */
 
+struct pd_redis_url;
+struct timeval;
+
+/* A connection to u: its unix socket, else its seeds in turn (the first
+ * that accepts; a cluster's other nodes may be down). Not authenticated.
+ * NULL (out of memory) or a context whose err says why the last failed. */
+struct redisContext *pd_kvc_connect(const struct pd_redis_url *u, struct timeval tv);
+
 /* Run argv (lens NULL: strlen) on *cp, following redirects; url is the
  * valkey_url (its user and password AUTH a new connection). The reply, or
  * NULL: no reply (*cp's err says why; it may also be a new node's

@@ -15,11 +15,14 @@
 // Valkey. Nothing else.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import {
-  T, world, mkTicket, open, closeAll, ack, mark, next, assertOkAck, brokerConfig, sleep,
+  T, world, mkTicket, must, open, closeAll, ack, mark, next, assertOkAck, brokerConfig, sleep,
 } from './lib/rt.mjs';
 import { startBroker, freePort, tmpDir } from './lib/broker.mjs';
-import { ctl, stack, waitFor } from './lib/pd.mjs';
+import { ctl, env, stack, waitFor } from './lib/pd.mjs';
 
 const w = world();
 let A, B, ports, dir, url;
@@ -43,8 +46,18 @@ before(async () => {
     { timeout: 15000, what: 'both brokers on the cluster' });
 });
 
+// The stack's pushdesk-api again, with conf (PD_CONF) as its pushdesk.conf.
+function restartApi(conf) {
+  execFileSync('bash', ['-c', 'source "$PD_STACK" && pd_stop_api && PD_CONF="$1" pd_start_api', '-', conf],
+    { env: process.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+}
+let apiOnCluster = false;
+
 after(async () => {
   closeAll();
+  if (apiOnCluster) {
+    try { restartApi(env.conf); } catch { /* the harness heals the stack */ }
+  }
   await Promise.all([A && A.stop(), B && B.stop()]);
   try { stack('pd_stop_vcluster', dir, ...ports); } catch { /* reported by the harness */ }
 });
@@ -129,4 +142,52 @@ test('a master restarted mid-traffic: the brokers come back and events flow agai
   tc.diagnostic(`restarted node ${victim} (slot ${slot} of {presence}); ${sent} emits during; ` +
     `valkey up before ${upsBefore}, after ${[await valkeyUps(A), await valkeyUps(B)]}; ` +
     `${back.length} users online again`);
+});
+
+test('the API on the cluster: its outbox relay\'s events reach members on both brokers', T, async () => {
+  // the stack's API with only valkey_url changed (its database, its socket)
+  const conf = path.join(dir, 'api.conf');
+  const lines = readFileSync(env.conf, 'utf8').split('\n').filter((l) => !/^\s*valkey_url\s*=/.test(l));
+  writeFileSync(conf, [...lines, `valkey_url = ${url}`, ''].join('\n'));
+  restartApi(conf);
+  apiOnCluster = true;
+  const c = w.user('customer');
+  const t = await mkTicket(c);
+  const [ag, ad] = await Promise.all([onA(w.agent), onB(w.admin)]);
+  assertOkAck(await ack(ag, 'ticket:join', t.id));
+  assertOkAck(await ack(ad, 'ticket:join', t.id));
+  const ms = [mark(ag), mark(ad)];
+  const posted = await must(201, 'POST', `/tickets/${t.id}/messages`, { content: 'from the API' }, c);
+  const e1 = await next(ag, 'message:new', (x) => x.id === posted.id, { since: ms[0] });
+  const e2 = await next(ad, 'message:new', (x) => x.id === posted.id, { since: ms[1] });
+  assert.equal(e1.content, 'from the API');
+  assert.equal(e2.eventId, e1.eventId);
+  // GET /presence reads the presence hashes on their node (a redirect)
+  const pres = await must(200, 'GET', `/presence?userIds=${w.agent.id}`, undefined, w.admin);
+  const mine = (pres.data || pres).find((x) => x.userId === w.agent.id);
+  assert.ok(mine && mine.status !== 'offline', `agent online through the cluster: ${JSON.stringify(pres)}`);
+});
+
+test('the seed the brokers subscribe on restarted: they move to the other seed, events flow again', T, async (tc) => {
+  const [s1, s2] = await Promise.all([onA(w.user('agent')), onB(w.user('agent'))]);
+  const ups = [await valkeyUps(A), await valkeyUps(B)];
+  stack('pd_stop_vcluster_node', dir, String(ports[0]));
+  const t0 = Date.now();
+  const [m1, m2] = [mark(s1), mark(s2)];
+  // while the first seed is down: the brokers reconnect through the second
+  const during = await waitFor(() => {
+    try {
+      const n = onCluster('emit', '--room', `org:${w.org}`, 'vc:down', '{}');
+      return n.servers === 2 ? n : null;
+    } catch { return null; }
+  }, { timeout: 30000, what: 'both brokers subscribed through the second seed' });
+  const moved = Date.now() - t0;
+  assert.equal(during.servers, 2);
+  await next(s1, 'vc:down', () => true, { since: m1 });
+  await next(s2, 'vc:down', () => true, { since: m2 });
+  assert.ok(await valkeyUps(A) > ups[0] && await valkeyUps(B) > ups[1], 'each broker went down and up once more');
+  stack('pd_start_vcluster_node', dir, String(ports[0]));
+  await waitFor(() => { try { return /cluster_state:ok/.test(stack('redis-cli', '-p', String(ports[0]), 'cluster', 'info')); } catch { return false; } },
+    { timeout: 30000, what: 'the first seed back in the cluster' });
+  tc.diagnostic(`first seed ${ports[0]} stopped: both brokers delivering again through the second after ${moved} ms`);
 });
