@@ -23,6 +23,7 @@ struct api_ctx {
 	PGconn *db;                 /* NULL until first use or after a failure */
 	struct redisContext *kv;    /* idem */
 	const char *adapter_key;
+	int adapter_mode;           /* enum pd_emit_mode */
 	const char *valkey_url;     /* "" = no Valkey */
 	const char *database_url;
 	const char *token_cookie;   /* cookie name login sets (a checked RFC 6265 token) */

@@ -6,7 +6,6 @@
 #include <poll.h>
 #include <hiredis.h>
 #include <stdarg.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +17,7 @@
 #include "config.h"
 #include "pd_cfg.h"
 #include "pd_db.h"
+#include "pd_emitter.h"
 #include "pd_json.h"
 #include "pd_kvc.h"
 #include "pd_log.h"
@@ -364,8 +364,9 @@ void api_publish(struct req *r)
 	/* Valkey down: the rows stay unpublished and the relay retries them. */
 	if ((kv = api_kv(c)) == NULL)
 		return;
-	rc = pd_outbox_publish(c->db, kv, c->adapter_key, r->events, r->nevents, 0);
-	if (rc < 0 && kv->err != 0)
+	struct pd_emit_target t = {&c->kv, c->valkey_url, c->adapter_key, c->adapter_mode};
+	rc = pd_outbox_publish(c->db, &t, r->events, r->nevents, 0);
+	if (rc < 0 && c->kv != NULL && c->kv->err != 0)
 		api_kv_drop(c);
 	if (pd_db_dead(c->db))
 		api_db_drop(c);

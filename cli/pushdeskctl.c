@@ -759,6 +759,7 @@ static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, si
 	json_t *payload;
 	redisContext *kv;
 	long n;
+	int mode;
 
 	if (nsp == NULL)
 		nsp = "/";
@@ -769,6 +770,8 @@ static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, si
 			return fail(EXIT_USAGE, "emit: a room name is 1 to 256 bytes");
 	if (event[0] == '\0' || strlen(event) > 256 || reserved_event(event))
 		return fail(EXIT_USAGE, "emit: EVENT must be a non-reserved name of 1 to 256 bytes");
+	if ((mode = pd_emitter_mode(pd_cfg_get(c->cfg, "adapter_mode"))) < 0)
+		return fail(EXIT_USAGE, "adapter_mode must be classic or sharded");
 	payload = pd_json_parse(data, strlen(data), err, sizeof(err));
 	if (payload == NULL)
 		return fail(EXIT_USAGE, "emit: JSON: %s", err);
@@ -777,7 +780,9 @@ static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, si
 		return EXIT_RUNTIME;
 	}
 	struct pd_emit e = {nsp, event, payload, rooms, nrooms, NULL, 0};
-	n = pd_emitter_publish(kv, kv_prefix(c), &e);
+	struct pd_emit_target t = {&kv, pd_cfg_get(c->cfg, "valkey_url"), kv_prefix(c),
+				   (enum pd_emit_mode)mode};
+	n = pd_emitter_send(&t, &e);
 	json_decref(payload);
 	redisFree(kv);
 	if (n < 0)
