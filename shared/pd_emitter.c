@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pd_json.h"
 #include "pd_kvc.h"
 #include "pd_log.h"
 #include "pd_msgpack.h"
@@ -29,17 +30,6 @@ int pd_emitter_mode(const char *s)
 	return -1;
 }
 
-static json_t *str_list(const char *const *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a != NULL && i < n; i++)
-		if (json_array_append_new(a, json_string(v[i])) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
-}
-
 int pd_emitter_encode_sharded(const struct pd_emit *e, struct pd_buf *out)
 {
 	const char *nsp = e->nsp != NULL && e->nsp[0] != '\0' ? e->nsp : "/";
@@ -58,7 +48,7 @@ int pd_emitter_encode_sharded(const struct pd_emit *e, struct pd_buf *out)
 	/* the keys in the adapter's order: json_pack keeps it */
 	m = json_pack("{s:i, s:{s:{s:i, s:o}, s:{s:o, s:o, s:{}}}, s:s, s:s}", "type", 3, "data",
 		      "packet", "type", 2, "data", data, "opts", "rooms",
-		      str_list(e->rooms, e->nrooms), "except", str_list(e->except, e->nexcept),
+		      pd_json_strs(e->rooms, e->nrooms), "except", pd_json_strs(e->except, e->nexcept),
 		      "flags", "uid", PD_EMITTER_UID, "nsp", nsp);
 	if (m == NULL)
 		return -EINVAL;
