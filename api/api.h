@@ -23,6 +23,7 @@ struct api_ctx {
 	PGconn *db;                 /* NULL until first use or after a failure */
 	struct redisContext *kv;    /* idem */
 	const char *adapter_key;
+	int adapter_mode;           /* enum pd_emit_mode */
 	const char *valkey_url;     /* "" = no Valkey */
 	const char *database_url;
 	const char *token_cookie;   /* cookie name login sets (a checked RFC 6265 token) */
@@ -91,6 +92,11 @@ void api_db_error(struct req *r, enum pd_err e, const char *msg);
 struct redisContext *api_kv(struct api_ctx *ctx);
 /* Drop a context after an I/O error so that the next call reconnects. */
 void api_kv_drop(struct api_ctx *ctx);
+/* A command on ctx's connection (api_kv first), following a Valkey
+ * Cluster's redirects (shared/pd_kvc.h; ctx's connection may become
+ * another node's). The reply, or NULL: the caller drops the context. */
+struct redisReply *api_kv_cmd(struct api_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void api_db_drop(struct api_ctx *ctx);
 
 /* Remember outbox ids to publish once the handler's transaction committed. */

@@ -9,6 +9,7 @@
 #include "pd_db.h"
 #include "pd_json.h"
 #include "pd_keys.h"
+#include "pd_kvc.h"
 #include "pd_log.h"
 #include "pd_rooms.h"
 #include "pd_store.h"
@@ -62,15 +63,25 @@ void h_health(struct req *r)
 
 /* Status and lastSeen of every item of data ({userId, ...}) from the
  * presence hashes the broker keeps (broker/presence.c: hash
- * <adapter_key>:presence:<user>, fields status and lastSeen in ms),
+ * <adapter_key>:{presence}:<user>, fields status and lastSeen in ms),
  * pipelined. online: the items come from the org's online set, which is the
  * truth of "online" (a hash just swept may lag), so "offline" or no hash
  * reads "online". 0, or -1 after dropping the context (Valkey down). */
-static int kv_presence(struct api_ctx *c, redisContext *kv, json_t *data, int online)
+static int kv_presence(struct api_ctx *c, json_t *data, int online)
 {
 	size_t i, sent = 0, n = json_array_size(data);
 	json_t *item;
 	int rc = 0;
+	char tag[PD_KEYS_MAX];
+	redisContext *kv;
+
+	/* every presence hash is in one slot: pipeline on its node */
+	if (pd_keys_presence_all(tag, sizeof(tag), c->adapter_key) < 0 ||
+	    pd_kvc_route(&c->kv, c->valkey_url, tag) != 0) {
+		api_kv_drop(c);
+		return -1;
+	}
+	kv = c->kv;
 
 	json_array_foreach(data, i, item)
 	{
@@ -137,7 +148,7 @@ static void presence_online(struct req *r)
 		goto reply;
 	char key[PD_KEYS_MAX];
 	if (pd_keys_presence_org(key, sizeof(key), r->ctx->adapter_key, r->claims.org) < 0 ||
-	    (kv = api_kv(r->ctx)) == NULL || (set = redisCommand(kv, "SMEMBERS %s", key)) == NULL) {
+	    (kv = api_kv(r->ctx)) == NULL || (set = api_kv_cmd(r->ctx, "SMEMBERS %s", key)) == NULL) {
 		if (kv != NULL)
 			api_kv_drop(r->ctx);
 		api_error(r, PD_E_UNAVAILABLE, "valkey unavailable");
@@ -164,7 +175,7 @@ static void presence_online(struct req *r)
 		json_decref(next);
 		next = json_string(ids[from + (size_t)limit - 1]);
 	}
-	if (json_array_size(data) > 0 && kv_presence(r->ctx, kv, data, 1) != 0) {
+	if (json_array_size(data) > 0 && kv_presence(r->ctx, data, 1) != 0) {
 		api_error(r, PD_E_UNAVAILABLE, "valkey unavailable");
 		goto out;
 	}
@@ -253,7 +264,7 @@ void h_presence(struct req *r)
 		json_array_append_new(data, item);
 	}
 	PQclear(res);
-	if (kv != NULL && json_array_size(data) > 0 && kv_presence(r->ctx, kv, data, 0) != 0) {
+	if (kv != NULL && json_array_size(data) > 0 && kv_presence(r->ctx, data, 0) != 0) {
 		json_decref(data);
 		api_error(r, PD_E_UNAVAILABLE, "valkey unavailable");
 		return;

@@ -26,18 +26,18 @@ static json_t *row_json(PGresult *res, int row, int col)
 }
 
 /* Count one attempt under key; 0 allowed, >0 seconds to wait, -1 Valkey down. */
-static long rate_hit(struct api_ctx *c, redisContext *kv, const char *kind, const char *who)
+static long rate_hit(struct api_ctx *c, const char *kind, const char *who)
 {
 	redisReply *rep;
 	long long n, ttl;
 
-	rep = redisCommand(kv, "INCR %s:ratelimit:login:%s:%s", c->adapter_key, kind, who);
+	rep = api_kv_cmd(c, "INCR %s:ratelimit:login:%s:%s", c->adapter_key, kind, who);
 	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
 		goto down;
 	n = rep->integer;
 	freeReplyObject(rep);
 	if (n == 1) {
-		rep = redisCommand(kv, "EXPIRE %s:ratelimit:login:%s:%s %ld", c->adapter_key, kind,
+		rep = api_kv_cmd(c, "EXPIRE %s:ratelimit:login:%s:%s %ld", c->adapter_key, kind,
 				   who, c->login_s);
 		if (rep == NULL)
 			goto down;
@@ -45,14 +45,14 @@ static long rate_hit(struct api_ctx *c, redisContext *kv, const char *kind, cons
 	}
 	if (n <= c->login_n)
 		return 0;
-	rep = redisCommand(kv, "TTL %s:ratelimit:login:%s:%s", c->adapter_key, kind, who);
+	rep = api_kv_cmd(c, "TTL %s:ratelimit:login:%s:%s", c->adapter_key, kind, who);
 	if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
 		goto down;
 	ttl = rep->integer;
 	freeReplyObject(rep);
 	if (ttl < 0) {
 		/* A key without expiry (lost EXPIRE): give it one now. */
-		rep = redisCommand(kv, "EXPIRE %s:ratelimit:login:%s:%s %ld", c->adapter_key, kind,
+		rep = api_kv_cmd(c, "EXPIRE %s:ratelimit:login:%s:%s %ld", c->adapter_key, kind,
 				   who, c->login_s);
 		if (rep != NULL)
 			freeReplyObject(rep);
@@ -69,14 +69,13 @@ down:
 /* A successful login does not count against the limits: take it back. */
 static void rate_refund(struct api_ctx *c, const char *addr, const char *email)
 {
-	redisContext *kv = api_kv(c);
 	redisReply *rep;
-	if (kv == NULL)
+	if (api_kv(c) == NULL)
 		return;
-	rep = redisCommand(kv, "DECR %s:ratelimit:login:addr:%s", c->adapter_key, addr);
+	rep = api_kv_cmd(c, "DECR %s:ratelimit:login:addr:%s", c->adapter_key, addr);
 	if (rep != NULL)
 		freeReplyObject(rep);
-	rep = redisCommand(kv, "DECR %s:ratelimit:login:account:%s", c->adapter_key, email);
+	rep = api_kv_cmd(c, "DECR %s:ratelimit:login:account:%s", c->adapter_key, email);
 	if (rep != NULL)
 		freeReplyObject(rep);
 	else
@@ -115,14 +114,12 @@ void h_login(struct req *r)
 	if (addr == NULL)
 		addr = "-";
 	if (c->valkey_url[0] != '\0') {
-		redisContext *kv = api_kv(c);
 		long wait = -1, w2;
-		if (kv != NULL) {
-			wait = rate_hit(c, kv, "addr", addr);
-			if (wait >= 0 && (kv = api_kv(c)) != NULL &&
-			    (w2 = rate_hit(c, kv, "account", email)) != 0)
+		if (api_kv(c) != NULL) {
+			wait = rate_hit(c, "addr", addr);
+			if (wait >= 0 && api_kv(c) != NULL && (w2 = rate_hit(c, "account", email)) != 0)
 				wait = w2 < 0 ? -1 : (w2 > wait ? w2 : wait);
-			else if (kv == NULL)
+			else if (c->kv == NULL)
 				wait = -1;
 		}
 		if (wait < 0) {

@@ -23,6 +23,7 @@
 #include "pd_cfg.h"
 #include "pd_keys.h"
 #include "pd_db.h"
+#include "pd_emitter.h"
 #include "pd_log.h"
 #include "pd_store.h"
 #include "valid.h"
@@ -74,6 +75,10 @@ static int ctx_init(struct api_ctx *ctx, const struct pd_cfg *cfg)
 	ctx->database_url = pd_cfg_get(cfg, "database_url");
 	ctx->valkey_url = pd_cfg_get(cfg, "valkey_url");
 	ctx->adapter_key = pd_keys_prefix(pd_cfg_get(cfg, "adapter_key"));
+	if ((ctx->adapter_mode = pd_emitter_mode(pd_cfg_get(cfg, "adapter_mode"))) < 0) {
+		pd_log(LOG_ERR, "config: adapter_mode must be classic or sharded");
+		return -1;
+	}
 	if (pd_cfg_get_long(cfg, "statement_timeout", 0, 3600000, &ctx->statement_timeout, err,
 			    sizeof(err)) != 0 ||
 	    pd_cfg_get_long(cfg, "api_max_body", 1, 1L << 30, &ctx->max_body, err, sizeof(err)) !=
@@ -181,12 +186,14 @@ static int relay_main(const struct pd_cfg *cfg)
 			continue;
 		g_busy = 1;
 		do {
-			n = pd_outbox_publish(ctx.db, kv, ctx.adapter_key, NULL, 0, RELAY_BATCH);
+			struct pd_emit_target t = {&ctx.kv, ctx.valkey_url, ctx.adapter_key,
+						   ctx.adapter_mode};
+			n = pd_outbox_publish(ctx.db, &t, NULL, 0, RELAY_BATCH);
 			if (n > 0)
 				pd_log(LOG_INFO, "relay: published %ld outbox events", n);
 		} while (n == RELAY_BATCH && !g_stop);
 		g_busy = 0;
-		if (n < 0 && kv->err != 0)
+		if (n < 0 && ctx.kv != NULL && ctx.kv->err != 0)
 			api_kv_drop(&ctx);
 	}
 	ctx_fini(&ctx);

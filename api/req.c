@@ -17,9 +17,12 @@
 #include "config.h"
 #include "pd_cfg.h"
 #include "pd_db.h"
+#include "pd_emitter.h"
 #include "pd_json.h"
+#include "pd_kvc.h"
 #include "pd_log.h"
 #include "pd_store.h"
+#include "pd_url.h"
 #include "valid.h"
 
 void api_reply(struct req *r, int status, json_t *body)
@@ -254,9 +257,21 @@ void api_kv_drop(struct api_ctx *ctx)
 	ctx->kv = NULL;
 }
 
+struct redisReply *api_kv_cmd(struct api_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+	redisReply *r;
+	if (api_kv(ctx) == NULL)
+		return NULL;
+	va_start(ap, fmt);
+	r = pd_kvc_vcommand(&ctx->kv, ctx->valkey_url, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 struct redisContext *api_kv(struct api_ctx *ctx)
 {
-	struct api_kv_url u;
+	struct pd_redis_url u; /* all its seeds: pd_kvc_connect tries them */
 	struct timeval ctv = {0, 500000}, tv = {1, 0};
 	redisContext *c;
 	redisReply *rep;
@@ -278,15 +293,14 @@ struct redisContext *api_kv(struct api_ctx *ctx)
 		ctx->kv_retry_at = 0;
 	}
 	api_kv_drop(ctx);
-	if (ctx->valkey_url[0] == '\0' || api_kv_parse_url(ctx->valkey_url, &u) != 0)
+	if (ctx->valkey_url[0] == '\0' || pd_redis_url_parse(ctx->valkey_url, &u) != 0)
 		return NULL;
 	/* Valkey down: try again at most once a second, not on every request. */
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (now.tv_sec < ctx->kv_retry_at)
 		return NULL;
 	ctx->kv_retry_at = now.tv_sec + 1;
-	c = u.unix_path[0] != '\0' ? redisConnectUnixWithTimeout(u.unix_path, ctv)
-				   : redisConnectWithTimeout(u.host, u.port, ctv);
+	c = pd_kvc_connect(&u, ctv);
 	if (c == NULL || c->err != 0) {
 		pd_log(LOG_WARNING, "valkey connect failed: %s", c != NULL ? c->errstr : "ENOMEM");
 		if (c != NULL)
@@ -350,8 +364,9 @@ void api_publish(struct req *r)
 	/* Valkey down: the rows stay unpublished and the relay retries them. */
 	if ((kv = api_kv(c)) == NULL)
 		return;
-	rc = pd_outbox_publish(c->db, kv, c->adapter_key, r->events, r->nevents, 0);
-	if (rc < 0 && kv->err != 0)
+	struct pd_emit_target t = {&c->kv, c->valkey_url, c->adapter_key, c->adapter_mode};
+	rc = pd_outbox_publish(c->db, &t, r->events, r->nevents, 0);
+	if (rc < 0 && c->kv != NULL && c->kv->err != 0)
 		api_kv_drop(c);
 	if (pd_db_dead(c->db))
 		api_db_drop(c);

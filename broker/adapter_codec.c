@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "pd_errmsg.h"
+#include "pd_json.h"
 #include "sio_packet.h"
 
 _Static_assert(ADAPTER_MAX_ATTACHMENTS <= SIO_MAX_ATTACHMENTS,
@@ -607,14 +608,7 @@ int adapter_request_decode(const uint8_t *p, size_t n, struct adapter_request *o
 /* JSON building, then JSON.stringify's text through sio_json_append. */
 static json_t *rooms_json(const struct adapter_rooms *r)
 {
-	json_t *a = json_array();
-	for (size_t i = 0; a != NULL && i < r->n; i++) {
-		if (json_array_append_new(a, json_string(r->v[i])) != 0) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
+	return pd_json_strs((const char *const *)r->v, r->n);
 }
 
 /* set key (in order); v NULL means out of memory or a bad value */
@@ -886,4 +880,215 @@ int adapter_response_encode(struct pd_buf *out, const struct adapter_response *r
 		return -EINVAL;
 	}
 	return dump(out, o);
+}
+
+/* ------------------------------------------------------------------ */
+/* the sharded adapter (adapter_codec.h: "the sharded adapter") */
+
+int adapter_sh_room_channel(const char *const *rooms, size_t nrooms, int with_ack)
+{
+	return !with_ack && nrooms == 1 && strlen(rooms[0]) != ADAPTER_SH_SID_LEN;
+}
+
+void adapter_sh_clear(struct adapter_sh_msg *m)
+{
+	adapter_packet_clear(&m->packet);
+	rooms_free(&m->rooms);
+	rooms_free(&m->except);
+	rooms_free(&m->targets);
+	json_decref(m->sockets);
+	memset(m, 0, sizeof(*m));
+	m->packet.id = -1;
+	m->client_count = -1;
+	m->flags = (struct adapter_flags)ADAPTER_FLAGS_NONE;
+}
+
+/* data.opts, required */
+static int sh_opts(const json_t *d, struct adapter_sh_msg *m, char *err, size_t errlen)
+{
+	const json_t *o = json_object_get(d, "opts");
+	if (!json_is_object(o))
+		return pd_errmsg(err, errlen, "data.opts missing or not an object");
+	return rooms_get(json_object_get(o, "rooms"), &m->rooms, "opts.rooms", err, errlen) ||
+			       rooms_get(json_object_get(o, "except"), &m->except, "opts.except",
+					 err, errlen) ||
+			       flags_get(json_object_get(o, "flags"), &m->flags, err, errlen)
+		   ? -1
+		   : 0;
+}
+
+/* data.packet as an argument list or value: kept as packet.data with the
+ * attachments (an EVENT-like packet of type -1). */
+static int sh_value(const json_t *v, struct pd_msgpack_bins *att, struct adapter_sh_msg *m,
+		    char *err, size_t errlen)
+{
+	if (att->n > 0 && (v == NULL || sio_placeholders_check(v) != (int)att->n))
+		return pd_errmsg(err, errlen, "binary values outside data.packet");
+	m->packet.type = -1;
+	m->packet.data = v != NULL ? json_incref((json_t *)v) : NULL;
+	m->packet.att = att->v;
+	m->packet.natt = att->n;
+	att->v = NULL;
+	att->n = 0;
+	return 0;
+}
+
+static int sh_fields(const json_t *v, struct pd_msgpack_bins *att, struct adapter_sh_msg *m,
+		     char *err, size_t errlen)
+{
+	const json_t *t = json_object_get(v, "type"), *d = json_object_get(v, "data"), *x;
+	int need_rid = 0;
+
+	if (!json_is_integer(t) || json_integer_value(t) < ADAPTER_SH_INITIAL_HEARTBEAT ||
+	    json_integer_value(t) > ADAPTER_SH_ADAPTER_CLOSE)
+		return pd_errmsg(err, errlen, "type missing or unknown");
+	m->type = (int)json_integer_value(t);
+	if (str_get(v, "uid", m->uid, ADAPTER_MAX_UID, 0, err, errlen) != 0 ||
+	    str_get(v, "nsp", m->nsp, ADAPTER_MAX_NSP, 1, err, errlen) != 0)
+		return -1;
+	if (m->nsp[0] != '/')
+		return pd_errmsg(err, errlen, "nsp does not start with '/'");
+	if (m->type == ADAPTER_SH_INITIAL_HEARTBEAT || m->type == ADAPTER_SH_HEARTBEAT ||
+	    m->type == ADAPTER_SH_ADAPTER_CLOSE)
+		return att->n > 0 ? pd_errmsg(err, errlen, "binary values in a heartbeat") : 0;
+	if (!json_is_object(d))
+		return pd_errmsg(err, errlen, "data missing or not an object");
+	if (str_get(d, "requestId", m->request_id, ADAPTER_MAX_UID, 0, err, errlen) != 0)
+		return -1;
+	switch (m->type) {
+	case ADAPTER_SH_BROADCAST:
+		if (packet_get(json_object_get(d, "packet"), att, &m->packet, err, errlen) != 0)
+			return -1;
+		strcpy(m->packet.nsp, m->nsp); /* the packet carries none */
+		return sh_opts(d, m, err, errlen);
+	case ADAPTER_SH_SOCKETS_JOIN:
+	case ADAPTER_SH_SOCKETS_LEAVE:
+		if (sh_opts(d, m, err, errlen) != 0)
+			return -1;
+		x = json_object_get(d, "rooms");
+		if (!json_is_array(x))
+			return pd_errmsg(err, errlen, "data.rooms missing or not an array");
+		return rooms_get(x, &m->targets, "data.rooms", err, errlen);
+	case ADAPTER_SH_DISCONNECT_SOCKETS:
+		x = json_object_get(d, "close");
+		m->close = json_is_true(x);
+		return sh_opts(d, m, err, errlen);
+	case ADAPTER_SH_FETCH_SOCKETS:
+		need_rid = 1;
+		if (sh_opts(d, m, err, errlen) != 0)
+			return -1;
+		break;
+	case ADAPTER_SH_SERVER_SIDE_EMIT:
+		x = json_object_get(d, "packet");
+		if (!event_data_ok(x))
+			return pd_errmsg(err, errlen, "data.packet is not [event, ...]");
+		if (sh_value(x, att, m, err, errlen) != 0)
+			return -1;
+		break;
+	case ADAPTER_SH_FETCH_SOCKETS_RESPONSE:
+		need_rid = 1;
+		x = json_object_get(d, "sockets");
+		if (sockets_ok(x, err, errlen) != 0)
+			return -1;
+		m->sockets = json_incref((json_t *)x);
+		break;
+	case ADAPTER_SH_BROADCAST_CLIENT_COUNT:
+		need_rid = 1;
+		x = json_object_get(d, "clientCount");
+		if (!json_is_integer(x) || json_integer_value(x) < 0)
+			return pd_errmsg(err, errlen, "clientCount is not a count");
+		m->client_count = json_integer_value(x);
+		break;
+	case ADAPTER_SH_SERVER_SIDE_EMIT_RESPONSE:
+	case ADAPTER_SH_BROADCAST_ACK:
+		need_rid = 1;
+		if (sh_value(json_object_get(d, "packet"), att, m, err, errlen) != 0)
+			return -1;
+		break;
+	}
+	if (need_rid && m->request_id[0] == '\0')
+		return pd_errmsg(err, errlen, "requestId missing");
+	if (att->n > 0)
+		return pd_errmsg(err, errlen, "binary values outside the packet");
+	return 0;
+}
+
+int adapter_sh_decode(const uint8_t *p, size_t n, struct adapter_sh_msg *out, char *err,
+		      size_t errlen)
+{
+	struct pd_msgpack_bins att = {NULL, 0};
+	json_t *v;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	adapter_sh_clear(out);
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if ((v = load_any(p, n, &att, err, errlen)) == NULL) {
+		pd_msgpack_bins_free(&att);
+		return -1;
+	}
+	rc = sh_fields(v, &att, out, err, errlen);
+	json_decref(v);
+	pd_msgpack_bins_free(&att);
+	if (rc != 0)
+		adapter_sh_clear(out);
+	return rc != 0 ? -1 : 0;
+}
+
+/* opts.flags in w_flags' order (BroadcastOperator's) */
+static json_t *flags_json(const struct adapter_flags *f)
+{
+	json_t *o = json_object();
+	if (o == NULL || f == NULL)
+		return o;
+	if ((f->vol >= 0 && json_object_set_new(o, "volatile", json_boolean(f->vol))) ||
+	    (f->compress >= 0 && json_object_set_new(o, "compress", json_boolean(f->compress))) ||
+	    (f->local >= 0 && json_object_set_new(o, "local", json_boolean(f->local))) ||
+	    (f->broadcast >= 0 && json_object_set_new(o, "broadcast", json_boolean(f->broadcast))) ||
+	    (f->timeout >= 0 && json_object_set_new(o, "timeout", json_integer(f->timeout))) ||
+	    (f->expect_single >= 0 &&
+	     json_object_set_new(o, "expectSingleResponse", json_boolean(f->expect_single)))) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int adapter_sh_broadcast_encode(struct pd_buf *out, const struct adapter_emit *e,
+				const char *request_id)
+{
+	json_t *m, *data, *pk;
+	int rc;
+
+	if (e->uid == NULL || !att_ok(e->data, e->natt) || e->type < 0 || e->type > 6 ||
+	    e->data == NULL)
+		return -EINVAL;
+	/* {type, data: {packet: {type, data}[, requestId], opts}, uid, nsp} */
+	pk = json_pack("{s:i, s:O}", "type", e->type, "data", e->data);
+	data = json_pack("{s:o}", "packet", pk);
+	if (data != NULL && request_id != NULL &&
+	    json_object_set_new(data, "requestId", json_string(request_id)) != 0) {
+		json_decref(data);
+		data = NULL;
+	}
+	if (data != NULL &&
+	    json_object_set_new(data, "opts",
+				json_pack("{s:o, s:o, s:o}", "rooms", pd_json_strs(e->rooms, e->nrooms),
+					  "except", pd_json_strs(e->except, e->nexcept), "flags",
+					  flags_json(e->flags))) != 0) {
+		json_decref(data);
+		data = NULL;
+	}
+	m = json_pack("{s:i, s:o, s:s, s:s}", "type", ADAPTER_SH_BROADCAST, "data", data, "uid",
+		      e->uid, "nsp", dflt(e->nsp, "/"));
+	if (m == NULL)
+		return -EINVAL;
+	if (e->natt == 0)
+		return dump(out, m); /* takes m */
+	struct pd_msgpack_wr w;
+	pd_msgpack_wr_init(&w, out, e->att, e->natt);
+	rc = pd_msgpack_wr_end(&w, pd_msgpack_json(&w, m, 0));
+	json_decref(m);
+	return rc;
 }

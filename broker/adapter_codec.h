@@ -249,3 +249,76 @@ void adapter_response_init(struct adapter_response *r);
 int adapter_response_encode(struct pd_buf *out, const struct adapter_response *r);
 
 #endif
+
+/* ---- the sharded adapter ----
+ * @socket.io/redis-adapter 8.3's createShardedAdapter (Redis 7 sharded
+ * pub/sub, SSUBSCRIBE/SPUBLISH) on socket.io-adapter 2.5's ClusterAdapter.
+ * Channels, subscriptionMode "dynamic" (pd_wire's names, same shapes):
+ *   K#NSP#        the namespace's: every server subscribes
+ *   K#NSP#ROOM#   a public room's: the servers with a member in it; a
+ *                 broadcast to exactly one room that is not a socket id
+ *                 (ADAPTER_SH_SID_LEN bytes) and wants no ack goes there
+ *   K#NSP#UID#    a server's responses
+ * Messages: the ClusterAdapter's {type, data, uid, nsp}, keys in that
+ * order, as JSON.stringify writes them, or msgpack (notepack.io) when a
+ * BROADCAST, BROADCAST_ACK, FETCH_SOCKETS_RESPONSE, SERVER_SIDE_EMIT or
+ * SERVER_SIDE_EMIT_RESPONSE carries binary data; a receiver tells them
+ * apart by the first byte ('{': JSON). The packet of a BROADCAST is
+ * {type, data} (no nsp: the message's nsp names it). */
+
+/* The ClusterAdapter's MessageType. */
+enum adapter_sh_type {
+	ADAPTER_SH_INITIAL_HEARTBEAT = 1,
+	ADAPTER_SH_HEARTBEAT = 2,
+	ADAPTER_SH_BROADCAST = 3,
+	ADAPTER_SH_SOCKETS_JOIN = 4,
+	ADAPTER_SH_SOCKETS_LEAVE = 5,
+	ADAPTER_SH_DISCONNECT_SOCKETS = 6,
+	ADAPTER_SH_FETCH_SOCKETS = 7,
+	ADAPTER_SH_FETCH_SOCKETS_RESPONSE = 8,
+	ADAPTER_SH_SERVER_SIDE_EMIT = 9,
+	ADAPTER_SH_SERVER_SIDE_EMIT_RESPONSE = 10,
+	ADAPTER_SH_BROADCAST_CLIENT_COUNT = 11,
+	ADAPTER_SH_BROADCAST_ACK = 12,
+	ADAPTER_SH_ADAPTER_CLOSE = 13,
+};
+#define ADAPTER_SH_SID_LEN 20 /* a room this long is a socket id to the adapter */
+
+/* 1 when a broadcast to rooms (no ack) goes to the room's own channel in
+ * dynamic mode, as the adapter's computeChannel decides. */
+int adapter_sh_room_channel(const char *const *rooms, size_t nrooms, int with_ack);
+
+/* A decoded message. Fields a type does not carry stay empty. */
+struct adapter_sh_msg {
+	int type;                             /* enum adapter_sh_type */
+	char uid[ADAPTER_MAX_UID + 1];        /* the sender; "" when absent */
+	char nsp[ADAPTER_MAX_NSP + 1];        /* required, starts with '/' */
+	char request_id[ADAPTER_MAX_UID + 1]; /* data.requestId; "" when absent */
+	/* BROADCAST: data.packet; SERVER_SIDE_EMIT: data.packet ([event, args...])
+	 * in packet.data; BROADCAST_ACK, SERVER_SIDE_EMIT_RESPONSE: the
+	 * argument in packet.data. Binaries as placeholders into packet.att. */
+	struct adapter_packet packet;
+	/* BROADCAST, SOCKETS_JOIN/LEAVE, DISCONNECT_SOCKETS, FETCH_SOCKETS: data.opts */
+	struct adapter_rooms rooms, except;
+	struct adapter_flags flags;
+	struct adapter_rooms targets;         /* SOCKETS_JOIN/LEAVE: data.rooms */
+	int close;                            /* DISCONNECT_SOCKETS: data.close */
+	long long client_count;               /* BROADCAST_CLIENT_COUNT, else -1 */
+	json_t *sockets;                      /* FETCH_SOCKETS_RESPONSE: data.sockets, owned */
+};
+
+/* Decode one message of a sharded channel. Checks what its type needs
+ * (BROADCAST: packet and opts, EVENT data [name, ...]; SOCKETS_JOIN/LEAVE:
+ * opts and rooms; FETCH_SOCKETS and the responses: requestId; ...);
+ * unknown types, a missing nsp and anything over a limit are errors.
+ * 0, or -1 with err filled and out empty; on success free with
+ * adapter_sh_clear. */
+int adapter_sh_decode(const uint8_t *p, size_t n, struct adapter_sh_msg *out, char *err,
+		      size_t errlen);
+void adapter_sh_clear(struct adapter_sh_msg *m);
+
+/* A broker's broadcast (e->type EVENT or BINARY_EVENT, no id) in the
+ * sharded format: JSON without attachments, msgpack with. request_id NULL:
+ * none. 0, -EINVAL, -ENOMEM or -ENOBUFS; out unchanged on error. */
+int adapter_sh_broadcast_encode(struct pd_buf *out, const struct adapter_emit *e,
+				const char *request_id);

@@ -113,12 +113,13 @@ static const char STATUS_LUA[] = PD_KEYS_LUA_NOW
     "redis.call('HSET', KEYS[1], 'status', ARGV[1], 'lastSeen', now)\n"
     "return now\n";
 
-/* ARGV: prefix, users... (KEYS[1]: an org set whose members are the users
- * when given). Returns user, status, lastSeen ("" when never seen), role,
+/* KEYS[1]: the presence conns zset (not read: it routes the script to the
+ * presence slot's node in a cluster); KEYS[2], when given: an org set
+ * whose members are the users. ARGV: prefix, users... Returns user, status, lastSeen ("" when never seen), role,
  * chattingWith ("" when not set) per user. */
 static const char GET_LUA[] = PD_KEYS_LUA_PRESENCE
     "local users = {}\n"
-    "if #KEYS > 0 then users = redis.call('SMEMBERS', KEYS[1]) end\n"
+    "if #KEYS > 1 then users = redis.call('SMEMBERS', KEYS[2]) end\n"
     "for i = 2, #ARGV do users[#users + 1] = ARGV[i] end\n"
     "local out = {}\n"
     "for _, u in ipairs(users) do\n"
@@ -765,7 +766,7 @@ static void run_pq(struct loop *l, void *arg)
 		pq_finish(q);
 		return;
 	}
-	size_t argc = 5 + q->n;
+	size_t argc = 6 + q->n; /* EVAL, script, numkeys, 2 keys, prefix */
 	const char **argv = calloc(argc, sizeof(*argv));
 	char orgkey[PD_KEYS_MAX];
 	if (argv == NULL) {
@@ -775,12 +776,11 @@ static void run_pq(struct loop *l, void *arg)
 	size_t k = 0;
 	argv[k++] = "EVAL";
 	argv[k++] = GET_LUA;
+	argv[k++] = q->org != NULL ? "2" : "1";
+	argv[k++] = p->all_key;
 	if (q->org != NULL) {
 		pd_keys_presence_org(orgkey, sizeof(orgkey), p->prefix, q->org); /* ids checked */
-		argv[k++] = "1";
 		argv[k++] = orgkey;
-	} else {
-		argv[k++] = "0";
 	}
 	argv[k++] = p->prefix;
 	for (size_t i = 0; i < q->n; i++)

@@ -19,7 +19,12 @@
 
 #include "loop.h"
 #include "pd_log.h"
+#include "pd_slot.h"
 #include "pd_url.h"
+
+/* cluster nodes a broker keeps command connections to, besides its seed */
+#define VK_NODES_MAX 64
+#define VK_HOPS_MAX 5 /* redirects followed for one command */
 
 enum vk_state { VK_DOWN = 0, VK_CONNECTING, VK_UP };
 
@@ -42,6 +47,18 @@ struct vk_cmd {
 	vk_reply_fn fn;
 	void *ud;
 	uint64_t deadline;
+	int hops;    /* cluster redirects followed */
+	size_t len;  /* of cmd: the command as sent, to send again on a redirect */
+	char *cmd;
+};
+
+/* A cluster node other than the one connected first (MOVED/ASK named it):
+ * one command connection, opened on the first redirect to it, and closed
+ * with the others (any failure tears everything down). */
+struct vk_node {
+	char ip[INET6_ADDRSTRLEN];
+	int port;
+	redisAsyncContext *ac; /* NULL until needed, or once lost */
 };
 
 struct vk_sub {
@@ -56,7 +73,18 @@ struct vk_sub {
 struct vk {
 	struct loop *l;
 	char host[VK_HOST_MAX];
-	char ip[INET6_ADDRSTRLEN];
+	char ip[INET6_ADDRSTRLEN]; /* of the seed connected to now */
+	/* valkey_url's seeds (several for a cluster), resolved; tried in turn */
+	struct {
+		char ip[INET6_ADDRSTRLEN];
+		int port;
+	} seeds[PD_URL_SEEDS_MAX];
+	int nseeds, seed;
+	/* Valkey Cluster: the nodes redirects named and, for each slot, the
+	 * node (index + 1) that last answered MOVED for it; 0 = v->cmd */
+	struct vk_node nodes[VK_NODES_MAX];
+	int nnodes;
+	uint8_t slot_node[PD_SLOT_COUNT];
 	char addr[VK_HOST_MAX + 16];
 	char password[256];
 	int port, db;
@@ -76,6 +104,7 @@ struct vk {
 	struct vk_stats st;
 	int freeing;
 };
+
 
 /* 16 KB reads of the Valkey socket taken in one loop turn at most */
 #define VK_READS_PER_TURN 16
@@ -225,18 +254,55 @@ static void arm_cmd_timer(struct vk *v)
 		loop_timer_set(v->l, &v->cmd_timer, c->deadline);
 }
 
+static redisAsyncContext *node_ctx(struct vk *v, const char *ip, int port);
+static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *priv);
+
+static void cmd_free(struct vk_cmd *c)
+{
+	free(c->cmd);
+	free(c);
+}
+
+/* A Valkey Cluster redirect of c's command: send it again to the node
+ * named (ASKING first for ASK; MOVED also routes the slot there from now
+ * on). 1 when sent again (c stays pending), 0 when r is not a redirect. */
+static int follow_redirect(struct vk *v, struct vk_cmd *c, const redisAsyncContext *from,
+			   const redisReply *r)
+{
+	struct pd_slot_redirect rd;
+	redisAsyncContext *to;
+	if (r->type != REDIS_REPLY_ERROR || c->hops >= VK_HOPS_MAX ||
+	    pd_slot_redirect_parse(r->str, r->len, &rd) != 0)
+		return 0;
+	to = node_ctx(v, rd.host[0] != '\0' ? rd.host : from->c.tcp.host, rd.port);
+	if (to == NULL)
+		return 0; /* the redirect error stands as the reply */
+	if (rd.ask && redisAsyncCommand(to, NULL, NULL, "ASKING") != REDIS_OK)
+		return 0;
+	if (!rd.ask)
+		for (int i = 0; i < v->nnodes; i++)
+			if (v->nodes[i].ac == to)
+				v->slot_node[rd.slot] = (uint8_t)(i + 1);
+	if (redisAsyncFormattedCommand(to, on_cmd_reply, c, c->cmd, c->len) != REDIS_OK)
+		return 0;
+	c->hops++;
+	v->st.redirects++;
+	return 1;
+}
+
 static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *priv)
 {
 	struct vk_cmd *c = priv;
 	struct vk *v = c->v;
-	(void)ac;
 	if (v == NULL) { /* detached by vk_free */
-		free(c);
+		cmd_free(c);
 		return;
 	}
+	const redisReply *r = reply;
+	if (r != NULL && !v->freeing && v->state == VK_UP && follow_redirect(v, c, ac, r))
+		return;
 	c->prev->next = c->next;
 	c->next->prev = c->prev;
-	const redisReply *r = reply;
 	if (r != NULL) {
 		v->st.replies++;
 		if (r->type == REDIS_REPLY_ERROR)
@@ -244,7 +310,7 @@ static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *priv)
 	}
 	if (c->fn != NULL)
 		c->fn(v, r, c->ud);
-	free(c);
+	cmd_free(c);
 	if (!v->freeing)
 		arm_cmd_timer(v);
 }
@@ -252,7 +318,8 @@ static void on_cmd_reply(redisAsyncContext *ac, void *reply, void *priv)
 static int cmd_send(struct vk *v, redisAsyncContext *ac, vk_reply_fn fn, void *ud, int argc,
 		    const char **argv, const size_t *lens)
 {
-	struct vk_cmd *c = malloc(sizeof(*c));
+	struct vk_cmd *c = calloc(1, sizeof(*c));
+	int len;
 	if (c == NULL)
 		return -ENOMEM;
 	c->v = v;
@@ -261,10 +328,12 @@ static int cmd_send(struct vk *v, redisAsyncContext *ac, vk_reply_fn fn, void *u
 	c->deadline = loop_clock_ms() + (uint64_t)v->timeout_ms;
 	c->prev = v->pending.prev;
 	c->next = &v->pending;
-	if (redisAsyncCommandArgv(ac, on_cmd_reply, c, argc, argv, lens) != REDIS_OK) {
-		free(c);
+	len = redisFormatCommandArgv(&c->cmd, argc, argv, lens);
+	if (len < 0 || redisAsyncFormattedCommand(ac, on_cmd_reply, c, c->cmd, (size_t)len) != REDIS_OK) {
+		cmd_free(c);
 		return -ENOMEM;
 	}
+	c->len = (size_t)len;
 	v->pending.prev->next = c;
 	v->pending.prev = c;
 	v->st.commands++;
@@ -276,9 +345,20 @@ static int cmd_send(struct vk *v, redisAsyncContext *ac, vk_reply_fn fn, void *u
 int vk_command(struct vk *v, vk_reply_fn fn, void *ud, int argc, const char **argv,
 	       const size_t *lens)
 {
+	redisAsyncContext *ac;
+	int k;
 	if (v->state != VK_UP || v->cmd == NULL)
 		return -ENOTCONN;
-	return cmd_send(v, v->cmd, fn, ud, argc, argv, lens);
+	/* on a cluster, straight to the node that owns the key's slot when a
+	 * redirect told us; else the seed, which redirects if need be */
+	ac = v->cmd;
+	if (v->nnodes > 0 && (k = pd_slot_cmd_key(argc, argv, lens)) >= 0) {
+		unsigned slot = pd_slot_of(argv[k], lens != NULL ? lens[k] : strlen(argv[k]));
+		int n = v->slot_node[slot];
+		if (n > 0 && v->nodes[n - 1].ac != NULL)
+			ac = v->nodes[n - 1].ac;
+	}
+	return cmd_send(v, ac, fn, ud, argc, argv, lens);
 }
 
 int vk_publish(struct vk *v, const char *channel, size_t chlen, const void *p, size_t len)
@@ -416,9 +496,43 @@ static void on_hello(struct vk *v, const redisReply *r, void *ud)
 	go_up(v);
 }
 
+/* The index of a cluster node's context in v->nodes, or -1. */
+static int node_of(const struct vk *v, const redisAsyncContext *ac)
+{
+	for (int i = 0; i < v->nnodes; i++)
+		if (v->nodes[i].ac == ac)
+			return i;
+	return -1;
+}
+
+/* A node's connection failed or closed: only the commands sent to it fail
+ * (hiredis gives them their NULL reply); the seed's connections and the
+ * subscriptions on them stay, and the node's slots go back to the seed,
+ * whose next redirect opens it again. Not a teardown: one master down must
+ * not take the events of the rest of the cluster with it. */
+static int node_lost(struct vk *v, const redisAsyncContext *ac, int status)
+{
+	int i = v != NULL ? node_of(v, ac) : -1;
+	if (i < 0)
+		return 0;
+	if (status != REDIS_OK) {
+		/* hiredis frees ac itself after this callback */
+		v->nodes[i].ac = NULL;
+		for (size_t k = 0; k < sizeof(v->slot_node); k++)
+			if (v->slot_node[k] == i + 1)
+				v->slot_node[k] = 0;
+		v->st.node_losses++;
+		pd_log(LOG_WARNING, "valkey cluster node lost addr=%s:%d reason=\"%s\"",
+		       v->nodes[i].ip, v->nodes[i].port, ac->errstr[0] ? ac->errstr : "closed");
+	}
+	return 1;
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
 	struct vk *v = ac->data;
+	if (node_lost(v, ac, status))
+		return;
 	if (v == NULL || (ac != v->cmd && ac != v->sub))
 		return; /* a context we already gave up */
 	if (status != REDIS_OK) {
@@ -447,6 +561,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 {
 	struct vk *v = ac->data;
 	(void)status;
+	if (node_lost(v, ac, REDIS_ERR))
+		return;
 	if (v == NULL || (ac != v->cmd && ac != v->sub))
 		return;
 	if (ac == v->cmd)
@@ -456,13 +572,13 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	teardown(v, ac->errstr[0] ? ac->errstr : "connection closed");
 }
 
-static redisAsyncContext *open_ctx(struct vk *v)
+static redisAsyncContext *open_ctx(struct vk *v, const char *ip, int port)
 {
-	redisAsyncContext *ac = redisAsyncConnect(v->ip, v->port);
+	redisAsyncContext *ac = redisAsyncConnect(ip, port);
 	if (ac == NULL)
 		return NULL;
 	if (ac->err) {
-		pd_log(LOG_DEBUG, "valkey connect failed addr=%s err=%s", v->addr, ac->errstr);
+		pd_log(LOG_DEBUG, "valkey connect failed addr=%s:%d err=%s", ip, port, ac->errstr);
 		redisAsyncFree(ac);
 		return NULL;
 	}
@@ -484,8 +600,12 @@ static void start_connect(struct vk *v)
 	v->st.connect_attempts++;
 	v->cmd_ok = v->sub_ok = 0;
 	v->state = VK_CONNECTING;
-	v->cmd = open_ctx(v);
-	v->sub = v->cmd ? open_ctx(v) : NULL;
+	/* a cluster's seeds in turn: the next one after each failure */
+	snprintf(v->ip, sizeof(v->ip), "%s", v->seeds[v->seed].ip);
+	v->port = v->seeds[v->seed].port;
+	snprintf(v->addr, sizeof(v->addr), "%s:%d", v->nseeds > 1 ? v->ip : v->host, v->port);
+	v->cmd = open_ctx(v, v->ip, v->port);
+	v->sub = v->cmd ? open_ctx(v, v->ip, v->port) : NULL;
 	if (v->cmd == NULL || v->sub == NULL) {
 		teardown(v, "connect failed");
 		return;
@@ -508,6 +628,37 @@ static void start_connect(struct vk *v)
 		}
 	}
 	loop_timer_set(v->l, &v->conn_timer, loop_clock_ms() + (uint64_t)v->timeout_ms);
+}
+
+/* The command connection to cluster node ip:port (the seed's own for
+ * it), opened now and authenticated like the seed's; NULL when it cannot
+ * be (then the caller gives up on the redirect). */
+static redisAsyncContext *node_ctx(struct vk *v, const char *ip, int port)
+{
+	struct vk_node *n = NULL;
+	if (strcmp(ip, v->ip) == 0 && port == v->port)
+		return v->cmd;
+	for (int i = 0; i < v->nnodes && n == NULL; i++)
+		if (strcmp(v->nodes[i].ip, ip) == 0 && v->nodes[i].port == port)
+			n = &v->nodes[i];
+	if (n == NULL) {
+		if (v->nnodes == VK_NODES_MAX || strlen(ip) >= sizeof(n->ip))
+			return NULL;
+		n = &v->nodes[v->nnodes++];
+		strcpy(n->ip, ip);
+		n->port = port;
+	}
+	if (n->ac != NULL)
+		return n->ac;
+	if ((n->ac = open_ctx(v, ip, port)) == NULL)
+		return NULL;
+	if (v->password[0] != '\0') {
+		const char *argv[2] = {"AUTH", v->password};
+		if (redisAsyncCommandArgv(n->ac, NULL, NULL, 2, argv, NULL) != REDIS_OK)
+			return NULL; /* teardown frees it */
+	}
+	pd_log(LOG_INFO, "valkey cluster node addr=%s:%d (redirected there)", ip, port);
+	return n->ac;
 }
 
 static void on_conn_timer(struct loop_timer *t)
@@ -536,7 +687,7 @@ static void teardown(struct vk *v, const char *why)
 {
 	int was_up = v->state == VK_UP;
 	redisAsyncContext *cmd = v->cmd, *sub = v->sub;
-	if (v->state == VK_DOWN && cmd == NULL && sub == NULL)
+	if (v->state == VK_DOWN && cmd == NULL && sub == NULL && v->nnodes == 0)
 		return;
 	v->state = VK_DOWN;
 	v->cmd = v->sub = NULL;
@@ -560,6 +711,17 @@ static void teardown(struct vk *v, const char *why)
 		redisAsyncFree(cmd);
 	if (sub != NULL)
 		redisAsyncFree(sub);
+	for (int i = 0; i < v->nnodes; i++) {
+		redisAsyncContext *ac = v->nodes[i].ac;
+		v->nodes[i].ac = NULL;
+		if (ac != NULL)
+			redisAsyncFree(ac);
+	}
+	/* the slots may have moved meanwhile: redirects will tell again */
+	v->nnodes = 0;
+	memset(v->slot_node, 0, sizeof(v->slot_node));
+	if (!was_up && v->nseeds > 1)
+		v->seed = (v->seed + 1) % v->nseeds;
 	if (!v->freeing)
 		schedule_retry(v);
 	if (was_up && v->state_fn != NULL && !v->freeing)
@@ -567,6 +729,30 @@ static void teardown(struct vk *v, const char *why)
 }
 
 /* ---- public ---- */
+
+/* host's address as text into ip (INET6_ADDRSTRLEN), IPv4 preferred:
+ * hiredis 0.14 takes one address string. 0, or -1 with err filled. */
+static int resolve(const char *host, char *ip, char *err, size_t errlen)
+{
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
+	int rc = getaddrinfo(host, NULL, &hints, &ai);
+	if (rc != 0 || ai == NULL) {
+		snprintf(err, errlen, "valkey_url: cannot resolve %s: %s", host, gai_strerror(rc));
+		return -1;
+	}
+	const struct addrinfo *pick = ai;
+	for (const struct addrinfo *a = ai; a != NULL; a = a->ai_next)
+		if (a->ai_family == AF_INET) {
+			pick = a;
+			break;
+		}
+	const void *ap = pick->ai_family == AF_INET
+			     ? (const void *)&((const struct sockaddr_in *)pick->ai_addr)->sin_addr
+			     : (const void *)&((const struct sockaddr_in6 *)pick->ai_addr)->sin6_addr;
+	inet_ntop(pick->ai_family, ap, ip, INET6_ADDRSTRLEN);
+	freeaddrinfo(ai);
+	return 0;
+}
 
 struct vk *vk_new(struct loop *l, const char *url, long timeout_ms, char *err, size_t errlen)
 {
@@ -580,25 +766,17 @@ struct vk *vk_new(struct loop *l, const char *url, long timeout_ms, char *err, s
 		free(v);
 		return NULL;
 	}
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *ai = NULL;
-	int rc = getaddrinfo(v->host, NULL, &hints, &ai);
-	if (rc != 0 || ai == NULL) {
-		snprintf(err, errlen, "valkey_url: cannot resolve %s: %s", v->host, gai_strerror(rc));
-		free(v);
-		return NULL;
-	}
-	/* hiredis 0.14 takes one address string; prefer IPv4 like most servers bind */
-	const struct addrinfo *pick = ai;
-	for (const struct addrinfo *a = ai; a != NULL; a = a->ai_next)
-		if (a->ai_family == AF_INET) {
-			pick = a;
-			break;
+	struct pd_redis_url u;
+	pd_redis_url_parse(url, &u); /* vk_parse_url took it */
+	for (int i = 0; i < u.nseeds; i++) {
+		if (resolve(u.seeds[i].host, v->seeds[i].ip, err, errlen) != 0) {
+			free(v);
+			return NULL;
 		}
-	const void *ap = pick->ai_family == AF_INET
-			     ? (const void *)&((const struct sockaddr_in *)pick->ai_addr)->sin_addr
-			     : (const void *)&((const struct sockaddr_in6 *)pick->ai_addr)->sin6_addr;
-	inet_ntop(pick->ai_family, ap, v->ip, sizeof(v->ip));
-	freeaddrinfo(ai);
+		v->seeds[i].port = u.seeds[i].port;
+	}
+	v->nseeds = u.nseeds;
+	snprintf(v->ip, sizeof(v->ip), "%s", v->seeds[0].ip);
 	snprintf(v->addr, sizeof(v->addr), "%s:%d", v->host, v->port);
 	v->l = l;
 	v->timeout_ms = timeout_ms > 0 ? timeout_ms : VK_DEFAULT_TIMEOUT_MS;

@@ -38,6 +38,8 @@ struct vk_stats {
 	uint64_t published, dropped; /* dropped: refused while down */
 	uint64_t messages;           /* pub/sub messages received */
 	uint64_t connect_attempts;
+	uint64_t redirects;   /* Valkey Cluster MOVED/ASK followed */
+	uint64_t node_losses; /* a cluster node's connection lost (not a down) */
 };
 
 /* Parse a valkey_url with pd_redis_url_parse (shared/pd_url.h: redis:// or

@@ -28,6 +28,7 @@
 #include "pd_json.h"
 #include "pd_jwt.h"
 #include "pd_keys.h"
+#include "pd_kvc.h"
 #include "pd_log.h"
 #include "pd_rooms.h"
 #include "pd_url.h"
@@ -668,13 +669,15 @@ out:
 
 #define KV_TIMEOUT_MS 2000
 
-/* A command's reply, or NULL after printing why (the context is then dead). */
-static redisReply *kv_cmd(redisContext *kv, const char *what, int argc, const char **argv,
-			  const size_t *lens)
+/* A command's reply, or NULL after printing why (the context is then dead).
+ * A cluster's redirects are followed (*kv may become another node's). */
+static redisReply *kv_cmd(struct ctl *c, redisContext **kv, const char *what, int argc,
+			  const char **argv, const size_t *lens)
 {
-	redisReply *r = redisCommandArgv(kv, argc, argv, lens);
+	redisReply *r = pd_kvc_argv(kv, pd_cfg_get(c->cfg, "valkey_url"), argc, argv, lens);
 	if (r == NULL) {
-		fail(EXIT_RUNTIME, "valkey %s: %s", what, kv->errstr[0] ? kv->errstr : "no reply");
+		fail(EXIT_RUNTIME, "valkey %s: %s", what,
+		     (*kv)->errstr[0] ? (*kv)->errstr : "no reply");
 		return NULL;
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
@@ -701,8 +704,7 @@ static redisContext *kv_connect(struct ctl *c)
 		fail(EXIT_RUNTIME, "valkey_url: expected redis://host:port[/db]");
 		return NULL;
 	}
-	kv = u.unix_path[0] ? redisConnectUnixWithTimeout(u.unix_path, tv)
-			    : redisConnectWithTimeout(u.host, u.port, tv);
+	kv = pd_kvc_connect(&u, tv);
 	if (kv == NULL || kv->err != 0) {
 		fail(EXIT_RUNTIME, "valkey %s:%d: %s", u.unix_path[0] ? u.unix_path : u.host, u.port,
 		     kv != NULL ? kv->errstr : "out of memory");
@@ -713,7 +715,7 @@ static redisContext *kv_connect(struct ctl *c)
 	redisSetTimeout(kv, tv);
 	if (u.password[0] != '\0') {
 		const char *a[3] = {"AUTH", u.user[0] ? u.user : u.password, u.password};
-		redisReply *r = kv_cmd(kv, "AUTH", u.user[0] ? 3 : 2, a, NULL);
+		redisReply *r = kv_cmd(c, &kv, "AUTH", u.user[0] ? 3 : 2, a, NULL);
 		if (r == NULL) {
 			redisFree(kv);
 			return NULL;
@@ -724,7 +726,7 @@ static redisContext *kv_connect(struct ctl *c)
 		char db[16];
 		snprintf(db, sizeof(db), "%d", u.db);
 		const char *a[2] = {"SELECT", db};
-		redisReply *r = kv_cmd(kv, "SELECT", 2, a, NULL);
+		redisReply *r = kv_cmd(c, &kv, "SELECT", 2, a, NULL);
 		if (r == NULL) {
 			redisFree(kv);
 			return NULL;
@@ -757,6 +759,7 @@ static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, si
 	json_t *payload;
 	redisContext *kv;
 	long n;
+	int mode;
 
 	if (nsp == NULL)
 		nsp = "/";
@@ -767,6 +770,8 @@ static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, si
 			return fail(EXIT_USAGE, "emit: a room name is 1 to 256 bytes");
 	if (event[0] == '\0' || strlen(event) > 256 || reserved_event(event))
 		return fail(EXIT_USAGE, "emit: EVENT must be a non-reserved name of 1 to 256 bytes");
+	if ((mode = pd_emitter_mode(pd_cfg_get(c->cfg, "adapter_mode"))) < 0)
+		return fail(EXIT_USAGE, "adapter_mode must be classic or sharded");
 	payload = pd_json_parse(data, strlen(data), err, sizeof(err));
 	if (payload == NULL)
 		return fail(EXIT_USAGE, "emit: JSON: %s", err);
@@ -775,7 +780,9 @@ static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, si
 		return EXIT_RUNTIME;
 	}
 	struct pd_emit e = {nsp, event, payload, rooms, nrooms, NULL, 0};
-	n = pd_emitter_publish(kv, kv_prefix(c), &e);
+	struct pd_emit_target t = {&kv, pd_cfg_get(c->cfg, "valkey_url"), kv_prefix(c),
+				   (enum pd_emit_mode)mode};
+	n = pd_emitter_send(&t, &e);
 	json_decref(payload);
 	redisFree(kv);
 	if (n < 0)
@@ -789,7 +796,7 @@ static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, si
 }
 
 /* Appends {org, userId, status, lastSeen} for each user of set key to list. */
-static int online_org(struct ctl *c, redisContext *kv, const char *org, json_t *list)
+static int online_org(struct ctl *c, redisContext **kv, const char *org, json_t *list)
 {
 	char key[PD_KEYS_MAX];
 	const char *a[2] = {"SMEMBERS", key};
@@ -799,7 +806,7 @@ static int online_org(struct ctl *c, redisContext *kv, const char *org, json_t *
 		fail(EXIT_RUNTIME, "online: adapter_key or org id too long");
 		return -1;
 	}
-	if ((users = kv_cmd(kv, "SMEMBERS", 2, a, NULL)) == NULL)
+	if ((users = kv_cmd(c, kv, "SMEMBERS", 2, a, NULL)) == NULL)
 		return -1;
 	for (size_t i = 0; users->type == REDIS_REPLY_ARRAY && i < users->elements; i++) {
 		const char *uid = users->element[i]->str;
@@ -808,7 +815,7 @@ static int online_org(struct ctl *c, redisContext *kv, const char *org, json_t *
 		redisReply *r;
 		if (uid == NULL || pd_keys_presence_user(hkey, sizeof(hkey), kv_prefix(c), uid) != 0)
 			continue;
-		if ((r = kv_cmd(kv, "HMGET", 5, h, NULL)) == NULL) {
+		if ((r = kv_cmd(c, kv, "HMGET", 5, h, NULL)) == NULL) {
 			freeReplyObject(users);
 			return -1;
 		}
@@ -842,7 +849,7 @@ static int cmd_online(struct ctl *c, const char *org)
 		return EXIT_RUNTIME;
 	list = json_array();
 	if (org != NULL) {
-		rc = online_org(c, kv, org, list);
+		rc = online_org(c, &kv, org, list);
 	} else {
 		/* every org with someone online: SCAN the org sets */
 		char pattern[PD_KEYS_MAX], cursor[32] = "0";
@@ -852,9 +859,16 @@ static int cmd_online(struct ctl *c, const char *org)
 			return fail(EXIT_RUNTIME, "adapter_key too long");
 		}
 		size_t plen = strlen(pattern) - 1;
+		/* SCAN reads one node: on a cluster, the node of the org sets'
+		 * slot (one hash tag), whichever was connected first */
+		if (pd_kvc_route(&kv, pd_cfg_get(c->cfg, "valkey_url"), pattern) != 0) {
+			json_decref(list);
+			redisFree(kv);
+			return fail(EXIT_RUNTIME, "valkey: no reply");
+		}
 		do {
 			const char *a[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-			redisReply *r = kv_cmd(kv, "SCAN", 6, a, NULL);
+			redisReply *r = kv_cmd(c, &kv, "SCAN", 6, a, NULL);
 			if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
 				if (r != NULL)
 					freeReplyObject(r);
@@ -865,7 +879,7 @@ static int cmd_online(struct ctl *c, const char *org)
 			for (size_t i = 0; rc == 0 && i < r->element[1]->elements; i++) {
 				const char *k = r->element[1]->element[i]->str;
 				if (k != NULL && strlen(k) > plen)
-					rc = online_org(c, kv, k + plen, list);
+					rc = online_org(c, &kv, k + plen, list);
 			}
 			freeReplyObject(r);
 		} while (rc == 0 && strcmp(cursor, "0") != 0);
@@ -896,7 +910,7 @@ static int cmd_online(struct ctl *c, const char *org)
 
 /* The uids of the brokers whose lease is live, as an array reply (owned),
  * or NULL after fail(). */
-static redisReply *live_brokers(struct ctl *c, redisContext *kv)
+static redisReply *live_brokers(struct ctl *c, redisContext **kv)
 {
 	char key[PD_KEYS_MAX];
 	const char *a[4] = {"EVAL", pd_keys_lua_live, "1", key};
@@ -904,7 +918,7 @@ static redisReply *live_brokers(struct ctl *c, redisContext *kv)
 		fail(EXIT_RUNTIME, "adapter_key too long");
 		return NULL;
 	}
-	redisReply *r = kv_cmd(kv, "EVAL", 4, a, NULL);
+	redisReply *r = kv_cmd(c, kv, "EVAL", 4, a, NULL);
 	if (r != NULL && r->type != REDIS_REPLY_ARRAY) {
 		freeReplyObject(r);
 		fail(EXIT_RUNTIME, "valkey: unexpected reply listing the brokers");
@@ -928,7 +942,7 @@ static int cmd_stats(struct ctl *c)
 
 	if ((kv = kv_connect(c)) == NULL)
 		return EXIT_RUNTIME;
-	if ((live = live_brokers(c, kv)) == NULL) {
+	if ((live = live_brokers(c, &kv)) == NULL) {
 		redisFree(kv);
 		return EXIT_RUNTIME;
 	}
@@ -939,7 +953,7 @@ static int cmd_stats(struct ctl *c)
 		if (uid == NULL || pd_keys_broker(key, sizeof(key), kv_prefix(c), uid) != 0)
 			continue;
 		const char *a[2] = {"GET", key};
-		redisReply *r = kv_cmd(kv, "GET", 2, a, NULL);
+		redisReply *r = kv_cmd(c, &kv, "GET", 2, a, NULL);
 		if (r == NULL) {
 			freeReplyObject(live);
 			redisFree(kv);
@@ -1032,7 +1046,7 @@ static int cmd_rooms(struct ctl *c, const char *nsp)
 		goto out;
 	}
 	if ((kv = kv_connect(c)) == NULL || (sub = kv_connect(c)) == NULL ||
-	    (live = live_brokers(c, kv)) == NULL)
+	    (live = live_brokers(c, &kv)) == NULL)
 		goto out;
 	/* a requester uid of our own: the brokers answer on its channel */
 	static const char abc[] = "0123456789abcdefghijklmnopqrstuvwxyz";
@@ -1048,7 +1062,7 @@ static int cmd_rooms(struct ctl *c, const char *nsp)
 		goto out;
 	}
 	const char *sa[2] = {"SUBSCRIBE", rch.data};
-	if ((r = kv_cmd(sub, "SUBSCRIBE", 2, sa, NULL)) == NULL)
+	if ((r = kv_cmd(c, &sub, "SUBSCRIBE", 2, sa, NULL)) == NULL)
 		goto out;
 	freeReplyObject(r);
 	json_t *arg = json_pack("{s:s}", "nsp", nsp);
@@ -1060,7 +1074,7 @@ static int cmd_rooms(struct ctl *c, const char *nsp)
 	}
 	const char *pa[3] = {"PUBLISH", ch.data, req.data};
 	size_t pl[3] = {7, ch.len, req.len};
-	if ((r = kv_cmd(kv, "PUBLISH", 3, pa, pl)) == NULL)
+	if ((r = kv_cmd(c, &kv, "PUBLISH", 3, pa, pl)) == NULL)
 		goto out;
 	freeReplyObject(r);
 

@@ -18,6 +18,8 @@ libpushdesk_a_SOURCES = \
 	shared/pd_msgpack.c shared/pd_msgpack.h \
 	shared/pd_rooms.c shared/pd_rooms.h \
 	shared/pd_url.c shared/pd_url.h \
+	shared/pd_slot.c shared/pd_slot.h \
+	shared/pd_kvc.c shared/pd_kvc.h \
 	shared/pd_wire.c shared/pd_wire.h \
 	shared/pd_db.c shared/pd_db.h \
 	shared/pd_emitter.c shared/pd_emitter.h \

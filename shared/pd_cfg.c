@@ -32,6 +32,8 @@ static const struct key keys[] = {
 	{"database_url", "", K_STR, "libpq connection string of the PostgreSQL database"},
 	{"valkey_url", "", K_STR, "Valkey/Redis server, redis://host:port[/db]; empty = no Valkey"},
 	{"adapter_key", "socket.io", K_STR, "key prefix of the Socket.IO Redis adapter channels"},
+	{"adapter_mode", "classic", K_STR,
+	 "classic (PUBLISH, as createAdapter) or sharded (SPUBLISH, as createShardedAdapter)"},
 	/* tokens */
 	{"jwt_alg", "HS256", K_STR,
 	 "token algorithm: HS256, HS384, HS512, RS256, RS384, RS512, ES256, ES384, ES512"},

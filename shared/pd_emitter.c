@@ -6,11 +6,67 @@
 
 #include <errno.h>
 #include <hiredis.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "pd_json.h"
+#include "pd_kvc.h"
 #include "pd_log.h"
 #include "pd_msgpack.h"
 #include "pd_wire.h"
+
+/* The sharded adapter's uid for messages from no server (it only drops
+ * messages with its own uid; pushdesk's emitters share this one). */
+#define PD_EMITTER_UID "emitter"
+/* a room this long is a socket id to the sharded adapter: no room channel */
+#define PD_EMITTER_SID_LEN 20
+
+int pd_emitter_mode(const char *s)
+{
+	if (s != NULL && strcmp(s, "classic") == 0)
+		return PD_EMIT_CLASSIC;
+	if (s != NULL && strcmp(s, "sharded") == 0)
+		return PD_EMIT_SHARDED;
+	return -1;
+}
+
+int pd_emitter_encode_sharded(const struct pd_emit *e, struct pd_buf *out)
+{
+	const char *nsp = e->nsp != NULL && e->nsp[0] != '\0' ? e->nsp : "/";
+	json_t *data, *m;
+	char *txt;
+	int rc;
+
+	if (e->event == NULL)
+		return -EINVAL;
+	data = json_array();
+	if (data == NULL || json_array_append_new(data, json_string(e->event)) != 0 ||
+	    (e->payload != NULL && json_array_append(data, (json_t *)e->payload) != 0)) {
+		json_decref(data);
+		return -EINVAL;
+	}
+	/* the keys in the adapter's order: json_pack keeps it */
+	m = json_pack("{s:i, s:{s:{s:i, s:o}, s:{s:o, s:o, s:{}}}, s:s, s:s}", "type", 3, "data",
+		      "packet", "type", 2, "data", data, "opts", "rooms",
+		      pd_json_strs(e->rooms, e->nrooms), "except", pd_json_strs(e->except, e->nexcept),
+		      "flags", "uid", PD_EMITTER_UID, "nsp", nsp);
+	if (m == NULL)
+		return -EINVAL;
+	txt = json_dumps(m, JSON_COMPACT | JSON_ENCODE_ANY);
+	json_decref(m);
+	if (txt == NULL)
+		return -EINVAL;
+	rc = pd_buf_append(out, txt, strlen(txt));
+	free(txt);
+	return rc;
+}
+
+int pd_emitter_channel_sharded(const char *key, const struct pd_emit *e, struct pd_buf *out)
+{
+	const char *room = e->nrooms == 1 && strlen(e->rooms[0]) != PD_EMITTER_SID_LEN ? e->rooms[0]
+											: NULL;
+	return pd_wire_channel_broadcast(out, key, e->nsp, room);
+}
 
 int pd_emitter_encode(const struct pd_emit *e, struct pd_buf *out)
 {
@@ -39,9 +95,55 @@ int pd_emitter_encode(const struct pd_emit *e, struct pd_buf *out)
 	return pd_msgpack_wr_end(&w, bad);
 }
 
+/* A publish's reply r (freed): its count, or -EIO (logged). */
+static long publish_result(const redisContext *c, const char *cmd, redisReply *r)
+{
+	long rc;
+	if (r == NULL) {
+		pd_log(LOG_WARNING, "valkey %s failed: %s", cmd, c->errstr);
+		return -EIO;
+	}
+	if (r->type != REDIS_REPLY_INTEGER) {
+		pd_log(LOG_WARNING, "valkey %s failed: %s", cmd,
+		       r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		rc = -EIO;
+	} else {
+		rc = (long)r->integer;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
 int pd_emitter_channel(const char *key, const struct pd_emit *e, struct pd_buf *out)
 {
 	return pd_wire_channel_broadcast(out, key, e->nsp, e->nrooms == 1 ? e->rooms[0] : NULL);
+}
+
+long pd_emitter_send(const struct pd_emit_target *t, const struct pd_emit *e)
+{
+	struct pd_buf msg, ch;
+	int sharded = t->mode == PD_EMIT_SHARDED;
+	const char *argv[3] = {sharded ? "SPUBLISH" : "PUBLISH", NULL, NULL};
+	size_t lens[3] = {strlen(argv[0]), 0, 0};
+	redisReply *r;
+	long rc;
+
+	pd_buf_init(&msg, 0);
+	pd_buf_init(&ch, 0);
+	rc = sharded ? pd_emitter_encode_sharded(e, &msg) : pd_emitter_encode(e, &msg);
+	if (rc != 0 || (rc = sharded ? pd_emitter_channel_sharded(t->key, e, &ch)
+				     : pd_emitter_channel(t->key, e, &ch)) != 0)
+		goto out;
+	argv[1] = ch.data;
+	lens[1] = ch.len;
+	argv[2] = msg.data;
+	lens[2] = msg.len;
+	r = pd_kvc_argv(t->kv, t->url, 3, argv, lens);
+	rc = publish_result(*t->kv, argv[0], r);
+out:
+	pd_buf_free(&msg);
+	pd_buf_free(&ch);
+	return rc;
 }
 
 long pd_emitter_publish(struct redisContext *c, const char *key, const struct pd_emit *e)
@@ -55,18 +157,7 @@ long pd_emitter_publish(struct redisContext *c, const char *key, const struct pd
 	if ((rc = pd_emitter_encode(e, &msg)) != 0 || (rc = pd_emitter_channel(key, e, &ch)) != 0)
 		goto out;
 	r = redisCommand(c, "PUBLISH %b %b", ch.data, ch.len, msg.data, msg.len);
-	if (r == NULL) {
-		pd_log(LOG_WARNING, "valkey publish failed: %s", c->errstr);
-		rc = -EIO;
-	} else if (r->type != REDIS_REPLY_INTEGER) {
-		pd_log(LOG_WARNING, "valkey publish failed: %s",
-		       r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-		rc = -EIO;
-	} else {
-		rc = (long)r->integer;
-	}
-	if (r != NULL)
-		freeReplyObject(r);
+	rc = publish_result(c, "PUBLISH", r);
 out:
 	pd_buf_free(&msg);
 	pd_buf_free(&ch);

@@ -14,6 +14,21 @@
 
 struct redisContext;
 
+/* adapter_mode: how events are published (pushdesk.conf(5)). */
+enum pd_emit_mode { PD_EMIT_CLASSIC = 0, PD_EMIT_SHARDED = 1 };
+
+/* "classic" -> PD_EMIT_CLASSIC, "sharded" -> PD_EMIT_SHARDED, else -1. */
+int pd_emitter_mode(const char *s);
+
+/* Where and how to publish: a connection that may be replaced (a
+ * cluster's MOVED, shared/pd_kvc.h), its valkey_url, adapter_key, mode. */
+struct pd_emit_target {
+	struct redisContext **kv;
+	const char *url;
+	const char *key;
+	enum pd_emit_mode mode;
+};
+
 struct pd_emit {
 	const char *nsp;               /* "/" when NULL */
 	const char *event;
@@ -38,5 +53,28 @@ int pd_emitter_channel(const char *key, const struct pd_emit *e, struct pd_buf *
  * context's errstr is logged; a context with c->err set must be replaced by
  * the caller), -EINVAL/-ENOMEM as encode. */
 long pd_emitter_publish(struct redisContext *c, const char *key, const struct pd_emit *e);
+
+/* The sharded adapter's format (@socket.io/redis-adapter createShardedAdapter,
+ * the ClusterAdapter's BROADCAST message, JSON as JSON.stringify writes it):
+ *   {"type":3,"data":{"packet":{"type":2,"data":[event,payload]},
+ *    "opts":{"rooms":[...],"except":[...],"flags":{}}},"uid":"emitter","nsp":nsp}
+ * appended to out. Byte for byte the Node adapter's for strings, integers,
+ * booleans, null, arrays and objects; a real may be spelled differently
+ * (jansson's %.17g) and control characters escape as \u00XX upper case:
+ * the same value to a JSON parser. 0, -EINVAL, -ENOMEM or -ENOBUFS. */
+int pd_emitter_encode_sharded(const struct pd_emit *e, struct pd_buf *out);
+
+/* The sharded channel for e, NUL-terminated, in "dynamic" subscription
+ * mode: "<key>#<nsp>#<room>#" when e names exactly one room that does not
+ * look like a socket id (20 bytes, as the adapter decides), else
+ * "<key>#<nsp>#". 0, -EINVAL, -ENOMEM or -ENOBUFS. */
+int pd_emitter_channel_sharded(const char *key, const struct pd_emit *e, struct pd_buf *out);
+
+/* Encode e in t->mode's format and PUBLISH (classic) or SPUBLISH
+ * (sharded) it on t->kv, following a cluster's redirects (SPUBLISH goes to
+ * the node owning the channel's slot). Returns the receivers counted by
+ * the node (>= 0), or -EIO (*t->kv may then be dead: the caller drops it),
+ * -EINVAL/-ENOMEM as encode. */
+long pd_emitter_send(const struct pd_emit_target *t, const struct pd_emit *e);
 
 #endif

@@ -182,6 +182,17 @@ int pd_uuid_valid(const char *s)
 	return s[36] == '\0';
 }
 
+json_t *pd_json_strs(const char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a != NULL && i < n; i++)
+		if (json_array_append_new(a, json_string(v[i])) != 0) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
 json_t *pd_json_time_ms(long long ms)
 {
 	char buf[40];

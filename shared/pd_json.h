@@ -38,6 +38,10 @@ int pd_json_only_fields(const json_t *obj, const char *const *allowed, char *err
  * or JSON null for ms <= 0 (never seen). NULL on ENOMEM. */
 json_t *pd_json_time_ms(long long ms);
 
+/* A new JSON array of the n strings v (room lists on the wire), or NULL
+ * on ENOMEM or a string that is not UTF-8. */
+json_t *pd_json_strs(const char *const *v, size_t n);
+
 /* 1 if s is a canonical UUID string (8-4-4-4-12 hex). */
 int pd_uuid_valid(const char *s);
 

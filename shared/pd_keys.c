@@ -45,12 +45,12 @@ fail:
 
 int pd_keys_brokers(char *buf, size_t n, const char *prefix)
 {
-	return key(buf, n, prefix, ":brokers");
+	return key(buf, n, prefix, PD_KEYS_SEG_BROKERS);
 }
 
 int pd_keys_broker(char *buf, size_t n, const char *prefix, const char *uid)
 {
-	return key(buf, n, prefix, ":broker:%s", uid);
+	return key(buf, n, prefix, PD_KEYS_SEG_BROKERS ":%s", uid);
 }
 
 int pd_keys_presence_user(char *buf, size_t n, const char *prefix, const char *user)

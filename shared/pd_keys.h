@@ -2,13 +2,20 @@
  * adapter_key prefix K, and of the Lua scripts that more than one program
  * runs over them (the broker writes, pushdeskctl and the API read).
  *
- *   K:brokers               zset   broker uid -> its lease's expiry (Valkey ms)
- *   K:broker:UID            string a broker's lease: its stats as JSON, PX lease_ttl
- *   K:presence:USER         hash   status, lastSeen, org
- *   K:presence:USER:conns   zset   BROKERUID:SID -> expiry
- *   K:presence:org:ORG      set    the users of ORG online
- *   K:presence:conns        zset   ORG\x1fUSER\x1fBROKERUID:SID -> expiry (for the sweep)
- *   K:presence:sweeper      string the sweep's lock
+ *   K:{brokers}               zset   broker uid -> its lease's expiry (Valkey ms)
+ *   K:{brokers}:UID           string a broker's lease: its stats as JSON, PX lease_ttl
+ *   K:{presence}:USER         hash   status, lastSeen, org
+ *   K:{presence}:USER:conns   zset   BROKERUID:SID -> expiry
+ *   K:{presence}:org:ORG      set    the users of ORG online
+ *   K:{presence}:conns        zset   ORG\x1fUSER\x1fBROKERUID:SID -> expiry (for the sweep)
+ *   K:{presence}:sweeper      string the sweep's lock
+ *
+ * The {braces} are a Valkey Cluster hash tag: a cluster hashes only the
+ * part between them, so every key one Lua script touches (the lease pair;
+ * all presence keys, which the sweep and the roster reach by id at run
+ * time) is in one slot and the script is accepted. On one Valkey they are
+ * just characters. Keys stay below "K:" so ACL key patterns keep working;
+ * deployments with different K on one cluster share the two slots.
  *
  * Ids are UUIDs or broker uids: none is "conns", "sweeper" or starts with
  * "org:", so the names cannot meet. Every expiry is Valkey's clock in ms
@@ -40,9 +47,12 @@ int pd_keys_presence_lock(char *buf, size_t n, const char *prefix);
 
 /* ---- Lua ---- */
 
+/* The lease keys' hash-tagged segment. */
+#define PD_KEYS_SEG_BROKERS ":{brokers}"
+
 /* The segments of the presence names, spelled once: pd_keys.c builds
  * the keys from them and PD_KEYS_LUA_PRESENCE below names them in Lua. */
-#define PD_KEYS_SEG_PRESENCE ":presence:"
+#define PD_KEYS_SEG_PRESENCE ":{presence}:"
 #define PD_KEYS_SEG_ORG "org:"
 #define PD_KEYS_SEG_CONNS ":conns"
 

@@ -677,8 +677,8 @@ static int cmp_row(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-long pd_outbox_publish(PGconn *c, struct redisContext *kv, const char *key,
-		       const long long *ids, size_t n, size_t limit)
+long pd_outbox_publish(PGconn *c, const struct pd_emit_target *t, const long long *ids, size_t n,
+		       size_t limit)
 {
 	struct pd_buf idb;
 	PGresult *r = NULL;
@@ -756,7 +756,7 @@ long pd_outbox_publish(PGconn *c, struct redisContext *kv, const char *key,
 			e.payload = payload;
 			e.rooms = rv;
 			e.except = ev;
-			rc = pd_emitter_publish(kv, key, &e);
+			rc = pd_emitter_send(t, &e);
 		}
 		if (rc == -EINVAL) {
 			/* A row that can never be encoded must not hold up the ones

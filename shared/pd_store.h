@@ -19,6 +19,7 @@
 #include "pd_err.h"
 
 struct redisContext;
+struct pd_emit_target;
 
 /* Select-list expressions (text) for the resources as the API returns them,
  * over aliases t (tickets), m (messages) joined with u (its sender), n
@@ -144,8 +145,10 @@ int pd_store_outbox_add(PGconn *c, const char *org, const char *nsp, const char 
  * NULL: the oldest `limit` unpublished rows, for the relay, which skips rows
  * locked by a writer (SKIP LOCKED). Returns the number published, or -1
  * (Valkey or database error; nothing is marked and the rows will be retried:
- * a Valkey error after some PUBLISHes went out is the at-least-once case). */
-long pd_outbox_publish(PGconn *c, struct redisContext *kv, const char *key,
-		       const long long *ids, size_t n, size_t limit);
+ * a Valkey error after some PUBLISHes went out is the at-least-once case).
+ * t: where and in which adapter_mode (pd_emitter.h; *t->kv may change to
+ * another node's connection on a cluster). */
+long pd_outbox_publish(PGconn *c, const struct pd_emit_target *t, const long long *ids, size_t n,
+		       size_t limit);
 
 #endif

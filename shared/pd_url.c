@@ -19,9 +19,46 @@ static int fail(struct pd_redis_url *out, const char *why)
 	return -1;
 }
 
+/* One host[:port] in [p, end) as out's next seed; host "" = 127.0.0.1. */
+static int parse_seed(struct pd_redis_url *out, const char *p, const char *end)
+{
+	struct pd_url_seed *sd = &out->seeds[out->nseeds];
+	const char *hs, *he;
+	char *e;
+
+	if (p < end && *p == '[') { /* [v6]:port */
+		hs = p + 1;
+		he = memchr(hs, ']', (size_t)(end - hs));
+		if (he == NULL || he == hs)
+			return fail(out, "bad IPv6 address");
+		p = he + 1;
+		if (p != end && *p != ':')
+			return fail(out, "bad host");
+	} else {
+		hs = p;
+		he = memchr(p, ':', (size_t)(end - p));
+		if (he == NULL)
+			he = end;
+		p = he;
+	}
+	if (copy(sd->host, sizeof(sd->host), hs, (size_t)(he - hs)) != 0)
+		return fail(out, "host too long");
+	if (sd->host[0] == '\0')
+		strcpy(sd->host, "127.0.0.1");
+	sd->port = PD_URL_DEFAULT_PORT;
+	if (p != end) { /* *p == ':' */
+		long port = strtol(p + 1, &e, 10);
+		if (e != end || p + 1 == end || port < 1 || port > 65535)
+			return fail(out, "bad port");
+		sd->port = (int)port;
+	}
+	out->nseeds++;
+	return 0;
+}
+
 int pd_redis_url_parse(const char *url, struct pd_redis_url *out)
 {
-	const char *p, *at, *hostend, *hs, *he;
+	const char *p, *at, *hostend;
 	char *e;
 
 	memset(out, 0, sizeof(*out));
@@ -60,36 +97,28 @@ int pd_redis_url_parse(const char *url, struct pd_redis_url *out)
 	}
 
 	hostend = p + strcspn(p, "/");
-	if (*p == '[') { /* [v6]:port */
-		hs = p + 1;
-		he = memchr(hs, ']', (size_t)(hostend - hs));
-		if (he == NULL || he == hs)
-			return fail(out, "bad IPv6 address");
-		p = he + 1;
-		if (p != hostend && *p != ':')
-			return fail(out, "bad host");
-	} else {
-		hs = p;
-		he = memchr(p, ':', (size_t)(hostend - p));
-		if (he == NULL)
-			he = hostend;
-		p = he;
+	/* host[:port] seeds, separated by ',' (a cluster's nodes) */
+	for (;;) {
+		const char *segend = memchr(p, ',', (size_t)(hostend - p));
+		if (segend == NULL)
+			segend = hostend;
+		if (out->nseeds == PD_URL_SEEDS_MAX)
+			return fail(out, "too many hosts");
+		if (parse_seed(out, p, segend) != 0)
+			return -1;
+		if (segend == hostend)
+			break;
+		p = segend + 1;
 	}
-	if (copy(out->host, sizeof(out->host), hs, (size_t)(he - hs)) != 0)
-		return fail(out, "host too long");
-	if (out->host[0] == '\0')
-		strcpy(out->host, "127.0.0.1");
-	if (p != hostend) { /* *p == ':' */
-		long port = strtol(p + 1, &e, 10);
-		if (e != hostend || port < 1 || port > 65535)
-			return fail(out, "bad port");
-		out->port = (int)port;
-	}
+	strcpy(out->host, out->seeds[0].host);
+	out->port = out->seeds[0].port;
 	if (*hostend == '/' && hostend[1] != '\0') {
 		long db = strtol(hostend + 1, &e, 10);
 		if (*e != '\0' || db < 0 || db > PD_URL_DB_MAX)
 			return fail(out, "bad database number");
 		out->db = (int)db;
+		if (out->nseeds > 1 && db != 0)
+			return fail(out, "a cluster has only database 0");
 	}
 	return 0;
 }

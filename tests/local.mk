@@ -50,6 +50,13 @@ tests_unit_test_rooms_SOURCES = tests/unit/test_rooms.c
 tests_unit_test_rooms_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
 tests_unit_test_rooms_LDADD = $(TEST_LIBS)
 
+# pd_slot: cluster hash slots, key positions, MOVED/ASK errors.
+check_PROGRAMS += tests/unit/test_slot
+TESTS += tests/unit/test_slot
+tests_unit_test_slot_SOURCES = tests/unit/test_slot.c tests/unit/check_run.h
+tests_unit_test_slot_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_slot_LDADD = $(TEST_LIBS)
+
 # pd_keys: the Valkey key names and the lease scripts.
 check_PROGRAMS += tests/unit/test_keys
 TESTS += tests/unit/test_keys
@@ -171,6 +178,19 @@ tests_fuzz_fuzz_rooms_CPPFLAGS = $(AM_CPPFLAGS) -DPD_FUZZ_CORPUS='"$(top_srcdir)
 tests_fuzz_fuzz_rooms_CFLAGS = $(AM_CFLAGS) $(PD_FUZZ_CFLAGS) $(PD_DEPCFLAGS)
 tests_fuzz_fuzz_rooms_LDFLAGS = $(AM_LDFLAGS) $(PD_FUZZ_LINKFLAGS)
 tests_fuzz_fuzz_rooms_LDADD = libpushdesk.a $(PD_LIBS)
+
+# pd_url and pd_slot: valkey_url (seed lists) and the servers' MOVED/ASK errors.
+if FUZZ
+noinst_PROGRAMS += tests/fuzz/fuzz_url
+else
+check_PROGRAMS += tests/fuzz/fuzz_url
+TESTS += tests/fuzz/fuzz_url
+endif
+tests_fuzz_fuzz_url_SOURCES = tests/fuzz/fuzz_url.c $(PD_FUZZ_DRIVER) $(PD_FUZZ_SHARED_SOURCES)
+tests_fuzz_fuzz_url_CPPFLAGS = $(AM_CPPFLAGS) -DPD_FUZZ_CORPUS='"$(top_srcdir)/tests/fuzz/corpus/url"'
+tests_fuzz_fuzz_url_CFLAGS = $(AM_CFLAGS) $(PD_FUZZ_CFLAGS) $(PD_DEPCFLAGS)
+tests_fuzz_fuzz_url_LDFLAGS = $(AM_LDFLAGS) $(PD_FUZZ_LINKFLAGS)
+tests_fuzz_fuzz_url_LDADD = libpushdesk.a $(PD_LIBS)
 
 # Fuzz targets of libpdbroker.a, on the pattern above: with
 # --enable-fuzz the codec sources are compiled into each libFuzzer binary

@@ -1,7 +1,8 @@
 /* Fuzz target for broker/adapter_codec: the input is fed to each decoder
- * (broadcast, request, response) and, as a channel name, to the channel
- * parser. Whatever decodes must encode, decode again to the same thing and
+ * (broadcast, request, response, the sharded adapter's messages) and, as a
+ * channel name, to the channel parser. Whatever decodes must encode, decode again to the same thing and
  * encode to the very same bytes; whatever fails must say why. */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,9 +181,58 @@ static void channel(const uint8_t *data, size_t size)
 	pd_buf_free(&b);
 }
 
+/* A sharded message: a BROADCAST must encode and decode to the same thing,
+ * and encode to the same bytes again. */
+static void sharded(const uint8_t *data, size_t size)
+{
+	struct adapter_sh_msg a, b;
+	struct pd_buf e1, e2;
+	char err[128];
+
+	if (adapter_sh_decode(data, size, &a, err, sizeof(err)) != 0) {
+		check(err[0] != '\0' && a.packet.data == NULL && a.rooms.v == NULL &&
+		      a.sockets == NULL);
+		return;
+	}
+	check(a.type >= ADAPTER_SH_INITIAL_HEARTBEAT && a.type <= ADAPTER_SH_ADAPTER_CLOSE &&
+	      a.nsp[0] == '/');
+	if (a.type != ADAPTER_SH_BROADCAST) {
+		adapter_sh_clear(&a);
+		return;
+	}
+	struct adapter_emit e = {a.uid, a.packet.type, a.nsp, -1, a.packet.data,
+				 a.packet.att, a.packet.natt, (const char *const *)a.rooms.v,
+				 a.rooms.n, (const char *const *)a.except.v, a.except.n, &a.flags};
+	const char *rid = a.request_id[0] != '\0' ? a.request_id : NULL;
+	pd_buf_init(&e1, 0);
+	pd_buf_init(&e2, 0);
+	if (a.packet.data == NULL) { /* a packet without data is not a broker's */
+		check(adapter_sh_broadcast_encode(&e1, &e, rid) == -EINVAL);
+		goto out;
+	}
+	check(adapter_sh_broadcast_encode(&e1, &e, rid) == 0);
+	check(adapter_sh_decode((const uint8_t *)e1.data, e1.len, &b, err, sizeof(err)) == 0);
+	check(b.type == ADAPTER_SH_BROADCAST && strcmp(a.uid, b.uid) == 0 &&
+	      strcmp(a.nsp, b.nsp) == 0 && strcmp(a.request_id, b.request_id) == 0 &&
+	      a.packet.type == b.packet.type && same_rooms(&a.rooms, &b.rooms) &&
+	      same_rooms(&a.except, &b.except) && memcmp(&a.flags, &b.flags, sizeof(a.flags)) == 0 &&
+	      same_att(a.packet.att, a.packet.natt, b.packet.att, b.packet.natt));
+	struct adapter_emit f = {b.uid, b.packet.type, b.nsp, -1, b.packet.data,
+				 b.packet.att, b.packet.natt, (const char *const *)b.rooms.v,
+				 b.rooms.n, (const char *const *)b.except.v, b.except.n, &b.flags};
+	check(adapter_sh_broadcast_encode(&e2, &f, rid) == 0);
+	check(e1.len == e2.len && memcmp(e1.data, e2.data, e1.len) == 0);
+	adapter_sh_clear(&b);
+out:
+	adapter_sh_clear(&a);
+	pd_buf_free(&e1);
+	pd_buf_free(&e2);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	broadcast(data, size);
+	sharded(data, size);
 	request(data, size);
 	response(data, size);
 	answer(data, size);

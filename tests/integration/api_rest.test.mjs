@@ -398,7 +398,7 @@ test('GET /presence: Valkey hash when present, else offline with users.last_seen
   const rc = await redisClient();
   const key = conf('adapter_key', 'socket.io') || 'socket.io';
   try {
-    await rc.hSet(`${key}:presence:${w.agent.id}`, { status: 'busy', lastSeen: '1700000000123' });
+    await rc.hSet(`${key}:{presence}:${w.agent.id}`, { status: 'busy', lastSeen: '1700000000123' });
     sql(`UPDATE users SET last_seen_at = to_timestamp(1600000000.5) WHERE id = :'id'`, { id: w.customer.id });
     const ids = [w.agent.id, w.customer.id, other.agent.id, w.agent2.id].join(',');
     const r = await api('GET', `/presence?userIds=${ids}`, undefined, w.customer2.tok);
@@ -415,7 +415,7 @@ test('GET /presence: Valkey hash when present, else offline with users.last_seen
     err(await api('GET', '/presence?userIds=a,b', undefined, w.agent.tok), 400, 'BAD_REQUEST', /userIds/);
     err(await api('GET', `/presence?userIds=${w.agent.id}`), 401, 'UNAUTHORIZED');
   } finally {
-    await rc.del(`${key}:presence:${w.agent.id}`);
+    await rc.del(`${key}:{presence}:${w.agent.id}`);
     await rc.quit();
   }
 });

@@ -31,7 +31,7 @@ test('kill -9 a broker: its users go offline within presence_ttl, once', async (
   await until(() => ['v1', 'v2', 'v3'].every((u) => seen(wa, 'user:online').includes(uid(u))), 5000, 'online');
   const rc = await redisClient(r);
   closers.push(() => rc.disconnect());
-  const h = await rc.hGetAll(`socket.io:presence:${uid('v1')}`);
+  const h = await rc.hGetAll(`socket.io:{presence}:${uid('v1')}`);
   assert.equal(h.status, 'online');
   assert.ok(Number(h.lastSeen) > 0);
 
@@ -46,9 +46,9 @@ test('kill -9 a broker: its users go offline within presence_ttl, once', async (
     for (const u of ['v1', 'v2']) assert.equal(seen(w, 'user:offline').filter((x) => x === uid(u)).length, 1, `${u} offline once`);
     assert.equal(seen(w, 'user:offline').filter((x) => x === uid('v3')).length, 0, 'v3 still connected on a');
   }
-  assert.equal((await rc.hGetAll(`socket.io:presence:${uid('v1')}`)).status, 'offline');
+  assert.equal((await rc.hGetAll(`socket.io:{presence}:${uid('v1')}`)).status, 'offline');
   // the dead broker's lease is gone from the live set
-  const live = await rc.zRangeByScore('socket.io:brokers', Date.now(), '+inf');
+  const live = await rc.zRangeByScore('socket.io:{brokers}', Date.now(), '+inf');
   assert.equal(live.length, 2);
 });
 

@@ -378,7 +378,7 @@ describe('seed 001 across two brokers', () => {
     const c = createClient({ url: env.redisUrl });
     await c.connect();
     try {
-      const key = `${confValue('adapter_key') || 'socket.io'}:presence:${userId}:conns`;
+      const key = `${confValue('adapter_key') || 'socket.io'}:{presence}:${userId}:conns`;
       for (let t0 = Date.now(); Date.now() - t0 < W;) {
         if ((await c.zCard(key)) >= 2) return;
         await sleep(50);

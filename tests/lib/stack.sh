@@ -297,6 +297,8 @@ pd__redis_ping() (
 
 pd_start_redis() {
 	local dir=${PD_DIR:-$PD_TMP}/redis
+	# shellcheck disable=SC2046
+	[ "${PD_VALKEY:-}" = cluster ] && { pd_start_vcluster "$dir" $(pd_vcluster_ports); return; }
 	mkdir -p "$dir"
 	pd_pid_alive "$dir/redis.pid" && return 0
 	if pd__port_busy "$PD_REDIS_PORT"; then
@@ -318,10 +320,19 @@ pd_start_redis() {
 
 pd_stop_redis() {
 	local dir=${PD_DIR:-$PD_TMP}/redis
+	# shellcheck disable=SC2046
+	[ "${PD_VALKEY:-}" = cluster ] && { pd_stop_vcluster "$dir" $(pd_vcluster_ports); return; }
 	pd_pid_stop "$dir/redis.pid" 20
 }
 
-pd_redis_running() { pd_pid_alive "${PD_DIR:-$PD_TMP}/redis/redis.pid"; }
+pd_redis_running() {
+	local p
+	if [ "${PD_VALKEY:-}" = cluster ]; then
+		for p in $(pd_vcluster_ports); do pd_pid_alive "${PD_DIR:-$PD_TMP}/redis/node-$p.pid" || return 1; done
+		return 0
+	fi
+	pd_pid_alive "${PD_DIR:-$PD_TMP}/redis/redis.pid"
+}
 
 # ---- pushdesk-api and pushdesk-broker ---------------------------------------
 
@@ -718,4 +729,73 @@ pd_stack_stop() {
 		rm -rf "$d"
 	fi
 	return 0
+}
+
+# ---- Valkey Cluster: three masters on loopback (issue 14) -------------------
+# PD_VALKEY=cluster makes pd_start_redis/pd_stop_redis/pd_redis_running run
+# these on the ports PD_VCLUSTER_PORTS (default PD_REDIS_PORT and the next
+# two) under $dir/redis; PD_REDIS_URL then names the three as seeds
+# (pd_vcluster_url). A test may also start its own: pd_start_vcluster DIR
+# PORT PORT PORT. No persistence: a node restarted comes back with its
+# slots (nodes-PORT.conf) but no data, as a single redis-server here does.
+
+pd_vcluster_ports() { echo "${PD_VCLUSTER_PORTS:-$PD_REDIS_PORT $((PD_REDIS_PORT + 1)) $((PD_REDIS_PORT + 2))}"; }
+
+# pd_vcluster_url PORT...: redis://127.0.0.1:P1,127.0.0.1:P2,...
+pd_vcluster_url() {
+	local p url=""
+	for p in "$@"; do url="$url${url:+,}127.0.0.1:$p"; done
+	echo "redis://$url"
+}
+
+pd__vcluster_ok() { # PORT: the node sees the whole cluster serving
+	redis-cli -p "$1" cluster info 2>/dev/null | tr -d '\r' | grep -q '^cluster_state:ok$'
+}
+
+# pd_start_vcluster_node DIR PORT: one node (again, after a stop).
+pd_start_vcluster_node() {
+	local dir=$1 p=$2
+	mkdir -p "$dir"
+	pd_pid_alive "$dir/node-$p.pid" && return 0
+	(cd / && pd__env_clean timeout 30 redis-server --bind 127.0.0.1 --port "$p" \
+		--cluster-enabled yes --cluster-config-file "$dir/nodes-$p.conf" \
+		--cluster-node-timeout 2000 --daemonize yes --pidfile "$dir/node-$p.pid" \
+		--logfile "$dir/node-$p.log" --dir "$dir" --save '' --appendonly no) || {
+		pd__say "redis-server (cluster node $p) did not start"
+		return 1
+	}
+	pd_wait 20 "cluster node on port $p" pd__redis_ping "$p"
+}
+
+pd_stop_vcluster_node() { pd_pid_stop "$1/node-$2.pid" 20; } # DIR PORT
+
+# pd_start_vcluster DIR PORT PORT PORT: three masters sharing the 16384
+# slots, created once (nodes-*.conf keep it), then waited for.
+pd_start_vcluster() {
+	local dir=$1 p hosts=() created=1
+	shift
+	command -v redis-cli >/dev/null || { pd__say "redis-cli is missing (apt-get install redis-tools)"; return 1; }
+	for p in "$@"; do
+		[ -s "$dir/nodes-$p.conf" ] || created=0
+		pd_start_vcluster_node "$dir" "$p" || return 1
+		hosts+=("127.0.0.1:$p")
+	done
+	if [ "$created" = 0 ]; then
+		pd__env_clean timeout 60 redis-cli --cluster create "${hosts[@]}" --cluster-yes \
+			>"$dir/create.log" 2>&1 || {
+			pd__say "redis-cli --cluster create failed:"
+			tail -n 20 "$dir/create.log" >&2
+			return 1
+		}
+	fi
+	for p in "$@"; do
+		pd_wait 30 "cluster_state:ok on node $p" pd__vcluster_ok "$p" || return 1
+	done
+}
+
+pd_stop_vcluster() { # DIR PORT...
+	local dir=$1 p rc=0
+	shift
+	for p in "$@"; do pd_stop_vcluster_node "$dir" "$p" || rc=1; done
+	return $rc
 }

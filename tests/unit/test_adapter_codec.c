@@ -975,6 +975,223 @@ START_TEST(responses_malformed)
 }
 END_TEST
 
+/* ---- the sharded adapter ----
+ * Messages captured with SSUBSCRIBE from @socket.io/redis-adapter 8.3.0's
+ * createShardedAdapter (socket.io-adapter 2.5.8, dynamic mode); the same
+ * bytes are in tests/fuzz/corpus/adapter/sh_*.bin. */
+#define SH_UID "beaa592ae0364dd8"
+
+static void sh_ok(const char *msg, struct adapter_sh_msg *m)
+{
+	char err[128];
+	ck_assert_msg(adapter_sh_decode((const uint8_t *)msg, strlen(msg), m, err, sizeof(err)) == 0,
+		      "%s: %s", msg, err);
+}
+
+START_TEST(sh_decode_known)
+{
+	struct adapter_sh_msg m;
+	/* io.to("room1").emit("ev", {a: 1}) */
+	sh_ok("{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"ev\",{\"a\":1}]},\"opts\":{"
+	      "\"rooms\":[\"room1\"],\"except\":[],\"flags\":{}}},\"uid\":\"" SH_UID "\",\"nsp\":\"/\"}",
+	      &m);
+	ck_assert_int_eq(m.type, ADAPTER_SH_BROADCAST);
+	ck_assert_str_eq(m.uid, SH_UID);
+	ck_assert_str_eq(m.nsp, "/");
+	ck_assert_str_eq(m.packet.nsp, "/");
+	ck_assert_int_eq(m.packet.type, 2);
+	ck_assert_str_eq(json_string_value(json_array_get(m.packet.data, 0)), "ev");
+	ck_assert_uint_eq(m.rooms.n, 1);
+	ck_assert_str_eq(m.rooms.v[0], "room1");
+	ck_assert_uint_eq(m.except.n, 0);
+	ck_assert_int_eq(m.flags.vol, -1);
+	ck_assert_str_eq(m.request_id, "");
+	adapter_sh_clear(&m);
+	/* io.timeout(500).emit("withack", "q", cb): requestId, flags.timeout */
+	sh_ok("{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"withack\",\"q\"]},\"requestId\":"
+	      "\"4fd4846be4ac460f\",\"opts\":{\"rooms\":[],\"except\":[],\"flags\":{\"timeout\":500}}},"
+	      "\"uid\":\"" SH_UID "\",\"nsp\":\"/\"}",
+	      &m);
+	ck_assert_str_eq(m.request_id, "4fd4846be4ac460f");
+	ck_assert_int_eq(m.flags.timeout, 500);
+	adapter_sh_clear(&m);
+	/* io.serverSideEmit("hello", "world", 1) */
+	sh_ok("{\"type\":9,\"data\":{\"packet\":[\"hello\",\"world\",1]},\"uid\":\"" SH_UID
+	      "\",\"nsp\":\"/\"}",
+	      &m);
+	ck_assert_int_eq(m.type, ADAPTER_SH_SERVER_SIDE_EMIT);
+	ck_assert_uint_eq(json_array_size(m.packet.data), 3);
+	adapter_sh_clear(&m);
+	/* io.in("a").socketsLeave(["b", "c"]) */
+	sh_ok("{\"type\":5,\"data\":{\"opts\":{\"rooms\":[\"a\"],\"except\":[],\"flags\":{}},\"rooms\":"
+	      "[\"b\",\"c\"]},\"uid\":\"" SH_UID "\",\"nsp\":\"/\"}",
+	      &m);
+	ck_assert_int_eq(m.type, ADAPTER_SH_SOCKETS_LEAVE);
+	ck_assert_str_eq(m.rooms.v[0], "a");
+	ck_assert_uint_eq(m.targets.n, 2);
+	ck_assert_str_eq(m.targets.v[1], "c");
+	adapter_sh_clear(&m);
+	/* io.in("x").disconnectSockets(true) */
+	sh_ok("{\"type\":6,\"data\":{\"opts\":{\"rooms\":[\"x\"],\"except\":[],\"flags\":{}},\"close\":"
+	      "true},\"uid\":\"" SH_UID "\",\"nsp\":\"/\"}",
+	      &m);
+	ck_assert_int_eq(m.close, 1);
+	adapter_sh_clear(&m);
+	/* io.fetchSockets(), and another server's answer on our response channel */
+	sh_ok("{\"type\":7,\"data\":{\"opts\":{\"rooms\":[],\"except\":[],\"flags\":{}},\"requestId\":"
+	      "\"0fdf03c4ab195f7c\"},\"uid\":\"" SH_UID "\",\"nsp\":\"/\"}",
+	      &m);
+	ck_assert_int_eq(m.type, ADAPTER_SH_FETCH_SOCKETS);
+	adapter_sh_clear(&m);
+	sh_ok("{\"type\":8,\"data\":{\"requestId\":\"0fdf03c4ab195f7c\",\"sockets\":[]},\"uid\":"
+	      "\"cc1af0190095b964\",\"nsp\":\"/\"}",
+	      &m);
+	ck_assert_int_eq(m.type, ADAPTER_SH_FETCH_SOCKETS_RESPONSE);
+	ck_assert_uint_eq(json_array_size(m.sockets), 0);
+	adapter_sh_clear(&m);
+	sh_ok("{\"type\":11,\"data\":{\"requestId\":\"4fd4846be4ac460f\",\"clientCount\":0},\"uid\":"
+	      "\"cc1af0190095b964\",\"nsp\":\"/\"}",
+	      &m);
+	ck_assert_int_eq(m.client_count, 0);
+	adapter_sh_clear(&m);
+	sh_ok("{\"type\":2,\"uid\":\"" SH_UID "\",\"nsp\":\"/\"}", &m); /* a heartbeat */
+	ck_assert_int_eq(m.type, ADAPTER_SH_HEARTBEAT);
+	adapter_sh_clear(&m);
+}
+END_TEST
+
+/* io.to("room1").emit("bin", Buffer.from([1, 2, 3])): msgpack */
+static const char SH_BIN[] =
+    "84a47479706503a46461746182a67061636b657482a47479706502a46461746192a362696ec403010203a46f70"
+    "747383a5726f6f6d7391a5726f6f6d31a665786365707490a5666c61677380a3756964b0323662396137616230"
+    "37303565336231a36e7370a12f";
+
+START_TEST(sh_encode_known)
+{
+	uint8_t buf[512];
+	size_t n = unhex(SH_BIN, buf, sizeof(buf));
+	struct adapter_sh_msg m;
+	struct pd_buf out;
+	char err[128];
+	const char *flags_msg =
+	    "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"flags\",1]},\"opts\":{\"rooms\":[],"
+	    "\"except\":[],\"flags\":{\"volatile\":true,\"compress\":false}}},\"uid\":\"" SH_UID
+	    "\",\"nsp\":\"/\"}";
+	const char *ack_msg =
+	    "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"withack\",\"q\"]},\"requestId\":"
+	    "\"4fd4846be4ac460f\",\"opts\":{\"rooms\":[],\"except\":[],\"flags\":{\"timeout\":500}}},"
+	    "\"uid\":\"" SH_UID "\",\"nsp\":\"/\"}";
+	const char *utf_msg =
+	    "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"utf\",{\"s\":\"h\xc3\xa9 \\\"q\\\" "
+	    "\\\\ /\",\"n\":-7,\"arr\":[1,\"x\",false]}]},\"opts\":{\"rooms\":[\"room1\"],\"except\":[],"
+	    "\"flags\":{}}},\"uid\":\"" SH_UID "\",\"nsp\":\"/\"}";
+	const char *const texts[] = {flags_msg, ack_msg, utf_msg};
+
+	/* the adapter's own messages, decoded and encoded again: the same bytes */
+	for (size_t i = 0; i < 3; i++) {
+		sh_ok(texts[i], &m);
+		struct adapter_emit e = {m.uid, m.packet.type, m.nsp, -1, m.packet.data, NULL, 0,
+					 (const char *const *)m.rooms.v, m.rooms.n,
+					 (const char *const *)m.except.v, m.except.n, &m.flags};
+		pd_buf_init(&out, 0);
+		ck_assert_int_eq(
+		    adapter_sh_broadcast_encode(&out, &e, m.request_id[0] ? m.request_id : NULL), 0);
+		ck_assert_uint_eq(out.len, strlen(texts[i]));
+		ck_assert_int_eq(memcmp(out.data, texts[i], out.len), 0);
+		pd_buf_free(&out);
+		adapter_sh_clear(&m);
+	}
+	/* binary: msgpack, the placeholder back into a bin */
+	ck_assert_int_eq(adapter_sh_decode(buf, n, &m, err, sizeof(err)), 0);
+	ck_assert_uint_eq(m.packet.natt, 1);
+	ck_assert_uint_eq(m.packet.att[0].len, 3);
+	ck_assert_int_eq(m.packet.att[0].p[2], 3);
+	ck_assert_str_eq(m.uid, "26b9a7ab0705e3b1");
+	struct adapter_emit e = {m.uid, m.packet.type, m.nsp, -1, m.packet.data, m.packet.att,
+				 m.packet.natt, (const char *const *)m.rooms.v, m.rooms.n,
+				 (const char *const *)m.except.v, m.except.n, &m.flags};
+	pd_buf_init(&out, 0);
+	ck_assert_int_eq(adapter_sh_broadcast_encode(&out, &e, NULL), 0);
+	same_bytes(&out, buf, n);
+	pd_buf_free(&out);
+	adapter_sh_clear(&m);
+	/* which broadcasts take a room's channel (computeChannel, dynamic) */
+	const char *one[] = {"room1"}, *sid[] = {"abcdefghijklmnopqrst"}, *two[] = {"a", "b"};
+	ck_assert_int_eq(adapter_sh_room_channel(one, 1, 0), 1);
+	ck_assert_int_eq(adapter_sh_room_channel(one, 1, 1), 0);
+	ck_assert_int_eq(adapter_sh_room_channel(sid, 1, 0), 0);
+	ck_assert_int_eq(adapter_sh_room_channel(two, 2, 0), 0);
+	ck_assert_int_eq(adapter_sh_room_channel(NULL, 0, 0), 0);
+}
+END_TEST
+
+static const char *const sh_bad[] = {
+    "",
+    "[]",
+    "{}",
+    "{\"type\":0,\"uid\":\"u\",\"nsp\":\"/\"}",
+    "{\"type\":14,\"data\":{},\"uid\":\"u\",\"nsp\":\"/\"}",
+    "{\"type\":\"3\",\"data\":{},\"uid\":\"u\",\"nsp\":\"/\"}",
+    "{\"type\":2,\"uid\":\"u\"}",                       /* no nsp */
+    "{\"type\":2,\"uid\":\"u\",\"nsp\":\"x\"}",         /* not a namespace */
+    "{\"type\":2,\"uid\":7,\"nsp\":\"/\"}",
+    "{\"type\":3,\"uid\":\"u\",\"nsp\":\"/\"}",          /* no data */
+    "{\"type\":3,\"data\":[],\"uid\":\"u\",\"nsp\":\"/\"}",
+    "{\"type\":3,\"data\":{\"opts\":{}},\"uid\":\"u\",\"nsp\":\"/\"}", /* no packet */
+    "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"e\"]}},\"uid\":\"u\",\"nsp\":\"/\"}",
+    "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[1]},\"opts\":{}},\"uid\":\"u\",\"nsp\":\"/\"}",
+    "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"e\"]},\"opts\":{\"rooms\":\"r\"}},"
+    "\"uid\":\"u\",\"nsp\":\"/\"}",
+    "{\"type\":4,\"data\":{\"opts\":{}},\"uid\":\"u\",\"nsp\":\"/\"}", /* no rooms */
+    "{\"type\":7,\"data\":{\"opts\":{}},\"uid\":\"u\",\"nsp\":\"/\"}", /* no requestId */
+    "{\"type\":8,\"data\":{\"requestId\":\"r\",\"sockets\":{}},\"uid\":\"u\",\"nsp\":\"/\"}",
+    "{\"type\":9,\"data\":{\"packet\":[]},\"uid\":\"u\",\"nsp\":\"/\"}",
+    "{\"type\":11,\"data\":{\"requestId\":\"r\",\"clientCount\":-1},\"uid\":\"u\",\"nsp\":\"/\"}",
+    "{\"type\":12,\"data\":{\"packet\":1},\"uid\":\"u\",\"nsp\":\"/\"}", /* no requestId */
+    "{\"type\":2,\"uid\":\"u\",\"nsp\":\"/\"}x",        /* trailing bytes (JSON.parse too) */
+    "{\"type\":2,\"uid\":\"u\",\"nsp\":\"/\"",          /* truncated */
+    "\x84\xa4type\x03",                                  /* truncated msgpack */
+};
+
+START_TEST(sh_decode_bad)
+{
+	struct adapter_sh_msg m;
+	char err[128];
+	const char *b = sh_bad[_i];
+	ck_assert_msg(adapter_sh_decode((const uint8_t *)b, strlen(b), &m, err, sizeof(err)) == -1,
+		      "accepted %s", b);
+	ck_assert(err[0] != '\0');
+	ck_assert_ptr_null(m.packet.data);
+	ck_assert_ptr_null(m.rooms.v);
+	ck_assert_ptr_null(m.sockets);
+}
+END_TEST
+
+START_TEST(sh_limits)
+{
+	struct adapter_sh_msg m;
+	char err[128], uid[ADAPTER_MAX_UID + 2], msg[ADAPTER_MAX_UID + 64];
+	struct adapter_emit e = {0};
+	struct pd_buf out;
+	memset(uid, 'u', sizeof(uid) - 1);
+	uid[sizeof(uid) - 1] = '\0'; /* one byte over */
+	snprintf(msg, sizeof(msg), "{\"type\":2,\"uid\":\"%s\",\"nsp\":\"/\"}", uid);
+	ck_assert_int_eq(adapter_sh_decode((const uint8_t *)msg, strlen(msg), &m, err, sizeof(err)), -1);
+	uid[sizeof(uid) - 2] = '\0';
+	snprintf(msg, sizeof(msg), "{\"type\":2,\"uid\":\"%s\",\"nsp\":\"/\"}", uid);
+	ck_assert_int_eq(adapter_sh_decode((const uint8_t *)msg, strlen(msg), &m, err, sizeof(err)), 0);
+	adapter_sh_clear(&m);
+	/* encode refuses what no broker sends */
+	pd_buf_init(&out, 0);
+	ck_assert_int_eq(adapter_sh_broadcast_encode(&out, &e, NULL), -EINVAL); /* no uid, data */
+	e.uid = "me";
+	e.type = 9;
+	ck_assert_int_eq(adapter_sh_broadcast_encode(&out, &e, NULL), -EINVAL);
+	ck_assert_uint_eq(out.len, 0);
+	pd_buf_free(&out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("adapter_codec");
@@ -1002,6 +1219,12 @@ static Suite *suite(void)
 	tcase_add_test(c, requests_other_forms);
 	tcase_add_test(c, responses_known_answer);
 	tcase_add_test(c, responses_malformed);
+	suite_add_tcase(s, c);
+	c = tcase_create("sharded");
+	tcase_add_test(c, sh_decode_known);
+	tcase_add_test(c, sh_encode_known);
+	tcase_add_loop_test(c, sh_decode_bad, 0, (int)(sizeof(sh_bad) / sizeof(sh_bad[0])));
+	tcase_add_test(c, sh_limits);
 	suite_add_tcase(s, c);
 	return s;
 }

@@ -58,6 +58,7 @@ START_TEST(test_defaults)
 {
 	ck_assert_str_eq(pd_cfg_get(cfg, "jwt_alg"), "HS256");
 	ck_assert_str_eq(pd_cfg_get(cfg, "adapter_key"), "socket.io");
+	ck_assert_str_eq(pd_cfg_get(cfg, "adapter_mode"), "classic");
 	ck_assert_str_eq(pd_cfg_get(cfg, "broker_listen"), "127.0.0.1:3000");
 	ck_assert_str_eq(pd_cfg_get(cfg, "token_cookie"), "pushdesk_token");
 	ck_assert_str_eq(pd_cfg_get(cfg, "database_url"), "");
@@ -82,7 +83,7 @@ START_TEST(test_table)
 			ck_assert_str_ne(pd_cfg_key_at(k, NULL, NULL), name);
 		i++;
 	}
-	ck_assert_uint_eq(i, 52);
+	ck_assert_uint_eq(i, 53);
 }
 END_TEST
 

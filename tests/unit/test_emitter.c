@@ -2,6 +2,7 @@
  * @socket.io/redis-emitter 5.1 (notepack.io) for the same emits, and the
  * structure decoded back with msgpack-c. */
 #include <check.h>
+#include <errno.h>
 #include <jansson.h>
 #include <msgpack.h>
 #include <stdio.h>
@@ -191,6 +192,115 @@ START_TEST(long_strings_and_cap)
 }
 END_TEST
 
+/* ---- sharded (createShardedAdapter) ----
+ * Each expected message is what @socket.io/redis-adapter 8.3.0's
+ * createShardedAdapter (subscriptionMode "dynamic", socket.io-adapter 2.5.8)
+ * SPUBLISHed for the io call named, captured with SSUBSCRIBE on redis 7,
+ * with that server's uid replaced by ours ("emitter"). */
+static void expect_sharded(const char *payload, const char *nsp, const char *const *rooms,
+			   size_t nrooms, const char *const *except, size_t nexcept,
+			   const char *event, const char *channel, const char *want)
+{
+	json_error_t je;
+	json_t *p = payload != NULL ? json_loads(payload, JSON_DECODE_ANY, &je) : NULL;
+	struct pd_emit e = {nsp, event, p, rooms, nrooms, except, nexcept};
+	struct pd_buf b, ch;
+	pd_buf_init(&b, 0);
+	pd_buf_init(&ch, 0);
+	ck_assert(payload == NULL || p != NULL);
+	ck_assert_int_eq(pd_emitter_encode_sharded(&e, &b), 0);
+	ck_assert_int_eq(pd_emitter_channel_sharded(NULL, &e, &ch), 0);
+	ck_assert_str_eq(ch.data, channel);
+	ck_assert_uint_eq(b.len, strlen(want));
+	ck_assert_int_eq(memcmp(b.data, want, b.len), 0);
+	json_decref(p);
+	pd_buf_free(&b);
+	pd_buf_free(&ch);
+}
+
+static const char *const room1[] = {"room1"}, *const ab[] = {"a", "b"}, *const c1[] = {"c"};
+static const char *const sid20[] = {"abcdefghijklmnopqrst"};
+static const struct sharded_case {
+	const char *payload, *nsp;
+	const char *const *rooms;
+	size_t nrooms;
+	const char *const *except;
+	size_t nexcept;
+	const char *event, *channel, *want;
+} sharded_cases[] = {
+	/* io.to("room1").emit("ev", {a: 1}): the room's own channel */
+	{"{\"a\":1}", NULL, room1, 1, NULL, 0, "ev", "socket.io#/#room1#",
+	 "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"ev\",{\"a\":1}]},"
+	 "\"opts\":{\"rooms\":[\"room1\"],\"except\":[],\"flags\":{}}},"
+	 "\"uid\":\"emitter\",\"nsp\":\"/\"}"},
+	/* io.emit("ev2", "x") */
+	{"\"x\"", "/", NULL, 0, NULL, 0, "ev2", "socket.io#/#",
+	 "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"ev2\",\"x\"]},"
+	 "\"opts\":{\"rooms\":[],\"except\":[],\"flags\":{}}},"
+	 "\"uid\":\"emitter\",\"nsp\":\"/\"}"},
+	/* io.to(["a", "b"]).except("c").emit("ev3", 1): two rooms, the namespace's channel */
+	{"1", NULL, ab, 2, c1, 1, "ev3", "socket.io#/#",
+	 "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"ev3\",1]},"
+	 "\"opts\":{\"rooms\":[\"a\",\"b\"],\"except\":[\"c\"],\"flags\":{}}},"
+	 "\"uid\":\"emitter\",\"nsp\":\"/\"}"},
+	/* io.of("/admin").emit("adm", null) */
+	{"null", "/admin", NULL, 0, NULL, 0, "adm", "socket.io#/admin#",
+	 "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"adm\",null]},"
+	 "\"opts\":{\"rooms\":[],\"except\":[],\"flags\":{}}},"
+	 "\"uid\":\"emitter\",\"nsp\":\"/admin\"}"},
+	/* io.to(<20 bytes>).emit("sid", true): a socket id has no room channel */
+	{"true", NULL, sid20, 1, NULL, 0, "sid", "socket.io#/#",
+	 "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"sid\",true]},"
+	 "\"opts\":{\"rooms\":[\"abcdefghijklmnopqrst\"],\"except\":[],\"flags\":{}}},"
+	 "\"uid\":\"emitter\",\"nsp\":\"/\"}"},
+	/* io.emit("bare"): no argument */
+	{NULL, NULL, NULL, 0, NULL, 0, "bare", "socket.io#/#",
+	 "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"bare\"]},"
+	 "\"opts\":{\"rooms\":[],\"except\":[],\"flags\":{}}},"
+	 "\"uid\":\"emitter\",\"nsp\":\"/\"}"},
+	/* io.to("room1").emit("utf", {s: 'hé "q" \\ /', n: -7, arr: [1, "x", false]}) */
+	{"{\"s\":\"h\xc3\xa9 \\\"q\\\" \\\\ /\",\"n\":-7,\"arr\":[1,\"x\",false]}", NULL,
+	 room1, 1, NULL, 0, "utf", "socket.io#/#room1#",
+	 "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"utf\",{\"s\":\"h\xc3\xa9 "
+	 "\\\"q\\\" \\\\ /\",\"n\":-7,\"arr\":[1,\"x\",false]}]},"
+	 "\"opts\":{\"rooms\":[\"room1\"],\"except\":[],\"flags\":{}}},"
+	 "\"uid\":\"emitter\",\"nsp\":\"/\"}"},
+};
+
+START_TEST(sharded_known_answers)
+{
+	const struct sharded_case *k = &sharded_cases[_i];
+	expect_sharded(k->payload, k->nsp, k->rooms, k->nrooms, k->except, k->nexcept, k->event,
+		       k->channel, k->want);
+}
+END_TEST
+
+START_TEST(sharded_mode_and_bad_input)
+{
+	struct pd_emit e = {0};
+	struct pd_buf b;
+	const char *longroom[] = {NULL};
+	char big[600];
+	ck_assert_int_eq(pd_emitter_mode("classic"), PD_EMIT_CLASSIC);
+	ck_assert_int_eq(pd_emitter_mode("sharded"), PD_EMIT_SHARDED);
+	ck_assert_int_eq(pd_emitter_mode("Sharded"), -1);
+	ck_assert_int_eq(pd_emitter_mode(""), -1);
+	ck_assert_int_eq(pd_emitter_mode(NULL), -1);
+	pd_buf_init(&b, 0);
+	ck_assert_int_eq(pd_emitter_encode_sharded(&e, &b), -EINVAL); /* no event */
+	ck_assert_uint_eq(b.len, 0);
+	/* a room over the channel limit is refused, as in classic mode */
+	memset(big, 'r', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	longroom[0] = big;
+	e.event = "x";
+	e.rooms = longroom;
+	e.nrooms = 1;
+	ck_assert_int_eq(pd_emitter_channel_sharded(NULL, &e, &b), pd_emitter_channel(NULL, &e, &b));
+	pd_buf_free(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("emitter");
@@ -204,6 +314,9 @@ int main(void)
 	tcase_add_test(tc, decodes_as_adapter_expects);
 	tcase_add_test(tc, refuses_missing_event);
 	tcase_add_test(tc, long_strings_and_cap);
+	tcase_add_loop_test(tc, sharded_known_answers, 0,
+			    (int)(sizeof(sharded_cases) / sizeof(sharded_cases[0])));
+	tcase_add_test(tc, sharded_mode_and_bad_input);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

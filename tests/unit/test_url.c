@@ -84,6 +84,13 @@ static const char *const bad[] = {
 	"redis://[::1]:0",
 	"redis://[::1]:",
 	"redis://::1",              /* IPv6 needs brackets */
+	"redis://h:1,h:0",          /* several seeds: each is checked */
+	"redis://h:1,h:",
+	"redis://h:1,x:y",
+	"redis://h:1,[::1",
+	"redis://h:1,[::1]x",
+	"redis://a:1,b:2/3",        /* a cluster has database 0 only */
+	"redis://1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17", /* over PD_URL_SEEDS_MAX */
 };
 
 START_TEST(test_bad)
@@ -153,6 +160,36 @@ START_TEST(test_lengths)
 }
 END_TEST
 
+START_TEST(test_seeds)
+{
+	struct pd_redis_url u;
+	ck_assert_int_eq(pd_redis_url_parse("redis://h:7", &u), 0);
+	ck_assert_int_eq(u.nseeds, 1);
+	ck_assert_str_eq(u.seeds[0].host, "h");
+	ck_assert_int_eq(u.seeds[0].port, 7);
+	ck_assert_msg(pd_redis_url_parse("redis://u:pw@10.0.0.1:7000,vk2,[::1]:7002,:7003/0", &u) == 0,
+		      "%s", u.err);
+	ck_assert_int_eq(u.nseeds, 4);
+	ck_assert_str_eq(u.host, "10.0.0.1");
+	ck_assert_int_eq(u.port, 7000);
+	ck_assert_str_eq(u.user, "u");
+	ck_assert_str_eq(u.password, "pw");
+	ck_assert_str_eq(u.seeds[1].host, "vk2");
+	ck_assert_int_eq(u.seeds[1].port, 6379);
+	ck_assert_str_eq(u.seeds[2].host, "::1");
+	ck_assert_int_eq(u.seeds[2].port, 7002);
+	ck_assert_str_eq(u.seeds[3].host, "127.0.0.1");
+	ck_assert_int_eq(u.seeds[3].port, 7003);
+	ck_assert_int_eq(pd_redis_url_parse("a:1,b:2", &u), 0); /* bare, as the broker took */
+	ck_assert_int_eq(u.nseeds, 2);
+	ck_assert_int_eq(pd_redis_url_parse("redis://1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16", &u), 0);
+	ck_assert_int_eq(u.nseeds, PD_URL_SEEDS_MAX);
+	ck_assert_str_eq(u.seeds[15].host, "16");
+	ck_assert_int_eq(pd_redis_url_parse("unix:///s", &u), 0);
+	ck_assert_int_eq(u.nseeds, 0);
+}
+END_TEST
+
 START_TEST(test_cleared)
 {
 	struct pd_redis_url u;
@@ -175,6 +212,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_bad, 0, (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, test_lengths);
 	tcase_add_test(tc, test_cleared);
+	tcase_add_test(tc, test_seeds);
 	suite_add_tcase(s, tc);
 
 	SRunner *sr = srunner_create(s);

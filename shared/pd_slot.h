@@ -1,0 +1,42 @@
+/* pd_slot: Valkey/Redis Cluster routing facts, shared by the broker
+ * (broker/vk.c, async) and the synchronous clients (pd_kvc: the API,
+ * its outbox relay and pushdeskctl). hiredis 0.14 has no cluster support.
+ *
+ *   - a key's slot: CRC16 (XMODEM: poly 0x1021, init 0) of the key, or of
+ *     its hash tag, modulo 16384. The tag is what lies between the first
+ *     '{' and the first '}' after it, when that is not empty; pd_keys puts
+ *     the keys one Lua script touches under one tag.
+ *   - which argument of a command is its key (the one pushdesk sends).
+ *   - the redirect errors: "MOVED <slot> <host>:<port>" and
+ *     "ASK <slot> <host>:<port>" (host may be empty: the node replying). */
+#ifndef PD_SLOT_H
+#define PD_SLOT_H
+
+#include <stddef.h>
+
+#define PD_SLOT_COUNT 16384
+#define PD_SLOT_HOST_MAX 256
+
+/* CRC16/XMODEM of p[0..n). */
+unsigned pd_slot_crc16(const void *p, size_t n);
+
+/* The slot of key k[0..n) (0..16383), hash tags honoured. */
+unsigned pd_slot_of(const char *k, size_t n);
+
+/* The index in argv of the command's key, or -1 when it has none that
+ * routes it (PUBLISH, PING, SCAN, EVAL with no keys...: any node serves
+ * it). lens NULL: strlen. EVAL/EVALSHA route by their first key. */
+int pd_slot_cmd_key(int argc, const char *const *argv, const size_t *lens);
+
+struct pd_slot_redirect {
+	int ask;                     /* 1: ASK (this command only), 0: MOVED */
+	unsigned slot;
+	char host[PD_SLOT_HOST_MAX]; /* "" when the error named none */
+	int port;
+};
+
+/* Parse an error reply e[0..n) as a redirect. 0, or -1 when it is not one
+ * (or is malformed: bad slot, port, a host too long). */
+int pd_slot_redirect_parse(const char *e, size_t n, struct pd_slot_redirect *out);
+
+#endif
