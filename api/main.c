@@ -23,6 +23,7 @@
 #include "pd_cfg.h"
 #include "pd_keys.h"
 #include "pd_db.h"
+#include "pd_emitter.h"
 #include "pd_log.h"
 #include "pd_store.h"
 #include "valid.h"
@@ -79,7 +80,8 @@ static int ctx_init(struct api_ctx *ctx, const struct pd_cfg *cfg)
 	    pd_cfg_get_long(cfg, "api_max_body", 1, 1L << 30, &ctx->max_body, err, sizeof(err)) !=
 		    0 ||
 	    pd_cfg_get_long(cfg, "token_ttl", 1, 365L * 86400, &ctx->token_ttl, err, sizeof(err)) !=
-		    0) {
+		    0 ||
+	    pd_emitter_recovery_cfg(cfg, NULL, NULL, &ctx->stream_max, err, sizeof(err)) != 0) {
 		pd_log(LOG_ERR, "config: %s", err);
 		return -1;
 	}
@@ -181,7 +183,7 @@ static int relay_main(const struct pd_cfg *cfg)
 			continue;
 		g_busy = 1;
 		do {
-			n = pd_outbox_publish(ctx.db, kv, ctx.adapter_key, NULL, 0, RELAY_BATCH);
+			n = pd_outbox_publish(ctx.db, kv, ctx.adapter_key, NULL, 0, RELAY_BATCH, ctx.stream_max);
 			if (n > 0)
 				pd_log(LOG_INFO, "relay: published %ld outbox events", n);
 		} while (n == RELAY_BATCH && !g_stop);

@@ -350,7 +350,7 @@ void api_publish(struct req *r)
 	/* Valkey down: the rows stay unpublished and the relay retries them. */
 	if ((kv = api_kv(c)) == NULL)
 		return;
-	rc = pd_outbox_publish(c->db, kv, c->adapter_key, r->events, r->nevents, 0);
+	rc = pd_outbox_publish(c->db, kv, c->adapter_key, r->events, r->nevents, 0, c->stream_max);
 	if (rc < 0 && kv->err != 0)
 		api_kv_drop(c);
 	if (pd_db_dead(c->db))

@@ -228,6 +228,7 @@ struct room_ev {
 	_Atomic(struct msg *) enc[DIA_MAX];
 	size_t nrooms, nexcept;
 	char **names; /* rooms then except, aliases resolved */
+	char off[48]; /* connection state recovery offset, "" = none */
 };
 
 /* enc[] value of a dialect that drops the event */
@@ -248,6 +249,19 @@ static void ev_unref(struct room_ev *e)
 	free(e);
 }
 
+/* m with the recovery offset for a socket of namespace nsp, m's reference
+ * passed on: the views of "/" (contract 7.1) offer no recovery, their
+ * clients get the packet as before. DROPPED on ENOMEM. */
+static struct msg *room_offset_msg(struct msg *m, const char *off, const char *nsp)
+{
+	for (size_t i = 0; i < g_broker.nnsps; i++)
+		if (g_broker.nsps[i].view && strcmp(g_broker.nsps[i].name, nsp) == 0)
+			return m;
+	struct msg *om = msg_splice_arg(m, off);
+	msg_unref(m);
+	return om != NULL ? om : DROPPED;
+}
+
 /* The msg of dialect d for e, or NULL when d drops it. */
 static struct msg *ev_msg(struct room_ev *e, int d)
 {
@@ -266,6 +280,8 @@ static struct msg *ev_msg(struct room_ev *e, int d)
 		return NULL; /* out of memory: not cached, the next socket retries */
 	}
 	json_decref(out);
+	if (m != DROPPED && m != e->m && e->off[0] != '\0') /* recovery hook: offset */
+		m = room_offset_msg(m, e->off, dl->nsp);
 	struct msg *prev = NULL;
 	if (!atomic_compare_exchange_strong_explicit(&e->enc[d], &prev, m, memory_order_acq_rel,
 						     memory_order_acquire)) {
@@ -409,10 +425,16 @@ int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, siz
 	      const char *const *except, size_t nexcept, struct msg *m, const json_t *data,
 	      const char *offset)
 {
-	(void)offset; /* connection state recovery is not implemented yet */
+	struct msg *om = NULL; /* recovery hook: the offset as last argument */
+	if (offset != NULL && offset[0] != '\0' && strlen(offset) < sizeof(((struct room_ev *)0)->off) &&
+	    (om = msg_splice_arg(m, offset)) != NULL)
+		m = om;
 	struct room_ev *e = ev_new(nsp_idx, rooms, nrooms, except, nexcept, m, data);
+	msg_unref(om);
 	if (e == NULL)
 		return -ENOMEM;
+	if (om != NULL)
+		strcpy(e->off, offset);
 	for (int i = 0; i < g_broker.nloops; i++) {
 		if (&g_broker.loops[i] == self->loop)
 			continue;

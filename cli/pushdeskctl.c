@@ -774,7 +774,13 @@ static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, si
 		json_decref(payload);
 		return EXIT_RUNTIME;
 	}
-	struct pd_emit e = {nsp, event, payload, rooms, nrooms, NULL, 0};
+	struct pd_emit e = {nsp, event, payload, rooms, nrooms, NULL, 0, 0};
+	char cerr[256];
+	if (pd_emitter_recovery_cfg(c->cfg, NULL, NULL, &e.stream_max, cerr, sizeof(cerr)) != 0) {
+		json_decref(payload);
+		redisFree(kv);
+		return fail(EXIT_USAGE, "emit: %s", cerr);
+	}
 	n = pd_emitter_publish(kv, kv_prefix(c), &e);
 	json_decref(payload);
 	redisFree(kv);

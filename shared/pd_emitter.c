@@ -6,11 +6,30 @@
 
 #include <errno.h>
 #include <hiredis.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "pd_cfg.h"
+#include "pd_keys.h"
 #include "pd_log.h"
 #include "pd_msgpack.h"
 #include "pd_wire.h"
+
+int pd_emitter_recovery_cfg(const struct pd_cfg *cfg, long *window_ms, long *max_events,
+			    long *stream_max, char *err, size_t errlen)
+{
+	long w, m;
+	if (pd_cfg_get_long(cfg, "recovery_window", 0, 86400000, &w, err, errlen) != 0 ||
+	    pd_cfg_get_long(cfg, "recovery_max_events", 1, 100000000, &m, err, errlen) != 0)
+		return -1;
+	if (window_ms != NULL)
+		*window_ms = w;
+	if (max_events != NULL)
+		*max_events = m;
+	if (stream_max != NULL)
+		*stream_max = w > 0 ? m : 0;
+	return 0;
+}
 
 int pd_emitter_encode(const struct pd_emit *e, struct pd_buf *out)
 {
@@ -54,7 +73,19 @@ long pd_emitter_publish(struct redisContext *c, const char *key, const struct pd
 	pd_buf_init(&ch, 0);
 	if ((rc = pd_emitter_encode(e, &msg)) != 0 || (rc = pd_emitter_channel(key, e, &ch)) != 0)
 		goto out;
-	r = redisCommand(c, "PUBLISH %b %b", ch.data, ch.len, msg.data, msg.len);
+	if (e->stream_max > 0) {
+		char sk[PD_KEYS_MAX], max[24];
+		if (pd_keys_recovery_stream(sk, sizeof(sk), key,
+					    e->nsp != NULL && e->nsp[0] != '\0' ? e->nsp : "/") < 0) {
+			rc = -EINVAL;
+			goto out;
+		}
+		snprintf(max, sizeof(max), "%ld", e->stream_max);
+		r = redisCommand(c, "EVAL %s 1 %s %b %b %s", pd_keys_lua_xpub, sk, msg.data, msg.len,
+				 ch.data, ch.len, max);
+	} else {
+		r = redisCommand(c, "PUBLISH %b %b", ch.data, ch.len, msg.data, msg.len);
+	}
 	if (r == NULL) {
 		pd_log(LOG_WARNING, "valkey publish failed: %s", c->errstr);
 		rc = -EIO;

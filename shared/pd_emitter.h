@@ -22,7 +22,18 @@ struct pd_emit {
 	size_t nrooms;
 	const char *const *except;
 	size_t nexcept;
+	/* > 0: connection state recovery is on (recovery_max_events): the
+	 * message also goes to the namespace's stream (pd_keys_lua_xpub) */
+	long stream_max;
 };
+
+struct pd_cfg;
+/* Connection state recovery's settings (recovery_window in ms, 0 = off;
+ * recovery_max_events), read once for the broker, the API and
+ * pushdeskctl. *stream_max (may be NULL): what pd_emit.stream_max gets,
+ * 0 when recovery is off. 0, or -1 with err filled. */
+int pd_emitter_recovery_cfg(const struct pd_cfg *cfg, long *window_ms, long *max_events,
+			    long *stream_max, char *err, size_t errlen);
 
 /* Encode e into out (appended). 0, -EINVAL (no event, or a JSON value that
  * cannot be encoded), -ENOMEM or -ENOBUFS. No I/O. */

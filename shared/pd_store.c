@@ -678,7 +678,7 @@ static int cmp_row(const void *a, const void *b)
 }
 
 long pd_outbox_publish(PGconn *c, struct redisContext *kv, const char *key,
-		       const long long *ids, size_t n, size_t limit)
+		       const long long *ids, size_t n, size_t limit, long stream_max)
 {
 	struct pd_buf idb;
 	PGresult *r = NULL;
@@ -756,6 +756,7 @@ long pd_outbox_publish(PGconn *c, struct redisContext *kv, const char *key,
 			e.payload = payload;
 			e.rooms = rv;
 			e.except = ev;
+			e.stream_max = stream_max;
 			rc = pd_emitter_publish(kv, key, &e);
 		}
 		if (rc == -EINVAL) {

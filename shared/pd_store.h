@@ -144,8 +144,9 @@ int pd_store_outbox_add(PGconn *c, const char *org, const char *nsp, const char 
  * NULL: the oldest `limit` unpublished rows, for the relay, which skips rows
  * locked by a writer (SKIP LOCKED). Returns the number published, or -1
  * (Valkey or database error; nothing is marked and the rows will be retried:
- * a Valkey error after some PUBLISHes went out is the at-least-once case). */
+ * a Valkey error after some PUBLISHes went out is the at-least-once case).
+ * stream_max: pd_emit.stream_max (connection state recovery). */
 long pd_outbox_publish(PGconn *c, struct redisContext *kv, const char *key,
-		       const long long *ids, size_t n, size_t limit);
+		       const long long *ids, size_t n, size_t limit, long stream_max);
 
 #endif
