@@ -140,7 +140,8 @@ int pd_store_outbox_add(PGconn *c, const char *org, const char *nsp, const char 
  * that locks them, so the request that wrote them and the relay never both
  * publish a row. ids/n: those rows, for the writer: it waits for a relay
  * holding any of them and skips the ones already published, so when it
- * returns every row of ids is out (by it or the relay), each once; ids
+ * returns every row of ids is out (by it or the relay), each once, after
+ * every older unpublished row (published first, in id order); ids
  * NULL: the oldest `limit` unpublished rows, for the relay, which skips rows
  * locked by a writer (SKIP LOCKED). Returns the number published, or -1
  * (Valkey or database error; nothing is marked and the rows will be retried:
