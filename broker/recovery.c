@@ -623,6 +623,12 @@ static void restore_on_loop(struct loop *l, void *arg)
 	for (size_t k = 0; k < w->nitems && s->connected; k++)
 		if (selects(s, &w->items[k]->b) && replay_one(s, w->items[k]) == 0)
 			n++;
+	/* live copies of what was replayed may still come (home read the
+	 * script's reply before their messages): the socket skips them */
+	const char *until = w->nitems > 0 ? w->items[w->nitems - 1]->b.offset : w->offset;
+	char *end;
+	s->rec_until_ms = strtoull(until, &end, 10);
+	s->rec_until_seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
 	CNT(r, recovered, 1);
 	CNT(r, replayed, n);
 	pd_log(LOG_INFO, "recovery id=%s nsp=%s replayed=%llu", s->id, s->nsp->def->name, n);
@@ -681,7 +687,10 @@ static void on_restore_reply(struct vk *v, const redisReply *rep, void *ud)
 		}
 	}
 	ilist_clear(&w->live);
-	if (loop_post(w->loop, restore_on_loop, w) < 0)
+	/* on home itself at once: a live event read next must find the socket */
+	if (w->loop == r->home)
+		restore_on_loop(w->loop, w);
+	else if (loop_post(w->loop, restore_on_loop, w) < 0)
 		wait_free(w);
 }
 

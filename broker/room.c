@@ -229,6 +229,7 @@ struct room_ev {
 	size_t nrooms, nexcept;
 	char **names; /* rooms then except, aliases resolved */
 	char off[48]; /* connection state recovery offset, "" = none */
+	uint64_t off_ms, off_seq; /* off as numbers */
 };
 
 /* enc[] value of a dialect that drops the event */
@@ -297,6 +298,10 @@ static struct msg *ev_msg(struct room_ev *e, int d)
 static int send_ev(struct nsp_rt *n, struct sio_socket *s, struct room_ev *e)
 {
 	struct msg *m = e->m;
+	/* recovery hook: replayed to this restored socket already */
+	if (e->off[0] != '\0' && (e->off_ms < s->rec_until_ms ||
+				 (e->off_ms == s->rec_until_ms && e->off_seq <= s->rec_until_seq)))
+		return -1;
 	/* every dialect, helpdesk included, may drop an internal event */
 	if (e->xlate && (m = ev_msg(e, s->dialect)) == NULL)
 		return -1;
@@ -426,6 +431,7 @@ int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, siz
 	      const char *offset)
 {
 	struct msg *om = NULL; /* recovery hook: the offset as last argument */
+	char *end;
 	if (offset != NULL && offset[0] != '\0' && strlen(offset) < sizeof(((struct room_ev *)0)->off) &&
 	    (om = msg_splice_arg(m, offset)) != NULL)
 		m = om;
@@ -433,8 +439,11 @@ int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, siz
 	msg_unref(om);
 	if (e == NULL)
 		return -ENOMEM;
-	if (om != NULL)
+	if (om != NULL) {
 		strcpy(e->off, offset);
+		e->off_ms = strtoull(offset, &end, 10);
+		e->off_seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
+	}
 	for (int i = 0; i < g_broker.nloops; i++) {
 		if (&g_broker.loops[i] == self->loop)
 			continue;

@@ -85,6 +85,9 @@ struct sio_socket {
 	char pid[EIO_SID_LEN + 1];
 	uint64_t rec_sig, rec_at;
 	uint32_t rec_keep_ms; /* set while closing when the session is kept */
+	/* a restored socket: events up to this stream id were replayed, their
+	 * live copies are skipped (0-0: none) */
+	uint64_t rec_until_ms, rec_until_seq;
 };
 
 struct sio_client {

@@ -6,10 +6,11 @@
 // comes back with recovered === true and the same id, and every event
 // published is received once, in order (published counted against
 // received). The CONNECT reply carried a pid and every event an offset (the
-// string the client keeps as _lastOffset).
+// string the client keeps as _lastOffset). Presence does not flap: the
+// user's org sees no user:offline / user:online for the drop.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { T, world, client, outcome, closeAll, sleep } from './lib/rt.mjs';
+import { T, world, client, open, outcome, closeAll, sleep, mark, seen } from './lib/rt.mjs';
 import { publisher, ticks, assertExact } from './lib/recovery.mjs';
 import { waitFor } from './lib/pd.mjs';
 
@@ -19,6 +20,7 @@ after(() => closeAll());
 
 async function dropAndRecover(transports) {
   const user = w.user('customer');
+  const agent = w.user('agent');
   const run = `${transports[0]}-${Date.now()}`;
   const s = client(user, { transports, reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 300 });
   const { got, offsets } = ticks(s, run);
@@ -26,8 +28,10 @@ async function dropAndRecover(transports) {
   assert.equal(s.recovered, false, 'a first connect is not a recovery');
   assert.equal(typeof s._pid, 'string', 'the CONNECT reply carries a pid');
   const sid = s.id;
+  const watcher = await open(agent); // sees the org's user:online / user:offline
   const pub = publisher(w.service, { users: [user.id] }, run);
   await waitFor(() => got.length >= 20, { timeout: 10_000, what: '20 ticks before the drop' });
+  const m0 = mark(watcher);
   assert.match(String(offsets[0]), /^\d+-\d+$/, 'every event carries a stream offset as its last argument');
   const reconnected = new Promise((r) => s.once('connect', r));
   s.io.engine.close(); // the network goes away under the socket
@@ -39,6 +43,9 @@ async function dropAndRecover(transports) {
   await waitFor(() => got.length >= count, { timeout: 10_000, what: `${count} ticks (have ${got.length})` }).catch(() => {});
   await sleep(300); // a duplicate would come now
   assertExact(got, count, transports.join('+'));
+  // presence does not flap: the dropped user never went offline
+  assert.deepEqual([seen(watcher, 'user:offline', (v) => v === user.id, m0).length,
+    seen(watcher, 'user:online', (v) => v === user.id, m0).length], [0, 0], 'no user:offline / user:online pair');
   process.stdout.write(`# recovery drop ${transports}: published ${count}, received ${got.length}\n`);
   s.disconnect();
 }

@@ -38,9 +38,10 @@ for (const transports of [['websocket'], ['polling']]) {
     }
     const run = `kill-${transports}-${Date.now()}`;
     const socks = [];
+    const users = Array.from({ length: 12 }, () => w.user('agent')); // before any socket: ctl blocks
     for (let i = 0; i < 12; i++) {
       const key = `r${i}-${randomBytes(4).toString('hex')}`;
-      const s = client(w.user('agent'), {
+      const s = client(users[i], {
         url: ngx.url, transports, extraHeaders: { cookie: `pushdesk_route=${key}` },
         reconnection: true, reconnectionDelay: 200, reconnectionDelayMax: 500,
       });

@@ -30,8 +30,9 @@ after(async () => {
 test('Valkey restarted during traffic: every connected client gets every event once, in order', T, async () => {
   const run = `vk-${Date.now()}`;
   const socks = [];
+  const users = Array.from({ length: 12 }, () => w.user('agent')); // before any socket: ctl blocks
   for (let i = 0; i < 12; i++) {
-    const s = client(w.user('agent'), { url: i % 2 ? B.url : env.broker, transports: [i % 4 < 2 ? 'websocket' : 'polling'] });
+    const s = client(users[i], { url: i % 2 ? B.url : env.broker, transports: [i % 4 < 2 ? 'websocket' : 'polling'] });
     s.t = ticks(s, run);
     socks.push(s);
   }
