@@ -761,7 +761,9 @@ struct recovery *recovery_new(struct cluster *c, long window_ms, long max_events
 	r->ns = calloc(g_broker.nnsps ? g_broker.nnsps : 1, sizeof(*r->ns));
 	r->loops = calloc((size_t)g_broker.nloops, sizeof(*r->loops));
 	if (r->ns == NULL || r->loops == NULL) {
-		recovery_free(r);
+		free(r->ns);
+		free(r->loops);
+		free(r);
 		return NULL;
 	}
 	loop_timer_init(&r->catchup, catchup_fire);
@@ -801,6 +803,10 @@ void recovery_free(struct recovery *r)
 {
 	if (r == NULL)
 		return;
+	/* the loops stopped: take our timers out of their heaps */
+	loop_timer_cancel(r->home, &r->catchup);
+	for (int i = 0; r->loops != NULL && i < g_broker.nloops; i++)
+		loop_timer_cancel(&g_broker.loops[i], &r->loops[i].t);
 	for (size_t i = 0; r->ns != NULL && i < g_broker.nnsps; i++)
 		ilist_clear(&r->ns[i].queue);
 	while (r->waits != NULL) {
