@@ -343,8 +343,15 @@ struct sio_socket *sio_connect_finish(struct sio_client *c, size_t nsp_idx, cons
 	const struct sio_nsp_def *def = &g_broker.nsps[nsp_idx];
 	struct worker *w = c->es->w;
 	struct nsp_rt *n = &w->nsps[nsp_idx];
-	if (sid != NULL && (strlen(sid) != EIO_SID_LEN || hmap_get(&w->sockets, sid, EIO_SID_LEN) != NULL))
-		sid = pid = NULL; /* in use here (the old connection lingers): a new session */
+	struct hnode *old = sid != NULL && strlen(sid) == EIO_SID_LEN
+				    ? hmap_get(&w->sockets, sid, EIO_SID_LEN)
+				    : NULL;
+	if (old != NULL && pid != NULL &&
+	    strcmp(container_of(old, struct sio_socket, hn)->pid, pid) == 0)
+		/* its own recovery, before the dead connection timed out here */
+		socket_close(container_of(old, struct sio_socket, hn), "transport close");
+	else if (old != NULL || (sid != NULL && strlen(sid) != EIO_SID_LEN))
+		sid = pid = NULL; /* in use by another: a new session */
 	struct sio_socket *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		free(ident);
