@@ -5,11 +5,12 @@
 // killed with kill -9; its clients reconnect through nginx to A and are
 // recovered there (same id, recovered === true) from the session and events
 // B had left in Valkey. Every client, moved or not, receives every event
-// published once, in order (published counted against received).
+// published once, in order (published counted against received), and the
+// org sees no user:offline / user:online for the moved users.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { T, world, client, outcome, closeAll, sleep, brokerConfig } from './lib/rt.mjs';
+import { T, world, client, outcome, closeAll, sleep, brokerConfig, mark, seen } from './lib/rt.mjs';
 import { startBroker } from './lib/broker.mjs';
 import { waitFor } from './lib/pd.mjs';
 import { startNginx, sampleRoutes } from './lib/nginx_cluster.mjs';
@@ -39,6 +40,7 @@ for (const transports of [['websocket'], ['polling']]) {
     const run = `kill-${transports}-${Date.now()}`;
     const socks = [];
     const users = Array.from({ length: 12 }, () => w.user('agent')); // before any socket: ctl blocks
+    const watcher = client(w.user('agent'), { url: A.url }); // the org's user:online / user:offline
     for (let i = 0; i < 12; i++) {
       const key = `r${i}-${randomBytes(4).toString('hex')}`;
       const s = client(users[i], {
@@ -48,11 +50,12 @@ for (const transports of [['websocket'], ['polling']]) {
       s.t = ticks(s, run);
       socks.push(s);
     }
-    for (const s of socks) assert.ok((await outcome(s)).ok, 'connected');
+    for (const s of [...socks, watcher]) assert.ok((await outcome(s)).ok, 'connected');
     const ids = socks.map((s) => s.id);
     const pub = publisher(w.service, {}, run);
     await waitFor(() => socks.every((s) => s.t.got.length >= 20), { timeout: 15_000, what: '20 ticks each' });
     const rec0 = await metric(A.adminUrl, 'recovery_sessions_recovered_total');
+    const m0 = mark(watcher);
     B.proc.kill('SIGKILL');
     await B.exitP;
     await sleep(1500);
@@ -70,6 +73,13 @@ for (const transports of [['websocket'], ['polling']]) {
     }
     assert.ok(await metric(A.adminUrl, 'recovery_sessions_recovered_total') >= rec0 + moved.length,
       'A counts the sessions it recovered');
+    // presence does not flap: B's connections expire (presence_ttl 3 s) after
+    // the moved sockets took them over on A
+    await sleep(3000);
+    for (const s of moved) {
+      assert.deepEqual([seen(watcher, 'user:offline', (v) => v === s.user.id, m0).length,
+        seen(watcher, 'user:online', (v) => v === s.user.id, m0).length], [0, 0], `no presence flap for ${s.user.id}`);
+    }
     const recv = socks.reduce((a, s) => a + s.t.got.length, 0);
     process.stdout.write(`# recovery kill -9 ${transports}: ${socks.length} clients (${moved.length} moved), published ${count} each, received ${recv} of ${count * socks.length}\n`);
     for (const s of socks) s.disconnect();
