@@ -31,6 +31,7 @@ struct api_ctx {
 	long max_body;
 	long token_ttl;
 	long login_n, login_s;      /* login_rate "N/S" */
+	long stream_max;            /* pd_emit_target.stream_max (connection state recovery) */
 	long kv_retry_at;           /* monotonic s: no Valkey reconnect before */
 };
 

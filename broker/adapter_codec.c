@@ -398,6 +398,9 @@ int adapter_broadcast_decode(const uint8_t *p, size_t n, struct adapter_broadcas
 	    rooms_get(json_object_get(opts, "except"), &out->except, "except", err, errlen) != 0 ||
 	    flags_get(json_object_get(opts, "flags"), &out->flags, err, errlen) != 0)
 		goto bad;
+	const json_t *off = json_array_get(v, 3);
+	if (json_is_string(off) && adapter_offset_valid(json_string_value(off), json_string_length(off)))
+		memcpy(out->offset, json_string_value(off), json_string_length(off) + 1);
 	json_decref(v);
 	return 0;
 bad:
@@ -405,6 +408,47 @@ bad:
 	pd_msgpack_bins_free(&att);
 	adapter_broadcast_clear(out);
 	return -1;
+}
+
+int adapter_offset_valid(const char *s, size_t n)
+{
+	size_t ms = 0, seq = 0, i = 0;
+	if (n > ADAPTER_MAX_OFFSET)
+		return 0;
+	for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+		ms++;
+	if (i == n || s[i] != '-')
+		return 0;
+	for (i++; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+		seq++;
+	return i == n && ms >= 1 && ms <= 20 && seq >= 1 && seq <= 20;
+}
+
+/* Digits of the part of id before '-' (or its end) starting at *p. */
+static int cmp_num(const char **a, const char **b)
+{
+	const char *x = *a, *y = *b;
+	size_t lx = strcspn(x, "-"), ly = strcspn(y, "-");
+	while (lx > 1 && *x == '0') {
+		x++;
+		lx--;
+	}
+	while (ly > 1 && *y == '0') {
+		y++;
+		ly--;
+	}
+	int c = lx != ly ? (lx < ly ? -1 : 1) : memcmp(x, y, lx);
+	*a = x[lx] == '-' ? x + lx + 1 : x + lx;
+	*b = y[ly] == '-' ? y + ly + 1 : y + ly;
+	return c;
+}
+
+int adapter_offset_cmp(const char *a, const char *b)
+{
+	if (a[0] == '\0' || b[0] == '\0')
+		return (a[0] != '\0') - (b[0] != '\0');
+	int c = cmp_num(&a, &b);
+	return c != 0 ? c : cmp_num(&a, &b);
 }
 
 /* ------------------------------------------------------------------ */

@@ -31,6 +31,7 @@
 #define ADAPTER_MAX_UID PD_WIRE_MAX_UID    /* bytes of a server uid or a requestId */
 #define ADAPTER_MAX_ROOMS 1024             /* rooms in one list */
 #define ADAPTER_MAX_ROOM PD_WIRE_MAX_ROOM  /* bytes of one room name */
+#define ADAPTER_MAX_OFFSET 41              /* bytes of a stream id: 20 digits '-' 20 digits */
 /* nesting of packet data, values in one message, binary values in one
  * packet (at most SIO_MAX_ATTACHMENTS): pd_msgpack's limits */
 #define ADAPTER_MAX_DEPTH PD_MSGPACK_MAX_DEPTH
@@ -143,7 +144,16 @@ struct adapter_broadcast {
 	struct adapter_rooms rooms;
 	struct adapter_rooms except;
 	struct adapter_flags flags;
+	/* connection state recovery: the stream id pushdesk publishes as a
+	 * fourth item (pd_keys_lua_xpub); "" when absent or not an id */
+	char offset[ADAPTER_MAX_OFFSET + 1];
 };
+
+/* 1 if s (n bytes) is a Valkey stream id "MS-SEQ" (digits, at most
+ * ADAPTER_MAX_OFFSET bytes), else 0. */
+int adapter_offset_valid(const char *s, size_t n);
+/* Compare two valid stream ids: <0, 0, >0. "" sorts first. */
+int adapter_offset_cmp(const char *a, const char *b);
 
 /* Decode [uid, packet, opts]. Refuses anything malformed or over a limit:
  * -1 with err filled and out left empty (safe to clear). On success

@@ -12,6 +12,7 @@
 #include "cluster.h"
 #include "dbpool.h"
 #include "presence.h"
+#include "recovery.h"
 #include "http.h"
 #include "pd_buf.h"
 #include "pd_log.h"
@@ -195,6 +196,20 @@ static int metrics_text(struct pd_buf *b)
 			(unsigned long long)cluster_is_up(g_app.cluster));
 		counter(b, "cluster_brokers", "Live brokers at the last lease renewal.", "gauge",
 			(unsigned long long)cluster_server_count(g_app.cluster));
+		if (g_broker.recovery != NULL) { /* recovery hook */
+			struct recovery_stats rs;
+			recovery_get_stats(g_broker.recovery, &rs);
+			counter(b, "recovery_sessions_recovered_total",
+				"Sockets restored by connection state recovery.", "counter", rs.recovered);
+			counter(b, "recovery_missed_total",
+				"Recoveries asked for and refused (window passed, state gone).",
+				"counter", rs.missed);
+			counter(b, "recovery_events_replayed_total",
+				"Events replayed to restored sockets.", "counter", rs.replayed);
+			counter(b, "recovery_caught_up_total",
+				"Events read back from the stream after Valkey came back.", "counter",
+				rs.caught_up);
+		}
 		counter(b, "cluster_published_total", "Room emits published to other servers.",
 			"counter", c.published);
 		counter(b, "cluster_publish_dropped_total",

@@ -18,6 +18,7 @@
 #include "pd_cfg.h"
 #include "pd_log.h"
 #include "presence.h"
+#include "recovery.h"
 #include "room.h"
 #include "typing.h"
 
@@ -77,6 +78,10 @@ int app_setup(const struct pd_cfg *cfg, struct loop *home, char *err, size_t err
 			snprintf(err, errlen, "valkey: %s", e);
 			return -1;
 		}
+		if (normal && recovery_setup(g_app.cluster, cfg, e, sizeof(e)) < 0) { /* recovery hook */
+			snprintf(err, errlen, "%s", e);
+			return -1;
+		}
 		if (normal && (g_app.presence = presence_new(g_app.cluster, ptl * 1000, 0)) == NULL) {
 			snprintf(err, errlen, "presence: out of memory");
 			return -1;
@@ -92,6 +97,10 @@ int app_start(char *err, size_t errlen)
 {
 	if (g_app.cluster != NULL && cluster_start(g_app.cluster) < 0) {
 		snprintf(err, errlen, "cannot start the Valkey connection");
+		return -1;
+	}
+	if (g_broker.recovery != NULL && recovery_start(g_broker.recovery) < 0) {
+		snprintf(err, errlen, "cannot start connection state recovery");
 		return -1;
 	}
 	if (g_app.presence != NULL && presence_start(g_app.presence) < 0) {
@@ -123,6 +132,8 @@ void app_fini(void)
 	dashboard_fini();
 	h_presence_fini();
 	presence_free(g_app.presence);
+	recovery_free(g_broker.recovery);
+	g_broker.recovery = NULL;
 	cluster_free(g_app.cluster);
 	dbpool_free(g_app.db);
 	dbq_grants_free(g_app.grants);

@@ -74,6 +74,7 @@ struct broker {
 	struct worker *workers;
 	atomic_long nconn;       /* Engine.IO sessions, all loops */
 	atomic_uint next_loop;   /* round robin for new WebSocket sessions */
+	struct recovery *recovery; /* connection state recovery; NULL = off */
 };
 
 extern struct broker g_broker;

@@ -44,6 +44,8 @@ struct cluster {
 	struct creq *reqs; /* our pending queries */
 	cluster_state_fn state_fn;
 	void *state_ud;
+	const struct cluster_rec_hooks *rec; /* connection state recovery, NULL = off */
+	void *rec_ud;
 	/* for the events-per-second figure in the lease */
 	uint64_t last_events, last_events_ms;
 	double eps;
@@ -441,6 +443,9 @@ static void on_broadcast(struct vk *v, const char *pattern, const char *ch, size
 		adapter_broadcast_clear(&b);
 		return;
 	}
+	/* recovery hook: events with a stream offset go in stream order */
+	if (c->rec != NULL && b.offset[0] != '\0' && c->rec->broadcast(c->rec_ud, ns->idx, &b) == 1)
+		goto out;
 	if (strcmp(b.uid, c->uid) == 0)
 		goto out; /* our own publish: delivered locally already */
 	CNT_ADD(c, received);
@@ -556,7 +561,9 @@ int cluster_publish(struct cluster *c, size_t nsp_idx, const json_t *data, const
 	if (rc == 0)
 		rc = pd_wire_channel_broadcast(&ch, c->key, nsp_name(nsp_idx),
 					       nrooms == 1 ? rooms[0] : NULL);
-	if (rc == 0)
+	if (rc == 0 && c->rec != NULL)
+		rc = c->rec->publish(c->rec_ud, nsp_idx, ch.data, ch.len, msg.data, msg.len);
+	else if (rc == 0)
 		rc = publish_bytes(c, ch.data, ch.len, msg.data, msg.len);
 	else
 		pd_log(LOG_WARNING, "cluster publish encode failed err=%s", strerror(-rc));
@@ -577,14 +584,22 @@ int cluster_emit(struct cluster *c, struct loop *from, size_t nsp_idx, const cha
 		json_decref(data);
 		return -ENOMEM;
 	}
-	int rc = -ENOMEM;
-	struct msg *m = sio_msg(2, nsp_name(nsp_idx), -1, data, NULL, 0);
-	if (m != NULL) {
-		rc = room_emit(worker_of(from), nsp_idx, rooms, nrooms, except, nexcept, m, data,
-			       NULL);
-		msg_unref(m);
+	int rc = 0, prc = 0;
+	/* with recovery the local copy comes back from Valkey with its offset,
+	 * in stream order; without (or when publishing failed) it goes now */
+	if (c->rec != NULL)
+		prc = cluster_publish(c, nsp_idx, data, NULL, 0, rooms, nrooms, except, nexcept, 0);
+	if (c->rec == NULL || prc < 0) {
+		struct msg *m = sio_msg(2, nsp_name(nsp_idx), -1, data, NULL, 0);
+		rc = -ENOMEM;
+		if (m != NULL) {
+			rc = room_emit(worker_of(from), nsp_idx, rooms, nrooms, except, nexcept, m,
+				       data, NULL);
+			msg_unref(m);
+		}
 	}
-	int prc = cluster_publish(c, nsp_idx, data, NULL, 0, rooms, nrooms, except, nexcept, 0);
+	if (c->rec == NULL)
+		prc = cluster_publish(c, nsp_idx, data, NULL, 0, rooms, nrooms, except, nexcept, 0);
 	json_decref(data);
 	return rc < 0 ? rc : (prc == -ENOTCONN ? 0 : prc);
 }
@@ -1249,6 +1264,8 @@ static void on_vk_state(struct vk *v, int up, void *ud)
 	}
 	if (c->state_fn != NULL)
 		c->state_fn(c, up, c->state_ud);
+	if (c->rec != NULL) /* recovery hook: catch up on the stream */
+		c->rec->state(c->rec_ud, up);
 }
 
 /* ================= life ================= */
@@ -1398,6 +1415,12 @@ int cluster_is_up(const struct cluster *c)
 int cluster_server_count(const struct cluster *c)
 {
 	return atomic_load(&c->nlive);
+}
+
+void cluster_set_rec_hooks(struct cluster *c, const struct cluster_rec_hooks *h, void *ud)
+{
+	c->rec = h;
+	c->rec_ud = ud;
 }
 
 void cluster_set_state_hook(struct cluster *c, cluster_state_fn fn, void *ud)

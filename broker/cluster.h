@@ -122,4 +122,22 @@ int cluster_request(struct cluster *c, struct loop *reply_on, const char *kind, 
 typedef void (*cluster_state_fn)(struct cluster *c, int up, void *ud);
 void cluster_set_state_hook(struct cluster *c, cluster_state_fn fn, void *ud);
 
+/* Connection state recovery (recovery.c) plugs in here; every hook runs
+ * on home except publish (any loop). Unset = recovery off. */
+struct adapter_broadcast;
+struct cluster_rec_hooks {
+	/* A decoded broadcast carrying a stream offset (ours included): 1 =
+	 * taken (recovery delivers it in stream order and may move b's
+	 * contents out), 0 = delivered as any other. */
+	int (*broadcast)(void *ud, size_t nsp_idx, struct adapter_broadcast *b);
+	/* Valkey up (1) or down (0), after the cluster's own handling. */
+	void (*state)(void *ud, int up);
+	/* Publish one encoded adapter message of the broker's own through the
+	 * stream (pd_keys_lua_xpub); delivered locally when it comes back. 0
+	 * or -errno (then cluster_emit delivers locally, without offset). */
+	int (*publish)(void *ud, size_t nsp_idx, const char *ch, size_t chlen, const char *msg,
+		       size_t len);
+};
+void cluster_set_rec_hooks(struct cluster *c, const struct cluster_rec_hooks *h, void *ud);
+
 #endif

@@ -380,7 +380,7 @@ void h_presence_disconnect(struct sio_socket *s)
 		return;
 	a->pres = 0;
 	if (g_app.presence != NULL)
-		presence_disconnect(g_app.presence, s->id);
+		presence_disconnect_keep(g_app.presence, s->id, s->rec_keep_ms); /* recovery hook */
 	else if (lp_change(a->who.id, -1))
 		local_transition(s, 0);
 }

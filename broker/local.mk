@@ -66,6 +66,7 @@ broker_pushdesk_broker_SOURCES = \
 	broker/dashboard.c broker/dashboard.h \
 	broker/h_notif.c broker/h_presence.c broker/h_ticket.c broker/h_room.c \
 	broker/ratelimit.c broker/ratelimit.h \
+	broker/recovery.c broker/recovery.h \
 	broker/typing.c broker/typing.h \
 	broker/eio.c broker/eio.h \
 	broker/hmap.c broker/hmap.h \

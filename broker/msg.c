@@ -47,6 +47,43 @@ static int is_event(const struct msg_src *src, size_t n)
 	       (p[1] == '2' || p[1] == '5');
 }
 
+struct msg *msg_splice_arg(struct msg *m, const char *arg)
+{
+	struct msg_src stack_src[8], *src = stack_src;
+	size_t al = strlen(arg);
+	if (m->splice == 0 || m->nparts == 0 || m->splice >= m->parts[0].len || al > 64)
+		return msg_ref(m);
+	if (m->nparts > sizeof(stack_src) / sizeof(stack_src[0]) &&
+	    (src = malloc(m->nparts * sizeof(*src))) == NULL)
+		return NULL;
+	const char *p0 = (const char *)m->ws + m->parts[0].off;
+	size_t l0 = m->parts[0].len, nl = l0 + al + 3;
+	char *t = malloc(nl);
+	struct msg *out = NULL;
+	if (t != NULL) {
+		memcpy(t, p0, m->splice);
+		t[m->splice] = ',';
+		t[m->splice + 1] = '"';
+		memcpy(t + m->splice + 2, arg, al);
+		t[m->splice + 2 + al] = '"';
+		memcpy(t + m->splice + 3 + al, p0 + m->splice, l0 - m->splice);
+		src[0] = (struct msg_src){0, t, nl};
+		for (size_t i = 1; i < m->nparts; i++)
+			src[i] = (struct msg_src){m->parts[i].binary, m->ws + m->parts[i].off,
+						  m->parts[i].len};
+		out = msg_new(src, m->nparts);
+		if (out != NULL) {
+			out->splice = (uint32_t)(nl - 1);
+			if (m->born_ns != 0)
+				out->born_ns = m->born_ns;
+		}
+	}
+	free(t);
+	if (src != stack_src)
+		free(src);
+	return out;
+}
+
 struct msg *msg_new(const struct msg_src *src, size_t n)
 {
 	size_t total = 0;

@@ -47,6 +47,11 @@ struct msg *msg_new(const struct msg_src *src, size_t n);
 struct msg *msg_text(const char *p, size_t len);
 /* One WebSocket control frame (close, ping, pong): not sent over polling. */
 struct msg *msg_ws_control(int opcode, const void *p, size_t len);
+/* m with the JSON string arg (a connection state recovery offset: no byte
+ * that JSON escapes) added as the packet's last argument at m->splice: a
+ * new msg (ref 1), or m referenced again when m has no splice point. NULL
+ * on ENOMEM. */
+struct msg *msg_splice_arg(struct msg *m, const char *arg);
 struct msg *msg_ref(struct msg *m);
 void msg_unref(struct msg *m); /* NULL ok */
 

@@ -35,9 +35,17 @@ static const char CONNECT_LUA[] = PD_KEYS_LUA_NOW
     "redis.call('HSET', KEYS[1], 'lastSeen', now)\n"
     "return {0, now}\n";
 
-/* KEYS: hash, conns, all conns, org set. ARGV: member, global member, user.
- * 1 when that was the user's last connection. */
+/* KEYS: hash, conns, all conns, org set. ARGV: member, global member, user,
+ * keep ms. 1 when that was the user's last connection. keep > 0 (a socket
+ * in its connection state recovery window): the connection stays until
+ * then and the sweep decides, so a recovered socket never flaps. */
 static const char DISCONNECT_LUA[] = PD_KEYS_LUA_NOW
+    "local keep = tonumber(ARGV[4])\n"
+    "if keep > 0 then\n"
+    "  redis.call('ZADD', KEYS[2], 'XX', now + keep, ARGV[1])\n"
+    "  redis.call('ZADD', KEYS[3], 'XX', now + keep, ARGV[2])\n"
+    "  return {0, now}\n"
+    "end\n"
     "local removed = redis.call('ZREM', KEYS[2], ARGV[1])\n"
     "redis.call('ZREM', KEYS[3], ARGV[2])\n"
     "if removed == 1 and redis.call('ZCARD', KEYS[2]) == 0 then\n"
@@ -384,7 +392,7 @@ static long eff_ttl(const struct presence *p)
 	return p->ttl_ms - PRESENCE_SWEEP_MS;
 }
 
-static void write_conn(struct presence *p, const struct pconn *pc, int connect)
+static void write_conn(struct presence *p, const struct pconn *pc, int connect, long keep_ms)
 {
 	if (!cluster_is_up(p->c))
 		return; /* written back by the refresh when Valkey returns */
@@ -402,8 +410,10 @@ static void write_conn(struct presence *p, const struct pconn *pc, int connect)
 			const char *args[5] = {k[3].data, k[4].data, ttl, pc->user, pc->org};
 			run_script(p, CONNECT_LUA, on_connect_reply, x, 4, keys, 5, args);
 		} else {
-			const char *args[3] = {k[3].data, k[4].data, pc->user};
-			run_script(p, DISCONNECT_LUA, on_disconnect_reply, x, 4, keys, 3, args);
+			char keep[24];
+			snprintf(keep, sizeof(keep), "%ld", keep_ms);
+			const char *args[4] = {k[3].data, k[4].data, pc->user, keep};
+			run_script(p, DISCONNECT_LUA, on_disconnect_reply, x, 4, keys, 4, args);
 		}
 	} else if (x != NULL) {
 		pctx_free(x);
@@ -543,6 +553,7 @@ struct pop {
 	char user[PRESENCE_ID_MAX + 1];
 	char org[PRESENCE_ID_MAX + 1];
 	char status[8];
+	long keep_ms; /* POP_DISCONNECT */
 };
 
 static void on_status_reply(struct vk *v, const redisReply *r, void *ud)
@@ -588,13 +599,13 @@ static void run_pop(struct loop *l, void *arg)
 			free(pc);
 			break;
 		}
-		write_conn(p, pc, 1);
+		write_conn(p, pc, 1, 0);
 		break;
 	case POP_DISCONNECT:
 		if (pc == NULL)
 			break;
 		hmap_del(&p->conns, &pc->hn);
-		write_conn(p, pc, 0);
+		write_conn(p, pc, 0, o->keep_ms);
 		free(pc);
 		break;
 	case POP_PING:
@@ -626,8 +637,8 @@ static int id_ok(const char *s)
 	return s != NULL && s[0] != '\0' && strlen(s) <= PRESENCE_ID_MAX && strchr(s, '\x1f') == NULL;
 }
 
-static int post_pop(struct presence *p, enum pop_kind kind, const char *sid, const char *user,
-		    const char *org, const char *status)
+static int post_pop_keep(struct presence *p, enum pop_kind kind, const char *sid,
+			 const char *user, const char *org, const char *status, long keep_ms)
 {
 	if (!id_ok(sid) || (user && !id_ok(user)) || (org && !id_ok(org)))
 		return -EINVAL;
@@ -643,6 +654,7 @@ static int post_pop(struct presence *p, enum pop_kind kind, const char *sid, con
 		snprintf(o->org, sizeof(o->org), "%s", org);
 	if (status)
 		snprintf(o->status, sizeof(o->status), "%s", status);
+	o->keep_ms = keep_ms;
 	p_hold(p);
 	if (loop_post(p->home, run_pop, o) < 0) {
 		p_release(p);
@@ -650,6 +662,12 @@ static int post_pop(struct presence *p, enum pop_kind kind, const char *sid, con
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+static int post_pop(struct presence *p, enum pop_kind kind, const char *sid, const char *user,
+		    const char *org, const char *status)
+{
+	return post_pop_keep(p, kind, sid, user, org, status, 0);
 }
 
 int presence_connect(struct presence *p, const char *sid, const char *user, const char *org)
@@ -662,6 +680,11 @@ int presence_connect(struct presence *p, const char *sid, const char *user, cons
 int presence_disconnect(struct presence *p, const char *sid)
 {
 	return post_pop(p, POP_DISCONNECT, sid, NULL, NULL, NULL);
+}
+
+int presence_disconnect_keep(struct presence *p, const char *sid, long keep_ms)
+{
+	return post_pop_keep(p, POP_DISCONNECT, sid, NULL, NULL, NULL, keep_ms > 0 ? keep_ms : 0);
 }
 
 int presence_ping(struct presence *p, const char *sid)

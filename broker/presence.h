@@ -52,6 +52,10 @@ void presence_free(struct presence *p);
  * 0, -EINVAL (an id empty or over PRESENCE_ID_MAX) or -ENOMEM. */
 int presence_connect(struct presence *p, const char *sid, const char *user, const char *org);
 int presence_disconnect(struct presence *p, const char *sid);
+/* The same for a socket kept keep_ms for connection state recovery: its
+ * connection stays in Valkey until then (no user:offline unless it is not
+ * back in time; a restored socket takes it over). 0 = presence_disconnect. */
+int presence_disconnect_keep(struct presence *p, const char *sid, long keep_ms);
 /* presence:ping: refresh this connection now. */
 int presence_ping(struct presence *p, const char *sid);
 /* presence:status: online | away | busy (else -EINVAL); stored, then

@@ -228,6 +228,8 @@ struct room_ev {
 	_Atomic(struct msg *) enc[DIA_MAX];
 	size_t nrooms, nexcept;
 	char **names; /* rooms then except, aliases resolved */
+	char off[48]; /* connection state recovery offset, "" = none */
+	uint64_t off_ms, off_seq; /* off as numbers */
 };
 
 /* enc[] value of a dialect that drops the event */
@@ -248,6 +250,19 @@ static void ev_unref(struct room_ev *e)
 	free(e);
 }
 
+/* m with the recovery offset for a socket of namespace nsp, m's reference
+ * passed on: the views of "/" (contract 7.1) offer no recovery, their
+ * clients get the packet as before. DROPPED on ENOMEM. */
+static struct msg *room_offset_msg(struct msg *m, const char *off, const char *nsp)
+{
+	for (size_t i = 0; i < g_broker.nnsps; i++)
+		if (g_broker.nsps[i].view && strcmp(g_broker.nsps[i].name, nsp) == 0)
+			return m;
+	struct msg *om = msg_splice_arg(m, off);
+	msg_unref(m);
+	return om != NULL ? om : DROPPED;
+}
+
 /* The msg of dialect d for e, or NULL when d drops it. */
 static struct msg *ev_msg(struct room_ev *e, int d)
 {
@@ -266,6 +281,8 @@ static struct msg *ev_msg(struct room_ev *e, int d)
 		return NULL; /* out of memory: not cached, the next socket retries */
 	}
 	json_decref(out);
+	if (m != DROPPED && m != e->m && e->off[0] != '\0') /* recovery hook: offset */
+		m = room_offset_msg(m, e->off, dl->nsp);
 	struct msg *prev = NULL;
 	if (!atomic_compare_exchange_strong_explicit(&e->enc[d], &prev, m, memory_order_acq_rel,
 						     memory_order_acquire)) {
@@ -281,6 +298,10 @@ static struct msg *ev_msg(struct room_ev *e, int d)
 static int send_ev(struct nsp_rt *n, struct sio_socket *s, struct room_ev *e)
 {
 	struct msg *m = e->m;
+	/* recovery hook: replayed to this restored socket already */
+	if (e->off[0] != '\0' && (e->off_ms < s->rec_until_ms ||
+				 (e->off_ms == s->rec_until_ms && e->off_seq <= s->rec_until_seq)))
+		return -1;
 	/* every dialect, helpdesk included, may drop an internal event */
 	if (e->xlate && (m = ev_msg(e, s->dialect)) == NULL)
 		return -1;
@@ -409,10 +430,20 @@ int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, siz
 	      const char *const *except, size_t nexcept, struct msg *m, const json_t *data,
 	      const char *offset)
 {
-	(void)offset; /* connection state recovery is not implemented yet */
+	struct msg *om = NULL; /* recovery hook: the offset as last argument */
+	char *end;
+	if (offset != NULL && offset[0] != '\0' && strlen(offset) < sizeof(((struct room_ev *)0)->off) &&
+	    (om = msg_splice_arg(m, offset)) != NULL)
+		m = om;
 	struct room_ev *e = ev_new(nsp_idx, rooms, nrooms, except, nexcept, m, data);
+	msg_unref(om);
 	if (e == NULL)
 		return -ENOMEM;
+	if (om != NULL) {
+		strcpy(e->off, offset);
+		e->off_ms = strtoull(offset, &end, 10);
+		e->off_seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
+	}
 	for (int i = 0; i < g_broker.nloops; i++) {
 		if (&g_broker.loops[i] == self->loop)
 			continue;

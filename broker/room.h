@@ -54,8 +54,9 @@ size_t room_count(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
  * dialect's translation, encoded once per dialect for the whole emit,
  * and an emit on "/" also reaches the view namespaces (dialect.h);
  * NULL: m to the namespace's sockets as it is. Alias room names (ws:,
- * conv:) are resolved. offset is reserved for connection state recovery
- * (a per-event offset spliced at m->splice by the writer); pass NULL.
+ * conv:) are resolved. offset: connection state recovery's stream id of
+ * the event (NULL or "" = none), added as the packet's last argument for
+ * every socket except those of the views of "/".
  * 0 or -ENOMEM. */
 int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, size_t nrooms,
 	      const char *const *except, size_t nexcept, struct msg *m, const json_t *data,

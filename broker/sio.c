@@ -10,6 +10,7 @@
 #include "dialect.h"
 #include "pd_json.h"
 #include "pd_log.h"
+#include "recovery.h"
 #include "room.h"
 
 const char *sio_socket_key(const struct hnode *n)
@@ -230,6 +231,8 @@ static void socket_close(struct sio_socket *s, const char *reason)
 	struct nsp_rt *n = s->nsp;
 	if (!s->connected)
 		return;
+	if (s->pid[0] != '\0') /* recovery hook: keep or forget the session */
+		recovery_socket_closed(g_broker.recovery, s, reason);
 	if (n->def->on_disconnect != NULL)
 		n->def->on_disconnect(s, reason);
 	s->connected = 0;
@@ -324,27 +327,57 @@ static void on_connect_packet(struct sio_client *c, const struct sio_packet *pk)
 		json_decref(empty);
 		return;
 	}
+	/* recovery hook: {pid, offset} in auth, answered when Valkey replied */
+	if (g_broker.recovery != NULL && !def->view &&
+	    recovery_connect(g_broker.recovery, c, (size_t)idx, auth, ident) == 1) {
+		json_decref(empty);
+		return;
+	}
+	sio_connect_finish(c, (size_t)idx, auth, ident, NULL, NULL);
+	json_decref(empty);
+}
+
+struct sio_socket *sio_connect_finish(struct sio_client *c, size_t nsp_idx, const json_t *auth,
+				      struct sio_ident *ident, const char *sid, const char *pid)
+{
+	const struct sio_nsp_def *def = &g_broker.nsps[nsp_idx];
 	struct worker *w = c->es->w;
-	struct nsp_rt *n = &w->nsps[idx];
+	struct nsp_rt *n = &w->nsps[nsp_idx];
+	struct hnode *old = sid != NULL && strlen(sid) == EIO_SID_LEN
+				    ? hmap_get(&w->sockets, sid, EIO_SID_LEN)
+				    : NULL;
+	if (old != NULL && pid != NULL &&
+	    strcmp(container_of(old, struct sio_socket, hn)->pid, pid) == 0)
+		/* its own recovery, before the dead connection timed out here */
+		socket_close(container_of(old, struct sio_socket, hn), "transport close");
+	else if (old != NULL || (sid != NULL && strlen(sid) != EIO_SID_LEN))
+		sid = pid = NULL; /* in use by another: a new session */
 	struct sio_socket *s = calloc(1, sizeof(*s));
 	if (s == NULL) {
 		free(ident);
-		json_decref(empty);
-		connect_error(c, pk->nsp, "INTERNAL", NULL);
-		return;
+		connect_error(c, def->name, "INTERNAL", NULL);
+		return NULL;
 	}
 	s->c = c;
 	s->nsp = n;
 	s->ident = ident;
-	do {
-		broker_random_id(s->id, EIO_SID_LEN);
-	} while (hmap_get(&w->sockets, s->id, EIO_SID_LEN) != NULL);
+	if (sid != NULL)
+		memcpy(s->id, sid, EIO_SID_LEN + 1);
+	else
+		do {
+			broker_random_id(s->id, EIO_SID_LEN);
+		} while (hmap_get(&w->sockets, s->id, EIO_SID_LEN) != NULL);
+	if (g_broker.recovery != NULL && !def->view) {
+		if (pid != NULL && strlen(pid) == EIO_SID_LEN)
+			memcpy(s->pid, pid, EIO_SID_LEN + 1);
+		else
+			broker_random_id(s->pid, EIO_SID_LEN);
+	}
 	if (hmap_put(&w->sockets, &s->hn, s->id, EIO_SID_LEN) < 0) {
 		free(ident);
 		free(s);
-		json_decref(empty);
-		connect_error(c, pk->nsp, "INTERNAL", NULL);
-		return;
+		connect_error(c, def->name, "INTERNAL", NULL);
+		return NULL;
 	}
 	s->connected = 1;
 	s->next = c->sockets;
@@ -357,25 +390,28 @@ static void on_connect_packet(struct sio_client *c, const struct sio_packet *pk)
 	METRIC_ADD(w, sockets, 1);
 	eio_connected(c->es);
 	json_t *hello = json_pack("{s:s}", "sid", s->id);
+	if (hello != NULL && s->pid[0] != '\0')
+		json_object_set_new(hello, "pid", json_string(s->pid));
 	struct pd_buf b;
 	pd_buf_init(&b, 0);
 	struct msg *m = NULL;
 	if (hello != NULL && pd_buf_append(&b, "4", 1) == 0 &&
-	    sio_encode(&b, SIO_CONNECT, pk->nsp, -1, 0, hello) == 0)
+	    sio_encode(&b, SIO_CONNECT, def->name, -1, 0, hello) == 0)
 		m = msg_text(b.data, b.len);
 	pd_buf_free(&b);
 	json_decref(hello);
 	if (m == NULL || sio_send(s, m) < 0) {
 		msg_unref(m);
 		socket_close(s, "server error");
-		json_decref(empty);
-		return;
+		return NULL;
 	}
 	msg_unref(m);
-	pd_log(LOG_DEBUG, "sio connect id=%s nsp=%s sid=%s", s->id, pk->nsp, c->es->sid);
+	pd_log(LOG_DEBUG, "sio connect id=%s nsp=%s sid=%s", s->id, def->name, c->es->sid);
 	if (def->on_connect != NULL)
 		def->on_connect(s, auth);
-	json_decref(empty);
+	if (s->connected && s->pid[0] != '\0') /* recovery hook: persist the session */
+		recovery_socket_opened(g_broker.recovery, s);
+	return s->connected ? s : NULL;
 }
 
 /* 0, or -1 for a packet that must close the connection. */

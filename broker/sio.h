@@ -80,6 +80,14 @@ struct sio_socket {
 	 * 7); DIA_HELPDESK (0) gets the namespace's own encoding. Set by the
 	 * namespace's on_connect. */
 	uint8_t dialect;
+	/* Connection state recovery (recovery.c): the private session id of
+	 * the CONNECT reply ("" = none), and what was last persisted. */
+	char pid[EIO_SID_LEN + 1];
+	uint64_t rec_sig, rec_at;
+	uint32_t rec_keep_ms; /* set while closing when the session is kept */
+	/* a restored socket: events up to this stream id were replayed, their
+	 * live copies are skipped (0-0: none) */
+	uint64_t rec_until_ms, rec_until_seq;
 };
 
 struct sio_client {
@@ -147,6 +155,14 @@ struct sio_socket *sio_socket_find(struct loop *l, const char *id);
 /* sio_error with retryAfter (seconds) in the error object. */
 int sio_error_retry(struct sio_socket *s, long long ack_id, const char *code, const char *message,
 		    long retry_after);
+
+/* Finish a CONNECT to namespace nsp_idx that its middleware accepted:
+ * the socket (ident taken), with id sid (NULL = a new one) and, when
+ * recovery is on and the namespace is no view, pid (NULL = a new one)
+ * in the reply; then the namespace's on_connect. NULL when it failed (the
+ * client got CONNECT_ERROR) or sid is in use here. */
+struct sio_socket *sio_connect_finish(struct sio_client *c, size_t nsp_idx, const json_t *auth,
+				      struct sio_ident *ident, const char *sid, const char *pid);
 
 /* Server-side disconnect of one namespace (DISCONNECT packet); with
  * close_conn the whole Engine.IO connection is closed too. */

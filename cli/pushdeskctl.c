@@ -781,7 +781,13 @@ static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, si
 	}
 	struct pd_emit e = {nsp, event, payload, rooms, nrooms, NULL, 0};
 	struct pd_emit_target t = {&kv, pd_cfg_get(c->cfg, "valkey_url"), kv_prefix(c),
-				   (enum pd_emit_mode)mode};
+				   (enum pd_emit_mode)mode, 0};
+	char cerr[256];
+	if (pd_emitter_recovery_cfg(c->cfg, NULL, NULL, &t.stream_max, cerr, sizeof(cerr)) != 0) {
+		json_decref(payload);
+		redisFree(kv);
+		return fail(EXIT_USAGE, "emit: %s", cerr);
+	}
 	n = pd_emitter_send(&t, &e);
 	json_decref(payload);
 	redisFree(kv);

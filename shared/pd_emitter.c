@@ -6,10 +6,13 @@
 
 #include <errno.h>
 #include <hiredis.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "pd_cfg.h"
 #include "pd_json.h"
+#include "pd_keys.h"
 #include "pd_kvc.h"
 #include "pd_log.h"
 #include "pd_msgpack.h"
@@ -68,6 +71,22 @@ int pd_emitter_channel_sharded(const char *key, const struct pd_emit *e, struct 
 	return pd_wire_channel_broadcast(out, key, e->nsp, room);
 }
 
+int pd_emitter_recovery_cfg(const struct pd_cfg *cfg, long *window_ms, long *max_events,
+			    long *stream_max, char *err, size_t errlen)
+{
+	long w, m;
+	if (pd_cfg_get_long(cfg, "recovery_window", 0, 86400000, &w, err, errlen) != 0 ||
+	    pd_cfg_get_long(cfg, "recovery_max_events", 1, 100000000, &m, err, errlen) != 0)
+		return -1;
+	if (window_ms != NULL)
+		*window_ms = w;
+	if (max_events != NULL)
+		*max_events = m;
+	if (stream_max != NULL)
+		*stream_max = w > 0 ? m : 0;
+	return 0;
+}
+
 int pd_emitter_encode(const struct pd_emit *e, struct pd_buf *out)
 {
 	struct pd_msgpack_wr w;
@@ -93,6 +112,15 @@ int pd_emitter_encode(const struct pd_emit *e, struct pd_buf *out)
 	      msgpack_pack_map(&w.pk, 0) || pd_msgpack_cstr(&w, "except") ||
 	      pd_msgpack_strs(&w, e->except, e->nexcept);
 	return pd_msgpack_wr_end(&w, bad);
+}
+
+/* The recovery stream of e's namespace (pd_keys). 0, or -1: too long. */
+static int stream_key(const char *key, const struct pd_emit *e, char *sk, size_t n)
+{
+	return pd_keys_recovery_stream(sk, n, key,
+				       e->nsp != NULL && e->nsp[0] != '\0' ? e->nsp : "/") < 0
+		   ? -1
+		   : 0;
 }
 
 /* A publish's reply r (freed): its count, or -EIO (logged). */
@@ -123,8 +151,14 @@ long pd_emitter_send(const struct pd_emit_target *t, const struct pd_emit *e)
 {
 	struct pd_buf msg, ch;
 	int sharded = t->mode == PD_EMIT_SHARDED;
-	const char *argv[3] = {sharded ? "SPUBLISH" : "PUBLISH", NULL, NULL};
-	size_t lens[3] = {strlen(argv[0]), 0, 0};
+	/* Recovery streams are written in classic mode only: a sharded
+	 * room channel and the namespace's stream key live in different
+	 * slots, which one script may not touch (pushdesk-broker(8)). */
+	int stream = !sharded && t->stream_max > 0;
+	char sk[PD_KEYS_MAX], max[24];
+	const char *argv[7];
+	size_t lens[7];
+	int argc;
 	redisReply *r;
 	long rc;
 
@@ -134,12 +168,38 @@ long pd_emitter_send(const struct pd_emit_target *t, const struct pd_emit *e)
 	if (rc != 0 || (rc = sharded ? pd_emitter_channel_sharded(t->key, e, &ch)
 				     : pd_emitter_channel(t->key, e, &ch)) != 0)
 		goto out;
-	argv[1] = ch.data;
-	lens[1] = ch.len;
-	argv[2] = msg.data;
-	lens[2] = msg.len;
-	r = pd_kvc_argv(t->kv, t->url, 3, argv, lens);
-	rc = publish_result(*t->kv, argv[0], r);
+	if (stream) {
+		/* XADD + PUBLISH in one script: stream order = channel order,
+		 * the stream id spliced in as the offset (pd_keys_lua_xpub). */
+		if (stream_key(t->key, e, sk, sizeof(sk)) != 0) {
+			rc = -EINVAL;
+			goto out;
+		}
+		snprintf(max, sizeof(max), "%ld", t->stream_max);
+		argv[0] = "EVAL";
+		argv[1] = pd_keys_lua_xpub;
+		argv[2] = "1";
+		argv[3] = sk;
+		argv[4] = msg.data;
+		lens[4] = msg.len;
+		argv[5] = ch.data;
+		lens[5] = ch.len;
+		argv[6] = max;
+		argc = 7;
+		for (int i = 0; i < argc; i++)
+			if (i != 4 && i != 5)
+				lens[i] = strlen(argv[i]);
+	} else {
+		argv[0] = sharded ? "SPUBLISH" : "PUBLISH";
+		lens[0] = strlen(argv[0]);
+		argv[1] = ch.data;
+		lens[1] = ch.len;
+		argv[2] = msg.data;
+		lens[2] = msg.len;
+		argc = 3;
+	}
+	r = pd_kvc_argv(t->kv, t->url, argc, argv, lens);
+	rc = publish_result(*t->kv, stream ? "PUBLISH (recovery stream)" : argv[0], r);
 out:
 	pd_buf_free(&msg);
 	pd_buf_free(&ch);
@@ -148,18 +208,6 @@ out:
 
 long pd_emitter_publish(struct redisContext *c, const char *key, const struct pd_emit *e)
 {
-	struct pd_buf msg, ch;
-	redisReply *r;
-	long rc;
-
-	pd_buf_init(&msg, 0);
-	pd_buf_init(&ch, 0);
-	if ((rc = pd_emitter_encode(e, &msg)) != 0 || (rc = pd_emitter_channel(key, e, &ch)) != 0)
-		goto out;
-	r = redisCommand(c, "PUBLISH %b %b", ch.data, ch.len, msg.data, msg.len);
-	rc = publish_result(c, "PUBLISH", r);
-out:
-	pd_buf_free(&msg);
-	pd_buf_free(&ch);
-	return rc;
+	struct pd_emit_target t = {&c, "", key, PD_EMIT_CLASSIC, 0};
+	return pd_emitter_send(&t, e);
 }

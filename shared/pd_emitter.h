@@ -27,6 +27,10 @@ struct pd_emit_target {
 	const char *url;
 	const char *key;
 	enum pd_emit_mode mode;
+	/* > 0: connection state recovery is on (recovery_max_events): in
+	 * classic mode the message also goes to the namespace's stream
+	 * (pd_keys_lua_xpub), capped near this length */
+	long stream_max;
 };
 
 struct pd_emit {
@@ -39,6 +43,14 @@ struct pd_emit {
 	size_t nexcept;
 };
 
+struct pd_cfg;
+/* Connection state recovery's settings (recovery_window in ms, 0 = off;
+ * recovery_max_events), read once for the broker, the API and
+ * pushdeskctl. *stream_max (may be NULL): what pd_emit_target.stream_max gets,
+ * 0 when recovery is off. 0, or -1 with err filled. */
+int pd_emitter_recovery_cfg(const struct pd_cfg *cfg, long *window_ms, long *max_events,
+			    long *stream_max, char *err, size_t errlen);
+
 /* Encode e into out (appended). 0, -EINVAL (no event, or a JSON value that
  * cannot be encoded), -ENOMEM or -ENOBUFS. No I/O. */
 int pd_emitter_encode(const struct pd_emit *e, struct pd_buf *out);
@@ -48,10 +60,9 @@ int pd_emitter_encode(const struct pd_emit *e, struct pd_buf *out);
  * (a name over its limit) or -ENOMEM/-ENOBUFS. */
 int pd_emitter_channel(const char *key, const struct pd_emit *e, struct pd_buf *out);
 
-/* Encode and PUBLISH with a synchronous hiredis context. Returns the number
- * of subscribers that received it (>= 0), or -EIO on a Valkey error (the
- * context's errstr is logged; a context with c->err set must be replaced by
- * the caller), -EINVAL/-ENOMEM as encode. */
+/* pd_emitter_send on one Valkey (no redirects followed) in classic mode,
+ * without a recovery stream: for tests and tools that hold a plain
+ * context. */
 long pd_emitter_publish(struct redisContext *c, const char *key, const struct pd_emit *e);
 
 /* The sharded adapter's format (@socket.io/redis-adapter createShardedAdapter,

@@ -16,6 +16,10 @@ const char pd_keys_lua_lease[] = PD_KEYS_LUA_NOW
 const char pd_keys_lua_live[] = PD_KEYS_LUA_NOW
     "return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')\n";
 
+const char pd_keys_lua_xpub[] =
+    "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[1])\n"
+    "return redis.call('PUBLISH', ARGV[2], '\\148' .. string.sub(ARGV[1], 2) .. cmsgpack.pack(id))\n";
+
 const char *pd_keys_prefix(const char *adapter_key)
 {
 	return adapter_key != NULL && adapter_key[0] != '\0' ? adapter_key : PD_KEYS_DEFAULT_PREFIX;
@@ -76,4 +80,14 @@ int pd_keys_presence_all(char *buf, size_t n, const char *prefix)
 int pd_keys_presence_lock(char *buf, size_t n, const char *prefix)
 {
 	return key(buf, n, prefix, PD_KEYS_SEG_PRESENCE "sweeper");
+}
+
+int pd_keys_recovery_stream(char *buf, size_t n, const char *prefix, const char *nsp)
+{
+	return key(buf, n, prefix, ":recovery:events:%s", nsp);
+}
+
+int pd_keys_recovery_session(char *buf, size_t n, const char *prefix, const char *pid)
+{
+	return key(buf, n, prefix, ":recovery:session:%s", pid);
 }

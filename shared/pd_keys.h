@@ -44,6 +44,10 @@ int pd_keys_presence_conns(char *buf, size_t n, const char *prefix, const char *
 int pd_keys_presence_org(char *buf, size_t n, const char *prefix, const char *org);
 int pd_keys_presence_all(char *buf, size_t n, const char *prefix);
 int pd_keys_presence_lock(char *buf, size_t n, const char *prefix);
+/* Connection state recovery: the recent events of a namespace (a stream)
+ * and one dropped socket's session (by its private id, pid). */
+int pd_keys_recovery_stream(char *buf, size_t n, const char *prefix, const char *nsp);
+int pd_keys_recovery_session(char *buf, size_t n, const char *prefix, const char *pid);
 
 /* ---- Lua ---- */
 
@@ -78,5 +82,13 @@ extern const char pd_keys_lua_lease[];
 /* The uids whose lease is live now, an array. KEYS: K:brokers. Run by the
  * broker before a query across brokers and by pushdeskctl stats/rooms. */
 extern const char pd_keys_lua_live[];
+
+/* Connection state recovery's publish: XADD the adapter message (a
+ * msgpack [uid, packet, opts]) to the namespace's stream, then PUBLISH it
+ * with the stream id as a fourth item ([uid, packet, opts, id]: adapters
+ * read three), so that the offset every broker delivers is the stream's
+ * and channel order is stream order. KEYS: the stream; ARGV: message,
+ * channel, max events. Returns PUBLISH's receiver count. */
+extern const char pd_keys_lua_xpub[];
 
 #endif

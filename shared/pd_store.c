@@ -697,7 +697,11 @@ long pd_outbox_publish(PGconn *c, const struct pd_emit_target *t, const long lon
 		 * them instead would let the request answer before the relay had
 		 * published them (events arriving after the 2xx, split between
 		 * the two publishers). The relay never waits (SKIP LOCKED), so
-		 * this cannot deadlock; the wait lasts one relay transaction. */
+		 * this cannot deadlock; the wait lasts one relay transaction.
+		 * Older rows still unpublished (left by a Valkey outage) go first,
+		 * in id order, so that clients get events in the order the API
+		 * accepted them (contract 8) rather than the new ones before the
+		 * relay's backlog. */
 		int rc = pd_buf_append_str(&idb, "{");
 		for (size_t i = 0; rc == 0 && i < n; i++)
 			rc = pd_buf_printf(&idb, "%s%lld", i > 0 ? "," : "", ids[i]);
@@ -706,7 +710,8 @@ long pd_outbox_publish(PGconn *c, const struct pd_emit_target *t, const long lon
 		const char *p[1] = {idb.data};
 		r = pd_db_exec(c,
 			       "UPDATE outbox o SET published_at = now() FROM (SELECT id FROM outbox "
-			       "WHERE id = ANY($1::bigint[]) AND published_at IS NULL ORDER BY id "
+			       "WHERE published_at IS NULL AND (id = ANY($1::bigint[]) OR "
+			       "id < (SELECT min(x) FROM unnest($1::bigint[]) x)) ORDER BY id "
 			       "FOR UPDATE) s WHERE o.id = s.id RETURNING o.id, "
 			       "o.namespace, o.event, array_to_json(o.rooms)::text, "
 			       "array_to_json(o.except_rooms)::text, o.payload::text",

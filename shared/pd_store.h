@@ -141,13 +141,15 @@ int pd_store_outbox_add(PGconn *c, const char *org, const char *nsp, const char 
  * that locks them, so the request that wrote them and the relay never both
  * publish a row. ids/n: those rows, for the writer: it waits for a relay
  * holding any of them and skips the ones already published, so when it
- * returns every row of ids is out (by it or the relay), each once; ids
+ * returns every row of ids is out (by it or the relay), each once, after
+ * every older unpublished row (published first, in id order); ids
  * NULL: the oldest `limit` unpublished rows, for the relay, which skips rows
  * locked by a writer (SKIP LOCKED). Returns the number published, or -1
  * (Valkey or database error; nothing is marked and the rows will be retried:
  * a Valkey error after some PUBLISHes went out is the at-least-once case).
  * t: where and in which adapter_mode (pd_emitter.h; *t->kv may change to
- * another node's connection on a cluster). */
+ * another node's connection on a cluster); t->stream_max: connection state
+ * recovery. */
 long pd_outbox_publish(PGconn *c, const struct pd_emit_target *t, const long long *ids, size_t n,
 		       size_t limit);
 

@@ -90,6 +90,14 @@ tests_unit_test_sio_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_unit_test_sio_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
 tests_unit_test_sio_LDADD = libpdbroker.a $(TEST_LIBS)
 
+# broker/msg.c: the offset splice of connection state recovery.
+check_PROGRAMS += tests/unit/test_msg
+TESTS += tests/unit/test_msg
+tests_unit_test_msg_SOURCES = tests/unit/test_msg.c tests/unit/check_run.h broker/msg.c
+tests_unit_test_msg_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_msg_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_msg_LDADD = libpdbroker.a $(TEST_LIBS)
+
 check_PROGRAMS += tests/unit/test_dialect
 TESTS += tests/unit/test_dialect
 tests_unit_test_dialect_SOURCES = tests/unit/test_dialect.c

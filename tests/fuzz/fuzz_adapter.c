@@ -46,6 +46,9 @@ static void broadcast(const uint8_t *data, size_t size)
 		check(err[0] != '\0' && a.packet.data == NULL && a.rooms.v == NULL);
 		return;
 	}
+	/* a recovery offset is kept only when it is a stream id */
+	check(a.offset[0] == '\0' || adapter_offset_valid(a.offset, strlen(a.offset)));
+	check(adapter_offset_cmp(a.offset, a.offset) == 0);
 	struct adapter_emit e = {a.uid, a.packet.type, a.packet.nsp, a.packet.id, a.packet.data,
 				 a.packet.att, a.packet.natt, (const char *const *)a.rooms.v,
 				 a.rooms.n, (const char *const *)a.except.v, a.except.n, &a.flags};

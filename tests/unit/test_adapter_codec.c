@@ -1192,6 +1192,55 @@ START_TEST(sh_limits)
 }
 END_TEST
 
+/* Connection state recovery: the stream id pushdesk publishes as a fourth
+ * item ([uid, packet, opts, id]), and the order of stream ids. */
+START_TEST(broadcast_offset)
+{
+	static const char *const good[] = {"0-0", "1733500000000-17",
+					   "18446744073709551615-18446744073709551615"};
+	static const char *const bad[] = {"", "-", "1-", "-1", "1-2-3", "a-1", "1 -1", "1-1x",
+					  "123456789012345678901-0"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(adapter_offset_valid(good[i], strlen(good[i])), "%s", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!adapter_offset_valid(bad[i], strlen(bad[i])), "%s", bad[i]);
+	ck_assert_int_lt(adapter_offset_cmp("9-0", "10-0"), 0);
+	ck_assert_int_lt(adapter_offset_cmp("10-2", "10-10"), 0);
+	ck_assert_int_gt(adapter_offset_cmp("10-10", "10-2"), 0);
+	ck_assert_int_eq(adapter_offset_cmp("007-1", "7-1"), 0);
+	ck_assert_int_lt(adapter_offset_cmp("", "0-0"), 0);
+	ck_assert_int_eq(adapter_offset_cmp("", ""), 0);
+
+	/* the same message with and without the fourth item */
+	const char *const rooms[] = {"r1"};
+	json_t *data = json_pack("[s,i]", "ev", 1);
+	struct adapter_emit e = {.uid = "u1", .type = 2, .nsp = "/", .id = -1, .data = data,
+				 .rooms = rooms, .nrooms = 1};
+	struct pd_buf out;
+	struct adapter_broadcast b;
+	char err[128];
+	pd_buf_init(&out, 0);
+	ck_assert_int_eq(adapter_broadcast_encode(&out, &e), 0);
+	ck_assert_int_eq((uint8_t)out.data[0], 0x93);
+	ck_assert_int_eq(adapter_broadcast_decode((uint8_t *)out.data, out.len, &b, err, sizeof(err)), 0);
+	ck_assert_str_eq(b.offset, "");
+	adapter_broadcast_clear(&b);
+	out.data[0] = (char)0x94; /* as pd_keys_lua_xpub publishes it */
+	ck_assert_int_eq(pd_buf_append(&out, "\xb0" "1733500000000-17", 17), 0);
+	ck_assert_int_eq(adapter_broadcast_decode((uint8_t *)out.data, out.len, &b, err, sizeof(err)), 0);
+	ck_assert_str_eq(b.offset, "1733500000000-17");
+	ck_assert_str_eq(b.rooms.v[0], "r1");
+	adapter_broadcast_clear(&b);
+	/* a fourth item that is no stream id is ignored, as adapters ignore it */
+	memcpy(out.data + out.len - 16, "17335000000x0-17", 16);
+	ck_assert_int_eq(adapter_broadcast_decode((uint8_t *)out.data, out.len, &b, err, sizeof(err)), 0);
+	ck_assert_str_eq(b.offset, "");
+	adapter_broadcast_clear(&b);
+	pd_buf_free(&out);
+	json_decref(data);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("adapter_codec");
@@ -1219,6 +1268,7 @@ static Suite *suite(void)
 	tcase_add_test(c, requests_other_forms);
 	tcase_add_test(c, responses_known_answer);
 	tcase_add_test(c, responses_malformed);
+	tcase_add_test(c, broadcast_offset);
 	suite_add_tcase(s, c);
 	c = tcase_create("sharded");
 	tcase_add_test(c, sh_decode_known);

@@ -1,0 +1,55 @@
+// Helpers of the connection state recovery tests (recovery_*.test.mjs):
+// a publisher through the API (POST /emit) and the count of what a client
+// received against what was published.
+import assert from 'node:assert/strict';
+import { must, sleep } from './rt.mjs';
+
+// POST /emit of `rec:tick` {run, n} to target ({users: [...]} or {} for
+// the whole org), every `every` ms, until stop();
+// resolves the number published (each one answered 2xx by the API).
+export function publisher(service, target, run, every = 20) {
+  let n = 0;
+  let stopped = false;
+  const done = (async () => {
+    while (!stopped) {
+      await must(202, 'POST', '/emit', { ...target, event: 'rec:tick', data: { run, n } }, service);
+      n++;
+      await sleep(every);
+    }
+    return n;
+  })();
+  return { stop: () => { stopped = true; return done; }, get n() { return n; } };
+}
+
+// The ticks of run received by s, as numbers, and the offsets they came with.
+export function ticks(s, run) {
+  const got = [];
+  const offsets = [];
+  s.on('rec:tick', (p, off) => { if (p && p.run === run) { got.push(p.n); offsets.push(off); } });
+  return { got, offsets };
+}
+
+// Pairs received out of order (a later n before an earlier one).
+export function inversions(got) {
+  let k = 0;
+  for (let i = 1; i < got.length; i++) if (got[i] < got[i - 1]) k++;
+  return k;
+}
+
+// Every n of 0..count-1 exactly once, in order.
+export function assertExact(got, count, what) {
+  const missing = [];
+  const seen = new Set(got);
+  for (let i = 0; i < count; i++) if (!seen.has(i)) missing.push(i);
+  assert.deepEqual({ missing: missing.slice(0, 20), nmissing: missing.length, dups: got.length - seen.size },
+    { missing: [], nmissing: 0, dups: 0 }, `${what}: published ${count}, received ${got.length}`);
+  assert.equal(inversions(got), 0, `${what}: in order: ${got.join(' ')}`);
+}
+
+
+// A counter of the broker's /metrics (adminUrl), 0 when absent.
+export async function metric(adminUrl, name) {
+  const r = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(3000) });
+  const m = new RegExp(`^pushdesk_broker_${name} (\\d+)$`, 'm').exec(await r.text());
+  return m ? Number(m[1]) : 0;
+}

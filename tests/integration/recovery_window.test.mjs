@@ -1,0 +1,101 @@
+// Connection state recovery (contract 8) has its limits: a broker of our own
+// with recovery_window = 1500 ms on the stack's Valkey.
+//   1. a client back after the window gets a new session: recovered ===
+//      false, a new id, none of the events it missed, and the live ones
+//      again; pushdesk_broker_recovery_missed_total counts it;
+//   2. a client's own disconnect() forgets the session: connect() again is
+//      no recovery either;
+//   3. one back within the window is recovered (the counters move).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { T, world, client, outcome, closeAll, sleep, brokerConfig } from './lib/rt.mjs';
+import { startBroker } from './lib/broker.mjs';
+import { waitFor } from './lib/pd.mjs';
+import { publisher, ticks, metric } from './lib/recovery.mjs';
+
+const WINDOW = 1500;
+const w = world();
+let B;
+
+before(async () => {
+  B = await startBroker({ config: brokerConfig({ recovery_window: WINDOW }) });
+});
+after(async () => {
+  closeAll();
+  if (B) await B.stop();
+});
+
+// A client of B that reconnects by itself after `delay` ms exactly.
+function onB(user, delay) {
+  return client(user, {
+    url: B.url, reconnection: true, reconnectionDelay: delay, reconnectionDelayMax: delay,
+    randomizationFactor: 0,
+  });
+}
+
+// Publish to user until s got `k` ticks; resolves {pub, got}.
+async function warm(s, user, run, k = 5) {
+  const t = ticks(s, run);
+  assert.ok((await outcome(s)).ok, 'connected');
+  const pub = publisher(w.service, { users: [user.id] }, run);
+  await waitFor(() => t.got.length >= k, { timeout: 10_000, what: `${k} ticks` });
+  return { pub, ...t };
+}
+
+test('back after recovery_window: a new session, recovered === false, nothing replayed', T, async () => {
+  const user = w.user('customer');
+  const s = onB(user, WINDOW + 1500);
+  const run = `late-${Date.now()}`;
+  const { pub, got } = await warm(s, user, run);
+  const sid = s.id;
+  const missed0 = await metric(B.adminUrl, 'recovery_missed_total');
+  const back = new Promise((r) => s.once('connect', r));
+  s.io.engine.close();
+  const atDrop = got.length;
+  await back;
+  const seenAtReconnect = got.length;
+  const count = await pub.stop();
+  assert.equal(s.recovered, false, 'recovered === false past the window');
+  assert.notEqual(s.id, sid, 'a new socket id');
+  assert.equal(seenAtReconnect, atDrop, 'no event of the gap was replayed');
+  assert.ok(count > atDrop + 50, `events were published during the gap: ${count} published, ${atDrop} before the drop`);
+  assert.equal(await metric(B.adminUrl, 'recovery_missed_total'), missed0 + 1, 'counted as missed');
+  // the new session is a working one: its user room delivers again
+  const run2 = `late2-${Date.now()}`;
+  const t2 = ticks(s, run2);
+  const pub2 = publisher(w.service, { users: [user.id] }, run2);
+  await waitFor(() => t2.got.length >= 3, { timeout: 10_000, what: 'live ticks on the new session' });
+  await pub2.stop();
+  process.stdout.write(`# recovery past the window: published ${count}, received ${got.length} (${count - got.length} missed, new session)\n`);
+  s.disconnect();
+});
+
+test('disconnect() by the client forgets the session; within the window it recovers', T, async () => {
+  const user = w.user('customer');
+  const s = client(user, { url: B.url });
+  const run = `own-${Date.now()}`;
+  const { pub } = await warm(s, user, run, 3);
+  const sid = s.id;
+  await pub.stop();
+  s.disconnect();
+  await sleep(200);
+  s.connect();
+  assert.ok((await outcome(s)).ok, 'connected again');
+  assert.equal(s.recovered, false, 'a client-side disconnect is not recovered');
+  assert.notEqual(s.id, sid);
+  // within the window: recovered, counted
+  const rec0 = await metric(B.adminUrl, 'recovery_sessions_recovered_total');
+  const s2 = onB(user, 100);
+  const run2 = `in-${Date.now()}`;
+  const t2 = await warm(s2, user, run2, 3);
+  const sid2 = s2.id;
+  const back = new Promise((r) => s2.once('connect', r));
+  s2.io.engine.close();
+  await back;
+  assert.equal(s2.recovered, true, 'recovered within the window');
+  assert.equal(s2.id, sid2);
+  await t2.pub.stop();
+  assert.equal(await metric(B.adminUrl, 'recovery_sessions_recovered_total'), rec0 + 1);
+  s.disconnect();
+  s2.disconnect();
+});
