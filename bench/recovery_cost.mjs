@@ -63,7 +63,7 @@ async function round(r, rc, recovery, lua) {
   }
   await sleep(1500); // sessions persisted
   const rssPer = ((rssKb(b.pid) - rss0) * 1024) / N;
-  const stream = `${KEY}:recovery:events:/`;
+  const stream = `${KEY}:{recovery}:events:/`;
   const ch = `${KEY}#/#org:${ORG}#`;
   const payload = { id: 'm', ticketId: 't', content: 'x'.repeat(200), senderId: 'u', senderName: 'U', senderRole: 'agent', createdAt: '2026-01-01T00:00:00.000Z' };
   const c0 = await calls(rc);

@@ -3,7 +3,7 @@
  *
  * - Events: every room emit of pushdesk (the broker's own, the API's
  *   outbox relay, pushdeskctl emit) goes through pd_keys_lua_xpub: XADD to
- *   the namespace's stream <key>:recovery:events:<nsp> (MAXLEN ~
+ *   the namespace's stream <key>:{recovery}:events:<nsp> (MAXLEN ~
  *   recovery_max_events), then PUBLISH with the stream id as a fourth item
  *   of the adapter message. Every broker, the publisher included, delivers
  *   it when it comes back on the channel, with the id as the packet's last
@@ -11,7 +11,7 @@
  *   stream order everywhere.
  * - Sessions: a socket of a namespace that is not a view gets a pid in its
  *   CONNECT reply; its session {sid, sub, rooms} lives in
- *   <key>:recovery:session:<pid> (PX recovery_window), written at connect,
+ *   <key>:{recovery}:session:<pid> (PX recovery_window), written at connect,
  *   within a second of a change of its rooms, every window/3 while it
  *   lives, and at a transport disconnect (deleted at a client's or the
  *   server's namespace disconnect).

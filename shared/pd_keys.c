@@ -84,10 +84,10 @@ int pd_keys_presence_lock(char *buf, size_t n, const char *prefix)
 
 int pd_keys_recovery_stream(char *buf, size_t n, const char *prefix, const char *nsp)
 {
-	return key(buf, n, prefix, ":recovery:events:%s", nsp);
+	return key(buf, n, prefix, ":{recovery}:events:%s", nsp);
 }
 
 int pd_keys_recovery_session(char *buf, size_t n, const char *prefix, const char *pid)
 {
-	return key(buf, n, prefix, ":recovery:session:%s", pid);
+	return key(buf, n, prefix, ":{recovery}:session:%s", pid);
 }
