@@ -29,7 +29,13 @@ let A, B, ports, dir, url;
 
 const onA = (u) => open(u, { url: A.url });
 const onB = (u) => open(u, { url: B.url });
-const onCluster = (...args) => ctl(...args, { env: { PUSHDESK_VALKEY_URL: url }, json: true });
+// Recovery off for pushdeskctl here: PUBLISH counts the subscribers of the
+// node it runs on, and with recovery the publish runs in a script on the
+// node of the {recovery} slot, not on the seed the brokers subscribe
+// through, so `servers` would not count them.
+const onCluster = (...args) => ctl(...args, {
+  env: { PUSHDESK_VALKEY_URL: url, PUSHDESK_RECOVERY_WINDOW: '0' }, json: true,
+});
 
 // Emit ev to the org through the cluster until both brokers count as its
 // receivers and both sockets got it.
