@@ -282,25 +282,24 @@ int app_submit(struct sio_socket *s, long long ack_id, dbpool_job_fn run, dbpool
 
 /* One count shared by every loop; names copied after the struct. */
 struct count_req {
-	struct loop *origin;
+	struct loop_each each;
 	size_t nsp_idx, nrooms, nexcept;
-	atomic_int left;
 	atomic_size_t found;
 	app_count_fn fn;
 	void *ud;
 	const char **names; /* rooms then except */
 };
 
-static void count_back(struct loop *l, void *arg)
+static void count_back(struct loop *l, struct loop_each *e)
 {
-	struct count_req *q = arg;
+	struct count_req *q = container_of(e, struct count_req, each);
 	q->fn(l, atomic_load(&q->found), q->ud);
 	free(q);
 }
 
-static void count_on(struct loop *l, void *arg)
+static void count_on(struct loop *l, struct loop_each *e)
 {
-	struct count_req *q = arg;
+	struct count_req *q = container_of(e, struct count_req, each);
 	struct worker *w = worker_of(l);
 	size_t n = 0;
 	/* a socket of a view of "/" counts as connected to "/" (7.1) */
@@ -309,8 +308,6 @@ static void count_on(struct loop *l, void *arg)
 			n += room_count(&w->nsps[k], q->names, q->nrooms, q->names + q->nrooms,
 					q->nexcept, (size_t)-1);
 	atomic_fetch_add(&q->found, n);
-	if (atomic_fetch_sub(&q->left, 1) == 1 && loop_post(q->origin, count_back, q) < 0)
-		pd_log(LOG_ERR, "socket count lost (out of memory)");
 }
 
 int app_count(struct loop *origin, size_t nsp_idx, const char *const *rooms, size_t nrooms,
@@ -322,7 +319,6 @@ int app_count(struct loop *origin, size_t nsp_idx, const char *const *rooms, siz
 	struct count_req *q = malloc(sizeof(*q) + names * sizeof(char *) + bytes);
 	if (q == NULL)
 		return -ENOMEM;
-	q->origin = origin;
 	q->nsp_idx = nsp_idx;
 	q->nrooms = nrooms;
 	q->nexcept = nexcept;
@@ -337,15 +333,8 @@ int app_count(struct loop *origin, size_t nsp_idx, const char *const *rooms, siz
 		q->names[i] = p;
 		p += len;
 	}
-	atomic_init(&q->left, g_broker.nloops);
 	atomic_init(&q->found, 0);
-	for (int i = 0; i < g_broker.nloops; i++) {
-		if (&g_broker.loops[i] == origin)
-			continue;
-		if (loop_post(&g_broker.loops[i], count_on, q) < 0)
-			atomic_fetch_sub(&q->left, 1); /* nothing counted there */
-	}
-	count_on(origin, q); /* last: the count may end here */
+	loop_each(&q->each, g_broker.loops, g_broker.nloops, origin, count_on, count_back, origin);
 	return 0;
 }
 

@@ -90,67 +90,35 @@ static int nsp_find(const char *name)
 
 /* ================= local queries, run on every loop ================= */
 
-/* Visit the sockets of n in any of rooms (all when nrooms 0) and in none
- * of except, once each, collected first so that fn may change rooms. */
+struct sock_vec {
+	struct sio_socket **v;
+	size_t n, cap;
+};
+
+static int collect_one(struct sio_socket *s, void *ud)
+{
+	struct sock_vec *sv = ud;
+	if (sv->n == sv->cap) {
+		size_t nc = sv->cap ? sv->cap * 2 : 16;
+		struct sio_socket **nv = realloc(sv->v, nc * sizeof(*nv));
+		if (nv == NULL)
+			return 1; /* out of memory: what we have */
+		sv->v = nv;
+		sv->cap = nc;
+	}
+	sv->v[sv->n++] = s;
+	return 0;
+}
+
+/* The sockets room_select picks, collected first so that the caller may
+ * change rooms or disconnect. */
 static size_t match_sockets(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 			    const char *const *except, size_t nexcept, struct sio_socket ***out)
 {
-	struct worker *w = n->w;
-	uint32_t ep = ++w->epoch;
-	if (ep == 0) {
-		for (struct sio_socket *s = n->head; s != NULL; s = s->nnext)
-			s->mark = 0;
-		ep = ++w->epoch;
-	}
-	struct sio_socket **v = NULL;
-	size_t nv = 0, cap = 0;
-#define PUSH(s)                                                                  \
-	do {                                                                     \
-		if ((s)->mark != ep) {                                           \
-			(s)->mark = ep;                                          \
-			if (nv == cap) {                                         \
-				size_t nc = cap ? cap * 2 : 16;                  \
-				struct sio_socket **nvv = realloc(v, nc * sizeof(*v)); \
-				if (nvv == NULL)                                 \
-					goto done;                               \
-				v = nvv;                                         \
-				cap = nc;                                        \
-			}                                                        \
-			v[nv++] = (s);                                           \
-		}                                                                \
-	} while (0)
-	for (size_t i = 0; i < nexcept; i++) {
-		struct hnode *h = hmap_get(&n->rooms, except[i], strlen(except[i]));
-		if (h != NULL) {
-			struct room *r = container_of(h, struct room, hn);
-			for (uint32_t k = 0; k < r->n; k++)
-				r->m[k]->mark = ep;
-		} else if ((h = hmap_get(&w->sockets, except[i], strlen(except[i]))) != NULL) {
-			struct sio_socket *s = container_of(h, struct sio_socket, hn);
-			if (s->nsp == n)
-				s->mark = ep;
-		}
-	}
-	if (nrooms == 0) {
-		for (struct sio_socket *s = n->head; s != NULL; s = s->nnext)
-			PUSH(s);
-	}
-	for (size_t i = 0; i < nrooms; i++) {
-		struct hnode *h = hmap_get(&n->rooms, rooms[i], strlen(rooms[i]));
-		if (h != NULL) {
-			struct room *r = container_of(h, struct room, hn);
-			for (uint32_t k = 0; k < r->n; k++)
-				PUSH(r->m[k]);
-		} else if ((h = hmap_get(&w->sockets, rooms[i], strlen(rooms[i]))) != NULL) {
-			struct sio_socket *s = container_of(h, struct sio_socket, hn);
-			if (s->nsp == n)
-				PUSH(s);
-		}
-	}
-#undef PUSH
-done:
-	*out = v;
-	return nv;
+	struct sock_vec sv = {NULL, 0, 0};
+	room_select(n, rooms, nrooms, except, nexcept, collect_one, &sv);
+	*out = sv.v;
+	return sv.n;
 }
 
 /* A list of strings out of a JSON array (borrowed from it). */
@@ -351,8 +319,8 @@ static json_t *merge_parts(const char *kind, json_t **parts, int n)
 typedef void (*gather_fn)(struct cluster *c, json_t *merged, void *ud);
 
 struct gather {
+	struct loop_each each;
 	struct cluster *c;
-	atomic_int left;
 	char kind[32];
 	json_t *arg;
 	gather_fn done;
@@ -361,9 +329,9 @@ struct gather {
 	json_t *parts[];
 };
 
-static void gather_finish(struct loop *l, void *p)
+static void gather_finish(struct loop *l, struct loop_each *e)
 {
-	struct gather *g = p;
+	struct gather *g = container_of(e, struct gather, each);
 	(void)l;
 	json_t *m = merge_parts(g->kind, g->parts, g->nparts);
 	for (int i = 0; i < g->nparts; i++)
@@ -375,22 +343,11 @@ static void gather_finish(struct loop *l, void *p)
 	c_release(c);
 }
 
-static void gather_part_done(struct gather *g)
+static void gather_on_loop(struct loop *l, struct loop_each *e)
 {
-	if (atomic_fetch_sub(&g->left, 1) != 1)
-		return;
-	if (loop_post(g->c->home, gather_finish, g) < 0) {
-		pd_log(LOG_ERR, "cluster query lost (out of memory) kind=%s", g->kind);
-		/* leak beats running home's callback on a foreign thread */
-	}
-}
-
-static void gather_on_loop(struct loop *l, void *p)
-{
-	struct gather *g = p;
+	struct gather *g = container_of(e, struct gather, each);
 	if (l->idx >= 0 && l->idx < g->nparts)
 		g->parts[l->idx] = local_query(worker_of(l), g->kind, g->arg);
-	gather_part_done(g);
 }
 
 /* Home loop: run kind on every loop, then done(merged) on home. arg stolen. */
@@ -408,12 +365,9 @@ static int gather_start(struct cluster *c, const char *kind, json_t *arg, gather
 	g->done = done;
 	g->ud = ud;
 	g->nparts = n;
-	atomic_init(&g->left, n + 1); /* +1: ours, dropped after posting */
 	c_hold(c);
-	for (int i = 0; i < n; i++)
-		if (loop_post(&g_broker.loops[i], gather_on_loop, g) < 0)
-			gather_part_done(g);
-	gather_part_done(g);
+	/* every part posted, home's too: a part may disconnect sockets */
+	loop_each(&g->each, g_broker.loops, n, NULL, gather_on_loop, gather_finish, c->home);
 	return 0;
 }
 
