@@ -123,7 +123,7 @@ json_t *adapter_local_part(struct worker *w, const struct adapter_query *q)
 {
 	if (q->kind == AK_STATS)
 		return part_stats(w);
-	if (q->nsp_idx >= g_broker.nnsps)
+	if (q->nsp_idx >= w->nnsps)
 		return NULL;
 	struct nsp_rt *n = &w->nsps[q->nsp_idx];
 	if (q->kind == AK_ROOMS || q->kind == AK_ALL_ROOMS)
@@ -151,9 +151,8 @@ json_t *adapter_local_part(struct worker *w, const struct adapter_query *q)
 	case AK_ONLINE:
 		out = json_array();
 		/* who is connected to "/" counts its views' sockets too (7.1) */
-		for (size_t k = 0; k < g_broker.nnsps; k++) {
-			if (k != n->idx &&
-			    (strcmp(n->def->name, "/") != 0 || !g_broker.nsps[k].view))
+		for (size_t k = 0; k < w->nnsps; k++) {
+			if (k != n->idx && (strcmp(n->def->name, "/") != 0 || !w->nsps[k].def->view))
 				continue;
 			sv.n = 0;
 			match_sockets(&w->nsps[k], rooms, nrooms, except, nexcept, &sv);
@@ -296,7 +295,7 @@ static int l_emit(struct adapter *a, struct loop *from, size_t nsp_idx, const ch
 		json_decref(data);
 		return -ENOMEM;
 	}
-	struct msg *m = sio_msg(SIO_EVENT, g_broker.nsps[nsp_idx].name, -1, data, NULL, 0);
+	struct msg *m = sio_msg(SIO_EVENT, worker_of(from)->nsps[nsp_idx].def->name, -1, data, NULL, 0);
 	if (m == NULL) {
 		json_decref(data);
 		return -ENOMEM;
@@ -333,9 +332,9 @@ static void lquery_each(struct loop *l, struct loop_each *e)
 	}
 	size_t n = 0;
 	/* a socket of a view of "/" counts as connected to "/" (7.1) */
-	int main = strcmp(g_broker.nsps[r->q.nsp_idx].name, "/") == 0;
-	for (size_t k = 0; k < g_broker.nnsps; k++)
-		if (k == r->q.nsp_idx || (main && g_broker.nsps[k].view))
+	int main = strcmp(w->nsps[r->q.nsp_idx].def->name, "/") == 0;
+	for (size_t k = 0; k < w->nnsps; k++)
+		if (k == r->q.nsp_idx || (main && w->nsps[k].def->view))
 			n += room_count(&w->nsps[k], r->q.rooms, r->q.nrooms, r->q.except,
 					r->q.nexcept, (size_t)-1);
 	atomic_fetch_add(&r->found, n);
@@ -378,9 +377,9 @@ static const char **names_copy(const char *const *v, size_t n, const char ***slo
 }
 
 /* A query with its own copy of q's strings. */
-static struct lquery *lquery_new(const struct adapter_query *q)
+static struct lquery *lquery_new(const struct worker *w, const struct adapter_query *q)
 {
-	size_t nparts = (size_t)g_broker.nloops;
+	size_t nparts = (size_t)w->nloops;
 	size_t names = q->nrooms + q->nexcept + q->ntargets + 1;
 	size_t bytes = names_bytes(q->rooms, q->nrooms) + names_bytes(q->except, q->nexcept) +
 		       names_bytes(q->targets, q->ntargets) + (q->id ? strlen(q->id) + 1 : 0);
@@ -414,13 +413,13 @@ static int l_count(struct adapter *a, struct loop *origin, size_t nsp_idx,
 				  .nrooms = nrooms,
 				  .except = (const char **)except,
 				  .nexcept = nexcept};
-	struct lquery *r = lquery_new(&q);
+	struct worker *w = worker_of(origin);
+	struct lquery *r = lquery_new(w, &q);
 	if (r == NULL)
 		return -ENOMEM;
 	r->count_fn = fn;
 	r->ud = ud;
-	loop_each(&r->each, g_broker.loops, g_broker.nloops, origin, lquery_each, lquery_done,
-		  origin);
+	loop_each(&r->each, w->loops, w->nloops, origin, lquery_each, lquery_done, origin);
 	return 0;
 }
 
@@ -428,14 +427,14 @@ static int l_query(struct adapter *a, struct loop *reply_on, const struct adapte
 		   adapter_result_fn fn, void *ud)
 {
 	(void)a;
-	struct lquery *r = lquery_new(q);
+	struct worker *w = worker_of(reply_on);
+	struct lquery *r = lquery_new(w, q);
 	if (r == NULL)
 		return -ENOMEM;
 	r->fn = fn;
 	r->ud = ud;
 	/* every part posted: a part may disconnect sockets */
-	loop_each(&r->each, g_broker.loops, g_broker.nloops, NULL, lquery_each, lquery_done,
-		  reply_on);
+	loop_each(&r->each, w->loops, w->nloops, NULL, lquery_each, lquery_done, reply_on);
 	return 0;
 }
 

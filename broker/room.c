@@ -154,7 +154,7 @@ static uint32_t next_epoch(struct nsp_rt *n)
 	struct worker *w = n->w;
 	uint32_t ep = ++w->epoch;
 	if (ep == 0) { /* wrapped: clear every mark once */
-		for (int k = 0; k < (int)g_broker.nnsps; k++)
+		for (size_t k = 0; k < w->nnsps; k++)
 			for (struct sio_socket *s = w->nsps[k].head; s != NULL; s = s->nnext)
 				s->mark = 0;
 		ep = ++w->epoch;
@@ -264,6 +264,7 @@ struct room_ev {
 	struct loop_each each; /* room_emit's fan-out to every loop */
 	atomic_int ref;
 	size_t nsp_idx;
+	const char *nsp; /* its name */
 	json_t *data;  /* NULL: no translation (m to the namespace only) */
 	int xlate;     /* data on "/": translated per dialect, views fed */
 	struct msg *m; /* the namespace's own encoding */
@@ -301,7 +302,7 @@ static struct msg *ev_msg(struct room_ev *e, int d)
 	int r = dia_out(dl, e->data, &out);
 	if (r < 0)
 		m = DROPPED;
-	else if (r == 1 && strcmp(dl->nsp, g_broker.nsps[e->nsp_idx].name) == 0)
+	else if (r == 1 && strcmp(dl->nsp, e->nsp) == 0)
 		m = msg_ref(e->m);
 	else if ((m = sio_msg(SIO_EVENT, dl->nsp, -1, r == 1 ? e->data : out, NULL, 0)) == NULL) {
 		json_decref(out);
@@ -359,8 +360,8 @@ static size_t deliver_ev(struct worker *w, struct room_ev *e)
 	size_t count = deliver_nsp(&w->nsps[e->nsp_idx], rooms, e->nrooms, except, e->nexcept, e);
 	if (!e->xlate)
 		return count;
-	for (size_t i = 0; i < g_broker.nnsps; i++)
-		if (g_broker.nsps[i].view && w->nsps[i].head != NULL)
+	for (size_t i = 0; i < w->nnsps; i++)
+		if (w->nsps[i].def->view && w->nsps[i].head != NULL)
 			count += deliver_nsp(&w->nsps[i], rooms, e->nrooms, except, e->nexcept, e);
 	return count;
 }
@@ -372,7 +373,7 @@ static const char *unalias(const char *name, char *buf)
 	return pd_room_unalias(name, buf, PD_ROOM_MAX) == 0 ? buf : name;
 }
 
-static struct room_ev *ev_new(size_t nsp_idx, const char *const *rooms, size_t nrooms,
+static struct room_ev *ev_new(const struct worker *w, size_t nsp_idx, const char *const *rooms, size_t nrooms,
 			      const char *const *except, size_t nexcept, struct msg *m,
 			      const json_t *data)
 {
@@ -385,9 +386,10 @@ static struct room_ev *ev_new(size_t nsp_idx, const char *const *rooms, size_t n
 		return NULL;
 	atomic_init(&e->ref, 1);
 	e->nsp_idx = nsp_idx;
+	e->nsp = w->nsps[nsp_idx].def->name;
 	e->m = msg_ref(m);
 	e->data = data != NULL ? json_incref((json_t *)data) : NULL;
-	e->xlate = data != NULL && strcmp(g_broker.nsps[nsp_idx].name, "/") == 0;
+	e->xlate = data != NULL && strcmp(e->nsp, "/") == 0;
 	e->nrooms = nrooms;
 	e->nexcept = nexcept;
 	e->names = (char **)(e + 1);
@@ -405,7 +407,7 @@ static struct room_ev *ev_new(size_t nsp_idx, const char *const *rooms, size_t n
 size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 		    const char *const *except, size_t nexcept, struct msg *m)
 {
-	struct room_ev *e = ev_new(n->idx, NULL, 0, NULL, 0, m, NULL);
+	struct room_ev *e = ev_new(n->w, n->idx, NULL, 0, NULL, 0, m, NULL);
 	if (e == NULL)
 		return 0;
 	size_t count = deliver_nsp(n, rooms, nrooms, except, nexcept, e);
@@ -429,11 +431,10 @@ int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, siz
 	      const char *offset)
 {
 	(void)offset; /* connection state recovery is not implemented yet */
-	struct room_ev *e = ev_new(nsp_idx, rooms, nrooms, except, nexcept, m, data);
+	struct room_ev *e = ev_new(self, nsp_idx, rooms, nrooms, except, nexcept, m, data);
 	if (e == NULL)
 		return -ENOMEM;
 	/* delivered here at once; the last loop to deliver frees e */
-	loop_each(&e->each, g_broker.loops, g_broker.nloops, self->loop, emit_each, emit_done,
-		  NULL);
+	loop_each(&e->each, self->loops, self->nloops, self->loop, emit_each, emit_done, NULL);
 	return 0;
 }

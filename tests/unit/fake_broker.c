@@ -68,6 +68,9 @@ void fb_init(int nloops)
 		struct worker *w = &g_broker.workers[i];
 		loop_init(l, i);
 		w->loop = l;
+		w->loops = g_broker.loops;
+		w->nloops = nloops;
+		w->nnsps = NDEFS;
 		l->data = w;
 		hmap_init(&w->sessions, sock_key);
 		hmap_init(&w->sockets, sock_key);
