@@ -12,6 +12,7 @@
 #include "msg.h"
 
 struct pd_jwt;
+struct broker;
 struct sio_nsp_def;
 struct nsp_rt;
 
@@ -42,6 +43,14 @@ struct metrics {
 
 struct worker {
 	struct loop *loop;
+	/* the process's loops, for a fan-out from this one (room_emit) */
+	struct loop *loops;
+	int nloops;
+	size_t nnsps; /* entries of nsps (g_broker.nnsps) */
+	/* the process's settings (g_broker), passed to the modules that read
+	 * them through their loop (eio.c), and its connection count */
+	const struct broker *cfg;
+	atomic_long *nconn;
 	struct hmap sessions; /* sid -> eio_session (this loop's sessions) */
 	struct hmap sockets;  /* Socket.IO socket id -> sio_socket */
 	struct nsp_rt *nsps;  /* one per namespace definition */

@@ -59,7 +59,7 @@ static void rearm(struct eio_session *s)
 		if (s->connect_by && s->connect_by < when)
 			when = s->connect_by;
 		if (s->soft_since) {
-			uint64_t t = s->soft_since + (uint64_t)g_broker.out_soft_ms;
+			uint64_t t = s->soft_since + (uint64_t)s->w->cfg->out_soft_ms;
 			if (t < when)
 				when = t;
 		}
@@ -96,7 +96,7 @@ static void finalize(struct eio_session *s)
 		http_poll_answer(s->poll, "6", 1);
 		s->poll = NULL;
 	}
-	atomic_fetch_sub(&g_broker.nconn, 1);
+	atomic_fetch_sub(w->nconn, 1);
 	loop_defer_free(w->loop, free_session, s);
 }
 
@@ -205,7 +205,7 @@ static void on_timer(struct loop_timer *t)
 		close_session(s, "connect timeout", WS_CLOSE_NORMAL, CLOSE_DRAIN);
 		return;
 	}
-	if (s->soft_since && now >= s->soft_since + (uint64_t)g_broker.out_soft_ms) {
+	if (s->soft_since && now >= s->soft_since + (uint64_t)s->w->cfg->out_soft_ms) {
 		METRIC_ADD(s->w, slow_disconnects, 1);
 		pd_log(LOG_WARNING, "eio slow reader disconnect sid=%s limit=soft", s->sid);
 		close_session(s, "slow reader", -1, CLOSE_NOW);
@@ -218,7 +218,7 @@ static void on_timer(struct loop_timer *t)
 			return;
 		}
 		s->wait_pong = 1;
-		s->hb_at = now + (uint64_t)g_broker.ping_timeout;
+		s->hb_at = now + (uint64_t)s->w->cfg->ping_timeout;
 		eio_send(s, m_ping);
 		if (s->state != EIO_S_OPEN)
 			return;
@@ -230,14 +230,14 @@ void eio_check_output(struct eio_session *s, size_t queued)
 {
 	if (s->state != EIO_S_OPEN)
 		return;
-	if (queued > g_broker.out_hard) {
+	if (queued > s->w->cfg->out_hard) {
 		METRIC_ADD(s->w, slow_disconnects, 1);
 		pd_log(LOG_WARNING, "eio slow reader disconnect sid=%s limit=hard queued=%zu", s->sid,
 		       queued);
 		close_session(s, "slow reader", -1, CLOSE_NOW);
 		return;
 	}
-	if (queued > g_broker.out_soft) {
+	if (queued > s->w->cfg->out_soft) {
 		if (s->soft_since == 0) {
 			pd_log(LOG_DEBUG, "eio output over soft limit sid=%s queued=%zu", s->sid, queued);
 			s->soft_since = s->w->loop->now;
@@ -285,8 +285,8 @@ struct eio_session *eio_session_new(struct worker *w, struct wsconn *ws, char *h
 	struct pd_buf b;
 	pd_buf_init(&b, 0);
 	*full = 0;
-	if (atomic_fetch_add(&g_broker.nconn, 1) >= g_broker.max_connections) {
-		atomic_fetch_sub(&g_broker.nconn, 1);
+	if (atomic_fetch_add(w->nconn, 1) >= w->cfg->max_connections) {
+		atomic_fetch_sub(w->nconn, 1);
 		*full = 1;
 		free(hs_token);
 		return NULL;
@@ -306,17 +306,17 @@ struct eio_session *eio_session_new(struct worker *w, struct wsconn *ws, char *h
 	if (hmap_put(&w->sessions, &s->hn, s->sid, EIO_SID_LEN) < 0)
 		goto fail;
 	uint64_t now = w->loop->now;
-	s->hb_at = now + (uint64_t)g_broker.ping_interval;
+	s->hb_at = now + (uint64_t)w->cfg->ping_interval;
 	if (eio_upper->connect_timeout)
-		s->connect_by = now + (uint64_t)g_broker.connect_timeout;
+		s->connect_by = now + (uint64_t)w->cfg->connect_timeout;
 	if (ws)
 		METRIC_ADD(w, conn_ws, 1);
 	else
 		METRIC_ADD(w, conn_polling, 1);
 	METRIC_ADD(w, sessions_total, 1);
 	if (pd_buf_append(&b, "0", 1) < 0 ||
-	    eio_open_json(&b, s->sid, ws == NULL, g_broker.ping_interval, g_broker.ping_timeout,
-			  g_broker.max_payload) < 0) {
+	    eio_open_json(&b, s->sid, ws == NULL, w->cfg->ping_interval, w->cfg->ping_timeout,
+			  w->cfg->max_payload) < 0) {
 		close_session(s, "out of memory", -1, CLOSE_NOW);
 		pd_buf_free(&b);
 		return NULL;
@@ -341,7 +341,7 @@ fail:
 	free(hs_token);
 	free(s);
 	pd_buf_free(&b);
-	atomic_fetch_sub(&g_broker.nconn, 1);
+	atomic_fetch_sub(w->nconn, 1);
 	return NULL;
 }
 
@@ -392,7 +392,7 @@ int eio_on_packet(struct eio_session *s, struct wsconn *from_ws, const struct ei
 	case EIO_PONG:
 		if (s->wait_pong) {
 			s->wait_pong = 0;
-			s->hb_at = s->w->loop->now + (uint64_t)g_broker.ping_interval;
+			s->hb_at = s->w->loop->now + (uint64_t)s->w->cfg->ping_interval;
 			rearm(s);
 		}
 		return 0;

@@ -538,6 +538,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		w->loop = l;
+		w->loops = g_broker.loops;
+		w->nloops = g_broker.nloops;
+		w->nnsps = g_broker.nnsps;
+		w->cfg = &g_broker;
+		w->nconn = &g_broker.nconn;
 		hmap_init(&w->sessions, eio_session_key);
 		l->data = w;
 	}

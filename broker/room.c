@@ -154,7 +154,7 @@ static uint32_t next_epoch(struct nsp_rt *n)
 	struct worker *w = n->w;
 	uint32_t ep = ++w->epoch;
 	if (ep == 0) { /* wrapped: clear every mark once */
-		for (int k = 0; k < (int)g_broker.nnsps; k++)
+		for (size_t k = 0; k < w->nnsps; k++)
 			for (struct sio_socket *s = w->nsps[k].head; s != NULL; s = s->nnext)
 				s->mark = 0;
 		ep = ++w->epoch;
@@ -177,38 +177,79 @@ static void mark_except(struct nsp_rt *n, const char *const *except, size_t nexc
 	}
 }
 
-size_t room_count(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
-		  const char *const *except, size_t nexcept, size_t max)
+size_t room_select(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
+		   const char *const *except, size_t nexcept, room_visit_fn fn, void *ud)
 {
 	uint32_t ep = next_epoch(n);
 	size_t count = 0;
 	mark_except(n, except, nexcept, ep);
 	if (nrooms == 0) {
-		for (struct sio_socket *s = n->head; s != NULL && count < max; s = s->nnext)
-			if (s->mark != ep) {
-				s->mark = ep;
+		for (struct sio_socket *s = n->head, *next; s != NULL; s = next) {
+			next = s->nnext; /* a visit may drop s (a slow reader's send) */
+			if (s->mark == ep)
+				continue;
+			s->mark = ep;
+			int rc = fn(s, ud);
+			if (rc >= 0)
 				count++;
-			}
+			if (rc > 0)
+				return count;
+		}
 		return count;
 	}
-	for (size_t i = 0; i < nrooms && count < max; i++) {
+	for (size_t i = 0; i < nrooms; i++) {
 		struct room *r = room_find(n, rooms[i]);
 		if (r == NULL) {
 			struct sio_socket *s = socket_by_id(n, rooms[i]);
 			if (s != NULL && s->mark != ep) {
 				s->mark = ep;
-				count++;
+				int rc = fn(s, ud);
+				if (rc >= 0)
+					count++;
+				if (rc > 0)
+					return count;
 			}
 			continue;
 		}
-		for (uint32_t k = 0; k < r->n && count < max; k++) {
-			if (r->m[k]->mark != ep) {
-				r->m[k]->mark = ep;
+		/* a visit can take a socket out of r (a slow reader closed, a
+		 * leave): walk from the end, where the swap-remove takes from */
+		for (uint32_t k = r->n; k > 0; k--) {
+			if (k > r->n)
+				continue;
+			struct sio_socket *s = r->m[k - 1];
+			if (s->mark == ep)
+				continue;
+			s->mark = ep;
+			int rc = fn(s, ud);
+			if (rc >= 0)
 				count++;
-			}
+			if (rc > 0)
+				return count;
+			if (room_find(n, rooms[i]) != r)
+				break; /* the room died with its last member */
 		}
 	}
 	return count;
+}
+
+struct count_visit {
+	size_t n, max;
+};
+
+static int count_one(struct sio_socket *s, void *ud)
+{
+	struct count_visit *c = ud;
+	(void)s;
+	return ++c->n >= c->max ? 1 : 0;
+}
+
+size_t room_count(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
+		  const char *const *except, size_t nexcept, size_t max)
+{
+	struct count_visit c = {0, max};
+	if (max == 0)
+		return 0;
+	return room_select(n, rooms, nrooms, except, nexcept, count_one, &c);
 }
 
 /* ---- one emit, encoded at most once per dialect ---- */
@@ -220,8 +261,10 @@ size_t room_count(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
  * a loop that loses the race drops its copy and uses the winner's, so
  * the bytes of one dialect are the same everywhere. */
 struct room_ev {
+	struct loop_each each; /* room_emit's fan-out to every loop */
 	atomic_int ref;
 	size_t nsp_idx;
+	const char *nsp; /* its name */
 	json_t *data;  /* NULL: no translation (m to the namespace only) */
 	int xlate;     /* data on "/": translated per dialect, views fed */
 	struct msg *m; /* the namespace's own encoding */
@@ -274,7 +317,7 @@ static struct msg *ev_msg(struct room_ev *e, int d)
 	int r = dia_out(dl, e->data, &out);
 	if (r < 0)
 		m = DROPPED;
-	else if (r == 1 && strcmp(dl->nsp, g_broker.nsps[e->nsp_idx].name) == 0)
+	else if (r == 1 && strcmp(dl->nsp, e->nsp) == 0)
 		m = msg_ref(e->m);
 	else if ((m = sio_msg(SIO_EVENT, dl->nsp, -1, r == 1 ? e->data : out, NULL, 0)) == NULL) {
 		json_decref(out);
@@ -311,49 +354,22 @@ static int send_ev(struct nsp_rt *n, struct sio_socket *s, struct room_ev *e)
 	return rc;
 }
 
+struct deliver_visit {
+	struct nsp_rt *n;
+	struct room_ev *e;
+};
+
+static int deliver_one(struct sio_socket *s, void *ud)
+{
+	struct deliver_visit *d = ud;
+	return send_ev(d->n, s, d->e) == 0 ? 0 : -1;
+}
+
 static size_t deliver_nsp(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 			  const char *const *except, size_t nexcept, struct room_ev *e)
 {
-	uint32_t ep = next_epoch(n);
-	size_t count = 0;
-	mark_except(n, except, nexcept, ep);
-	if (nrooms == 0) {
-		for (struct sio_socket *s = n->head, *next; s != NULL; s = next) {
-			next = s->nnext; /* a slow reader may be dropped by the send */
-			if (s->mark != ep) {
-				s->mark = ep;
-				if (send_ev(n, s, e) == 0)
-					count++;
-			}
-		}
-		return count;
-	}
-	for (size_t i = 0; i < nrooms; i++) {
-		struct room *r = room_find(n, rooms[i]);
-		if (r == NULL) {
-			struct sio_socket *s = socket_by_id(n, rooms[i]);
-			if (s != NULL && s->mark != ep) {
-				s->mark = ep;
-				if (send_ev(n, s, e) == 0)
-					count++;
-			}
-			continue;
-		}
-		/* a send can close a slow socket and shrink r: walk from the end */
-		for (uint32_t k = r->n; k > 0; k--) {
-			if (k > r->n)
-				continue;
-			struct sio_socket *s = r->m[k - 1];
-			if (s->mark == ep)
-				continue;
-			s->mark = ep;
-			if (send_ev(n, s, e) == 0)
-				count++;
-			if (room_find(n, rooms[i]) != r)
-				break; /* the room died with its last member */
-		}
-	}
-	return count;
+	struct deliver_visit d = {n, e};
+	return room_select(n, rooms, nrooms, except, nexcept, deliver_one, &d);
 }
 
 /* e on this loop: its namespace, and for an emit on "/" the view
@@ -365,8 +381,8 @@ static size_t deliver_ev(struct worker *w, struct room_ev *e)
 	size_t count = deliver_nsp(&w->nsps[e->nsp_idx], rooms, e->nrooms, except, e->nexcept, e);
 	if (!e->xlate)
 		return count;
-	for (size_t i = 0; i < g_broker.nnsps; i++)
-		if (g_broker.nsps[i].view && w->nsps[i].head != NULL)
+	for (size_t i = 0; i < w->nnsps; i++)
+		if (w->nsps[i].def->view && w->nsps[i].head != NULL)
 			count += deliver_nsp(&w->nsps[i], rooms, e->nrooms, except, e->nexcept, e);
 	return count;
 }
@@ -378,7 +394,7 @@ static const char *unalias(const char *name, char *buf)
 	return pd_room_unalias(name, buf, PD_ROOM_MAX) == 0 ? buf : name;
 }
 
-static struct room_ev *ev_new(size_t nsp_idx, const char *const *rooms, size_t nrooms,
+static struct room_ev *ev_new(const struct worker *w, size_t nsp_idx, const char *const *rooms, size_t nrooms,
 			      const char *const *except, size_t nexcept, struct msg *m,
 			      const json_t *data)
 {
@@ -391,9 +407,10 @@ static struct room_ev *ev_new(size_t nsp_idx, const char *const *rooms, size_t n
 		return NULL;
 	atomic_init(&e->ref, 1);
 	e->nsp_idx = nsp_idx;
+	e->nsp = w->nsps[nsp_idx].def->name;
 	e->m = msg_ref(m);
 	e->data = data != NULL ? json_incref((json_t *)data) : NULL;
-	e->xlate = data != NULL && strcmp(g_broker.nsps[nsp_idx].name, "/") == 0;
+	e->xlate = data != NULL && strcmp(e->nsp, "/") == 0;
 	e->nrooms = nrooms;
 	e->nexcept = nexcept;
 	e->names = (char **)(e + 1);
@@ -411,7 +428,7 @@ static struct room_ev *ev_new(size_t nsp_idx, const char *const *rooms, size_t n
 size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 		    const char *const *except, size_t nexcept, struct msg *m)
 {
-	struct room_ev *e = ev_new(n->idx, NULL, 0, NULL, 0, m, NULL);
+	struct room_ev *e = ev_new(n->w, n->idx, NULL, 0, NULL, 0, m, NULL);
 	if (e == NULL)
 		return 0;
 	size_t count = deliver_nsp(n, rooms, nrooms, except, nexcept, e);
@@ -419,11 +436,15 @@ size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 	return count;
 }
 
-static void on_post(struct loop *l, void *arg)
+static void emit_each(struct loop *l, struct loop_each *each)
 {
-	struct room_ev *e = arg;
-	deliver_ev(worker_of(l), e);
-	ev_unref(e);
+	deliver_ev(worker_of(l), container_of(each, struct room_ev, each));
+}
+
+static void emit_done(struct loop *l, struct loop_each *each)
+{
+	(void)l;
+	ev_unref(container_of(each, struct room_ev, each));
 }
 
 int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, size_t nrooms,
@@ -435,7 +456,7 @@ int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, siz
 	if (offset != NULL && offset[0] != '\0' && strlen(offset) < sizeof(((struct room_ev *)0)->off) &&
 	    (om = msg_splice_arg(m, offset)) != NULL)
 		m = om;
-	struct room_ev *e = ev_new(nsp_idx, rooms, nrooms, except, nexcept, m, data);
+	struct room_ev *e = ev_new(self, nsp_idx, rooms, nrooms, except, nexcept, m, data);
 	msg_unref(om);
 	if (e == NULL)
 		return -ENOMEM;
@@ -444,16 +465,7 @@ int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, siz
 		e->off_ms = strtoull(offset, &end, 10);
 		e->off_seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
 	}
-	for (int i = 0; i < g_broker.nloops; i++) {
-		if (&g_broker.loops[i] == self->loop)
-			continue;
-		atomic_fetch_add(&e->ref, 1);
-		if (loop_post(&g_broker.loops[i], on_post, e) < 0) {
-			pd_log(LOG_ERR, "room emit post failed (out of memory) loop=%d", i);
-			ev_unref(e);
-		}
-	}
-	deliver_ev(self, e);
-	ev_unref(e);
+	/* delivered here at once; the last loop to deliver frees e */
+	loop_each(&e->each, self->loops, self->nloops, self->loop, emit_each, emit_done, NULL);
 	return 0;
 }
