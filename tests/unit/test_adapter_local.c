@@ -250,11 +250,11 @@ START_TEST(test_presence)
 	json_decref(listed);
 
 	/* the last connection of a user goes: user:offline, once */
-	ck_assert_int_eq(ad->ops->pres_disconnect(ad, L0(), "A"), 0);
-	ck_assert_int_eq(ad->ops->pres_disconnect(ad, L0(), "A"), 0);
+	ck_assert_int_eq(ad->ops->pres_disconnect(ad, L0(), "A", 0), 0);
+	ck_assert_int_eq(ad->ops->pres_disconnect(ad, L0(), "A", 0), 0);
 	sync_loops();
 	ck_assert_uint_eq(fb_count(B, "user:offline"), 0);
-	ck_assert_int_eq(ad->ops->pres_disconnect(ad, L0(), "C"), 0);
+	ck_assert_int_eq(ad->ops->pres_disconnect(ad, L0(), "C", 0), 0);
 	sync_loops();
 	ck_assert_uint_eq(fb_count(B, "\"user:offline\",\"u1\""), 1);
 	ck_assert_int_eq(ad->ops->pres_roster(ad, "o1", L0(), on_list, NULL), -ENOTSUP);
