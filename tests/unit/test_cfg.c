@@ -82,7 +82,7 @@ START_TEST(test_table)
 			ck_assert_str_ne(pd_cfg_key_at(k, NULL, NULL), name);
 		i++;
 	}
-	ck_assert_uint_eq(i, 54);
+	ck_assert_uint_eq(i, 55);
 }
 END_TEST
 
