@@ -16,6 +16,7 @@
 #include "cluster.h"
 #include "dialect.h"
 #include "loop.h"
+#include "pd_cfg.h"
 #include "pd_emitter.h"
 #include "pd_keys.h"
 #include "pd_log.h"
@@ -79,7 +80,7 @@ struct rec_loop {
 struct recovery {
 	struct cluster *c;
 	struct loop *home;
-	long window_ms, max_events;
+	long window_ms, max_events, grace_ms;
 	struct rec_nsp *ns;
 	struct rec_wait *waits;
 	struct rec_loop *loops;
@@ -496,7 +497,7 @@ void recovery_socket_closed(struct recovery *r, struct sio_socket *s, const char
 	char key[PD_KEYS_MAX];
 	if (recovery_reason_keeps(reason)) {
 		persist(r, s);
-		s->rec_keep_ms = (uint32_t)r->window_ms; /* presence keeps it too */
+		s->rec_keep_ms = (uint32_t)r->grace_ms; /* presence keeps it a while */
 		return;
 	}
 	if (pd_keys_recovery_session(key, sizeof(key), cluster_key(r->c), s->pid) == 0) {
@@ -749,7 +750,7 @@ int recovery_connect(struct recovery *r, struct sio_client *c, size_t nsp_idx,
 
 /* ---------------- life ---------------- */
 
-struct recovery *recovery_new(struct cluster *c, long window_ms, long max_events)
+struct recovery *recovery_new(struct cluster *c, long window_ms, long max_events, long grace_ms)
 {
 	struct recovery *r = calloc(1, sizeof(*r));
 	if (r == NULL)
@@ -758,6 +759,7 @@ struct recovery *recovery_new(struct cluster *c, long window_ms, long max_events
 	r->home = cluster_home(c);
 	r->window_ms = window_ms;
 	r->max_events = max_events;
+	r->grace_ms = grace_ms < window_ms ? grace_ms : window_ms;
 	r->ns = calloc(g_broker.nnsps ? g_broker.nnsps : 1, sizeof(*r->ns));
 	r->loops = calloc((size_t)g_broker.nloops, sizeof(*r->loops));
 	if (r->ns == NULL || r->loops == NULL) {
@@ -778,12 +780,13 @@ struct recovery *recovery_new(struct cluster *c, long window_ms, long max_events
 
 int recovery_setup(struct cluster *c, const struct pd_cfg *cfg, char *err, size_t errlen)
 {
-	long window, max;
-	if (pd_emitter_recovery_cfg(cfg, &window, &max, NULL, err, errlen) != 0)
+	long window, max, grace;
+	if (pd_emitter_recovery_cfg(cfg, &window, &max, NULL, err, errlen) != 0 ||
+	    pd_cfg_get_long(cfg, "recovery_presence_grace", 0, 86400000, &grace, err, errlen) != 0)
 		return -1;
 	if (window == 0)
 		return 0;
-	if ((g_broker.recovery = recovery_new(c, window, max)) == NULL) {
+	if ((g_broker.recovery = recovery_new(c, window, max, grace)) == NULL) {
 		snprintf(err, errlen, "connection state recovery: out of memory");
 		return -1;
 	}

@@ -43,9 +43,10 @@ struct recovery_stats {
 	uint64_t recovered, missed, replayed, caught_up;
 };
 
-/* On the cluster's home loop before the loops run. window_ms > 0. NULL on
- * ENOMEM. Registers the cluster's recovery hooks. */
-struct recovery *recovery_new(struct cluster *c, long window_ms, long max_events);
+/* On the cluster's home loop before the loops run. window_ms > 0;
+ * grace_ms: how long a dropped socket still counts in presence (capped at
+ * window_ms). NULL on ENOMEM. Registers the cluster's recovery hooks. */
+struct recovery *recovery_new(struct cluster *c, long window_ms, long max_events, long grace_ms);
 /* Arm the per-loop session timers (posts to every loop). 0 or -ENOMEM. */
 int recovery_start(struct recovery *r);
 /* From the configuration (pd_emitter_recovery_cfg): g_broker.recovery

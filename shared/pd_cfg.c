@@ -87,6 +87,8 @@ static const struct key keys[] = {
 	 "milliseconds a dropped socket's session can be recovered; 0 = no recovery"},
 	{"recovery_max_events", "10000", K_INT,
 	 "events kept per namespace for connection state recovery (Valkey stream)"},
+	{"recovery_presence_grace", "10000", K_INT,
+	 "milliseconds a dropped socket still counts in presence (no user:offline)"},
 	{"grant_cache_seconds", "10", K_INT, "seconds the broker caches a ticket access check"},
 	{"db_threads", "2", K_INT, "broker threads doing database work"},
 	{"rate_typing_start", "10/10", K_RATE, "typing:start events per seconds, per socket"},

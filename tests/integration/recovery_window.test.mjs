@@ -5,7 +5,10 @@
 //      again; pushdesk_broker_recovery_missed_total counts it;
 //   2. a client's own disconnect() forgets the session: connect() again is
 //      no recovery either;
-//   3. one back within the window is recovered (the counters move).
+//   3. one back within the window is recovered (the counters move);
+//   4. bad input: another user's pid and offset restore nothing (a new
+//      session, counted as missed), a malformed pid or offset is a plain
+//      connect.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { T, world, client, outcome, closeAll, sleep, brokerConfig } from './lib/rt.mjs';
@@ -98,4 +101,33 @@ test('disconnect() by the client forgets the session; within the window it recov
   assert.equal(await metric(B.adminUrl, 'recovery_sessions_recovered_total'), rec0 + 1);
   s.disconnect();
   s2.disconnect();
+});
+
+test('another user\'s pid, or a malformed pid or offset: a new session', T, async () => {
+  const victim = w.user('customer');
+  const thief = w.user('customer');
+  const v = client(victim, { url: B.url });
+  const run = `steal-${Date.now()}`;
+  const { pub } = await warm(v, victim, run, 3);
+  const { id, _pid: pid, _lastOffset: offset } = v;
+  assert.match(String(offset), /^\d+-\d+$/, 'the victim has an offset');
+  v.io.engine.close(); // its session is kept for the window
+  await sleep(300);
+  const missed0 = await metric(B.adminUrl, 'recovery_missed_total');
+  const t = client(thief, { url: B.url, auth: { token: thief.token, pid, offset } });
+  const got = ticks(t, run).got;
+  assert.ok((await outcome(t)).ok, 'the thief connects');
+  assert.notEqual(t.id, id, 'not the victim\'s socket id');
+  assert.equal(await metric(B.adminUrl, 'recovery_missed_total'), missed0 + 1, 'refused, counted as missed');
+  await sleep(500);
+  await pub.stop();
+  assert.deepEqual(got, [], 'none of the victim\'s events replayed or delivered');
+  for (const [p, o] of [['x', offset], [pid, 'not-an-offset'], [42, offset], [pid, '1-2-3']]) {
+    const u = client(thief, { url: B.url, auth: { token: thief.token, pid: p, offset: o } });
+    assert.ok((await outcome(u)).ok, `connects with pid ${p} offset ${o}`);
+    assert.notEqual(u.id, id);
+    u.disconnect();
+  }
+  assert.equal(await metric(B.adminUrl, 'recovery_missed_total'), missed0 + 1, 'malformed ones are no recovery attempt');
+  t.disconnect();
 });
