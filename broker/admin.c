@@ -7,11 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "adapter.h"
 #include "app.h"
 #include "broker.h"
-#include "cluster.h"
 #include "dbpool.h"
-#include "presence.h"
 #include "http.h"
 #include "pd_buf.h"
 #include "pd_log.h"
@@ -29,8 +28,8 @@ static unsigned long long sum_at(size_t off)
 }
 #define SUM(field) sum_at(offsetof(struct metrics, field))
 
-static void counter(struct pd_buf *b, const char *name, const char *help, const char *type,
-		    unsigned long long v)
+void admin_counter(struct pd_buf *b, const char *name, const char *help, const char *type,
+		   unsigned long long v)
 {
 	pd_buf_printf(b, "# HELP pushdesk_broker_%s %s\n# TYPE pushdesk_broker_%s %s\n"
 			 "pushdesk_broker_%s %llu\n",
@@ -130,27 +129,27 @@ static int metrics_text(struct pd_buf *b)
 		pd_buf_printf(b, "pushdesk_broker_rooms{namespace=\"%s\"} %zu\n",
 			      g_broker.nsps[k].name, n);
 	}
-	counter(b, "namespaces", "Namespaces served.", "gauge", g_broker.nnsps);
-	counter(b, "loops", "Event loops.", "gauge", (unsigned long long)g_broker.nloops);
-	counter(b, "sessions_total", "Engine.IO sessions opened.", "counter", SUM(sessions_total));
-	counter(b, "messages_received_total", "Engine.IO message packets received.", "counter",
+	admin_counter(b, "namespaces", "Namespaces served.", "gauge", g_broker.nnsps);
+	admin_counter(b, "loops", "Event loops.", "gauge", (unsigned long long)g_broker.nloops);
+	admin_counter(b, "sessions_total", "Engine.IO sessions opened.", "counter", SUM(sessions_total));
+	admin_counter(b, "messages_received_total", "Engine.IO message packets received.", "counter",
 		SUM(events_in));
-	counter(b, "events_sent_total", "Socket.IO packets written to sockets.", "counter",
+	admin_counter(b, "events_sent_total", "Socket.IO packets written to sockets.", "counter",
 		SUM(events_out));
-	counter(b, "websocket_writes_total",
+	admin_counter(b, "websocket_writes_total",
 		"Write system calls to WebSocket clients (frames queued in one loop turn leave "
 		"together).",
 		"counter", SUM(ws_writes));
-	counter(b, "bytes_received_total", "Bytes read from clients.", "counter", SUM(bytes_in));
-	counter(b, "bytes_sent_total", "Bytes written to clients.", "counter", SUM(bytes_out));
-	counter(b, "slow_reader_disconnects_total",
+	admin_counter(b, "bytes_received_total", "Bytes read from clients.", "counter", SUM(bytes_in));
+	admin_counter(b, "bytes_sent_total", "Bytes written to clients.", "counter", SUM(bytes_out));
+	admin_counter(b, "slow_reader_disconnects_total",
 		"Connections closed because their output queue passed a limit.", "counter",
 		SUM(slow_disconnects));
-	counter(b, "ping_timeouts_total", "Connections closed for a missing pong.", "counter",
+	admin_counter(b, "ping_timeouts_total", "Connections closed for a missing pong.", "counter",
 		SUM(ping_timeouts));
-	counter(b, "protocol_errors_total", "Connections closed for a protocol error.", "counter",
+	admin_counter(b, "protocol_errors_total", "Connections closed for a protocol error.", "counter",
 		SUM(protocol_errors));
-	counter(b, "rate_limited_total", "Client events refused by a rate limit.", "counter",
+	admin_counter(b, "rate_limited_total", "Client events refused by a rate limit.", "counter",
 		SUM(rate_limited));
 	double in_ps, out_ps;
 	rates(&in_ps, &out_ps);
@@ -164,9 +163,7 @@ static int metrics_text(struct pd_buf *b)
 			 "pushdesk_broker_events_sent_per_second %.3f\n",
 		      RATE_WINDOW, in_ps, RATE_WINDOW, out_ps);
 	delivery_histogram(b);
-	const char *vs = g_app.cluster == NULL	       ? "none"
-			 : cluster_is_up(g_app.cluster) ? "up"
-							: "down";
+	const char *vs = adapter_state(g_app.adapter);
 	pd_buf_printf(b, "# HELP pushdesk_broker_valkey_state Valkey connection state (1 for the "
 			 "current one; none = no valkey_url).\n"
 			 "# TYPE pushdesk_broker_valkey_state gauge\n");
@@ -177,44 +174,18 @@ static int metrics_text(struct pd_buf *b)
 	if (g_app.db != NULL) {
 		struct dbpool_stats d;
 		dbpool_get_stats(g_app.db, &d);
-		counter(b, "db_jobs_total", "Database jobs accepted.", "counter", d.submitted);
-		counter(b, "db_jobs_refused_total", "Database jobs refused (queue full, stopping).",
+		admin_counter(b, "db_jobs_total", "Database jobs accepted.", "counter", d.submitted);
+		admin_counter(b, "db_jobs_refused_total", "Database jobs refused (queue full, stopping).",
 			"counter", d.refused);
-		counter(b, "db_jobs_unavailable_total",
+		admin_counter(b, "db_jobs_unavailable_total",
 			"Database jobs answered unavailable (database down).", "counter", d.unavailable);
-		counter(b, "db_reconnects_total", "Database connections (re)opened.", "counter",
+		admin_counter(b, "db_reconnects_total", "Database connections (re)opened.", "counter",
 			d.reconnects);
-		counter(b, "db_queue", "Database jobs waiting.", "gauge", d.queued);
-		counter(b, "db_connected", "Database threads holding a working connection.", "gauge",
+		admin_counter(b, "db_queue", "Database jobs waiting.", "gauge", d.queued);
+		admin_counter(b, "db_connected", "Database threads holding a working connection.", "gauge",
 			(unsigned long long)d.connected);
 	}
-	if (g_app.cluster != NULL) {
-		struct cluster_stats c;
-		cluster_get_stats(g_app.cluster, &c);
-		counter(b, "valkey_up", "1 while Valkey is reachable.", "gauge",
-			(unsigned long long)cluster_is_up(g_app.cluster));
-		counter(b, "cluster_brokers", "Live brokers at the last lease renewal.", "gauge",
-			(unsigned long long)cluster_server_count(g_app.cluster));
-		counter(b, "cluster_published_total", "Room emits published to other servers.",
-			"counter", c.published);
-		counter(b, "cluster_publish_dropped_total",
-			"Room emits not published (Valkey down).", "counter", c.publish_dropped);
-		counter(b, "cluster_received_total", "Broadcasts received from other servers.",
-			"counter", c.received);
-		counter(b, "cluster_requests_timed_out_total",
-			"Cross-broker queries that ended without every answer.", "counter",
-			c.requests_timed_out);
-	}
-	if (g_app.presence != NULL) {
-		struct presence_stats p;
-		presence_get_stats(g_app.presence, &p);
-		counter(b, "presence_connections", "Connections this broker keeps in presence.",
-			"gauge", p.local_conns);
-		counter(b, "presence_online_total", "user:online events emitted by this broker.",
-			"counter", p.online_emitted);
-		counter(b, "presence_offline_total", "user:offline events emitted by this broker.",
-			"counter", p.offline_emitted);
-	}
+	g_app.adapter->ops->metrics(g_app.adapter, b);
 	return b->data != NULL ? 0 : -1;
 }
 
@@ -239,11 +210,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (strcmp(url, "/healthz") == 0) {
 		/* liveness: 200 while the loops run; the dependencies are named */
 		char body[128];
+		const char *vs = adapter_state(g_app.adapter);
 		int n = snprintf(body, sizeof(body), "{\"status\":\"ok\",\"db\":\"%s\",\"valkey\":\"%s\"}",
 				 g_app.db == NULL ? "none" : dbpool_up(g_app.db) ? "ok" : "down",
-				 g_app.cluster == NULL		  ? "none"
-				 : cluster_is_up(g_app.cluster) ? "ok"
-								: "down");
+				 strcmp(vs, "up") == 0 ? "ok" : vs);
 		return http_reply(c, MHD_HTTP_OK, "application/json", body, (size_t)n);
 	}
 	if (strcmp(url, "/metrics") == 0) {

@@ -6,7 +6,14 @@
 
 #include "loop.h"
 
+struct pd_buf;
+
 /* 0, or -1 with err filled. */
 int admin_start(struct loop *l, const char *addr, char *err, size_t errlen);
+
+/* One metric line set (HELP, TYPE, value) named pushdesk_broker_<name>:
+ * for the adapters' own lines of /metrics. */
+void admin_counter(struct pd_buf *b, const char *name, const char *help, const char *type,
+		   unsigned long long v);
 
 #endif

@@ -2,22 +2,21 @@
  * serves the helpdesk's client events (contract 3.1) under per-socket rate
  * limits (3.3); "/dashboard" admits admins and pushes metrics (3.2). This
  * file holds the namespace table, the event dispatch, the process-wide
- * services (database pool, cluster, presence) and the helpers the h_*.c
+ * services (database pool, adapter) and the helpers the h_*.c
  * handlers share. */
 #include "app.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter.h"
 #include "auth.h"
 #include "cluster.h"
 #include "dashboard.h"
 #include "pd_cfg.h"
 #include "pd_log.h"
-#include "presence.h"
 #include "room.h"
 #include "typing.h"
 
@@ -45,11 +44,17 @@ int app_setup(const struct pd_cfg *cfg, struct loop *home, char *err, size_t err
 		return -1;
 	}
 	int normal = g_broker.profile == PROFILE_NORMAL;
-	if (!normal && g_broker.profile != PROFILE_BENCH)
-		return 0;
 	int dash = sio_nsp_index("/dashboard"), main = sio_nsp_index("/");
 	g_app.dash_idx = dash >= 0 ? (size_t)dash : (size_t)-1;
 	g_app.main_idx = main >= 0 ? (size_t)main : 0;
+	if (!normal && g_broker.profile != PROFILE_BENCH) {
+		/* the protocol profiles: this process's rooms only */
+		if ((g_app.adapter = adapter_local_new(g_app.main_idx)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		return 0;
+	}
 	if ((g_app.dialect = dia_find(pd_cfg_get(cfg, "dialect"))) < 0) {
 		snprintf(err, errlen, "dialect: unknown vocabulary \"%.64s\"", pd_cfg_get(cfg, "dialect"));
 		return -1;
@@ -71,33 +76,30 @@ int app_setup(const struct pd_cfg *cfg, struct loop *home, char *err, size_t err
 		    .key = pd_cfg_get(cfg, "adapter_key"),
 		    .lease_ttl_ms = lease * 1000,
 		    .request_timeout_ms = reqto,
+		    .nsps = g_broker.nsps,
+		    .nnsps = g_broker.nnsps,
+		    .loops = g_broker.loops,
+		    .workers = g_broker.workers,
+		    .nloops = g_broker.nloops,
 		};
-		g_app.cluster = cluster_new(home, &cc, e, sizeof(e));
-		if (g_app.cluster == NULL) {
-			snprintf(err, errlen, "valkey: %s", e);
-			return -1;
-		}
-		if (normal && (g_app.presence = presence_new(g_app.cluster, ptl * 1000, 0)) == NULL) {
-			snprintf(err, errlen, "presence: out of memory");
-			return -1;
-		}
-	} else if (normal) {
+		g_app.adapter = adapter_valkey_new(home, &cc, normal, ptl * 1000, g_app.main_idx, err,
+						   errlen);
+		return g_app.adapter != NULL ? 0 : -1;
+	}
+	if (normal)
 		pd_log(LOG_WARNING, "valkey_url is empty: one broker, rooms and presence in memory "
 				    "(other brokers see none of them)");
+	if ((g_app.adapter = adapter_local_new(g_app.main_idx)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
 	return 0;
 }
 
 int app_start(char *err, size_t errlen)
 {
-	if (g_app.cluster != NULL && cluster_start(g_app.cluster) < 0) {
-		snprintf(err, errlen, "cannot start the Valkey connection");
+	if (g_app.adapter != NULL && g_app.adapter->ops->start(g_app.adapter, err, errlen) < 0)
 		return -1;
-	}
-	if (g_app.presence != NULL && presence_start(g_app.presence) < 0) {
-		snprintf(err, errlen, "cannot start presence");
-		return -1;
-	}
 	if (g_broker.profile == PROFILE_NORMAL && g_app.dash_idx != (size_t)-1 &&
 	    dashboard_start(&g_broker.loops[0]) < 0) {
 		snprintf(err, errlen, "cannot start the dashboard timer");
@@ -111,23 +113,17 @@ long app_stop(void)
 	dashboard_stop();
 	if (g_app.db != NULL)
 		dbpool_shutdown(g_app.db);
-	if (g_app.cluster != NULL) {
-		cluster_stop(g_app.cluster);
-		return 200; /* let the lease DEL and the last presence writes leave */
-	}
-	return 0;
+	return g_app.adapter != NULL ? g_app.adapter->ops->stop(g_app.adapter) : 0;
 }
 
 void app_fini(void)
 {
 	dashboard_fini();
-	h_presence_fini();
-	presence_free(g_app.presence);
-	cluster_free(g_app.cluster);
+	if (g_app.adapter != NULL)
+		g_app.adapter->ops->free(g_app.adapter);
 	dbpool_free(g_app.db);
 	dbq_grants_free(g_app.grants);
-	g_app.presence = NULL;
-	g_app.cluster = NULL;
+	g_app.adapter = NULL;
 	g_app.db = NULL;
 	g_app.grants = NULL;
 }
@@ -137,24 +133,8 @@ void app_fini(void)
 int app_emit(struct loop *from, size_t nsp_idx, const char *const *rooms, size_t nrooms,
 	     const char *const *except, size_t nexcept, const char *event, const json_t *payload)
 {
-	if (g_app.cluster != NULL)
-		return cluster_emit(g_app.cluster, from, nsp_idx, rooms, nrooms, except, nexcept,
-				    event, payload);
-	json_t *data = json_pack("[s]", event);
-	if (data == NULL || (payload != NULL && json_array_append(data, (json_t *)payload) < 0)) {
-		json_decref(data);
-		return -ENOMEM;
-	}
-	struct msg *m = sio_msg(SIO_EVENT, g_broker.nsps[nsp_idx].name, -1, data, NULL, 0);
-	if (m == NULL) {
-		json_decref(data);
-		return -ENOMEM;
-	}
-	/* room_emit translates data per dialect: it must outlive the call */
-	int rc = room_emit(worker_of(from), nsp_idx, rooms, nrooms, except, nexcept, m, data, NULL);
-	msg_unref(m);
-	json_decref(data);
-	return rc;
+	return adapter_emit(g_app.adapter, from, nsp_idx, rooms, nrooms, except, nexcept, event,
+			    payload);
 }
 
 static void mark_done(struct loop *l, void *arg, enum pd_err st)
@@ -172,7 +152,7 @@ void app_publish(struct loop *from, const struct dbq_event *ev, size_t nev)
 	struct dbq_outbox_mark *q = NULL;
 	/* Valkey down: delivered here, left unpublished for the API's relay
 	 * (clients drop the duplicate by eventId) */
-	int mark = g_app.db != NULL && (g_app.cluster == NULL || cluster_is_up(g_app.cluster));
+	int mark = g_app.db != NULL && strcmp(adapter_state(g_app.adapter), "down") != 0;
 	if (mark && nev > 0)
 		q = calloc(1, sizeof(*q));
 	for (size_t i = 0; i < nev; i++) {
@@ -280,75 +260,6 @@ int app_submit(struct sio_socket *s, long long ack_id, dbpool_job_fn run, dbpool
 	return 0;
 }
 
-/* One count shared by every loop; names copied after the struct. */
-struct count_req {
-	struct loop *origin;
-	size_t nsp_idx, nrooms, nexcept;
-	atomic_int left;
-	atomic_size_t found;
-	app_count_fn fn;
-	void *ud;
-	const char **names; /* rooms then except */
-};
-
-static void count_back(struct loop *l, void *arg)
-{
-	struct count_req *q = arg;
-	q->fn(l, atomic_load(&q->found), q->ud);
-	free(q);
-}
-
-static void count_on(struct loop *l, void *arg)
-{
-	struct count_req *q = arg;
-	struct worker *w = worker_of(l);
-	size_t n = 0;
-	/* a socket of a view of "/" counts as connected to "/" (7.1) */
-	for (size_t k = 0; k < g_broker.nnsps; k++)
-		if (k == q->nsp_idx || (q->nsp_idx == g_app.main_idx && g_broker.nsps[k].view))
-			n += room_count(&w->nsps[k], q->names, q->nrooms, q->names + q->nrooms,
-					q->nexcept, (size_t)-1);
-	atomic_fetch_add(&q->found, n);
-	if (atomic_fetch_sub(&q->left, 1) == 1 && loop_post(q->origin, count_back, q) < 0)
-		pd_log(LOG_ERR, "socket count lost (out of memory)");
-}
-
-int app_count(struct loop *origin, size_t nsp_idx, const char *const *rooms, size_t nrooms,
-	      const char *const *except, size_t nexcept, app_count_fn fn, void *ud)
-{
-	size_t names = nrooms + nexcept, bytes = 0;
-	for (size_t i = 0; i < names; i++)
-		bytes += strlen(i < nrooms ? rooms[i] : except[i - nrooms]) + 1;
-	struct count_req *q = malloc(sizeof(*q) + names * sizeof(char *) + bytes);
-	if (q == NULL)
-		return -ENOMEM;
-	q->origin = origin;
-	q->nsp_idx = nsp_idx;
-	q->nrooms = nrooms;
-	q->nexcept = nexcept;
-	q->fn = fn;
-	q->ud = ud;
-	q->names = (const char **)(q + 1);
-	char *p = (char *)(q->names + names);
-	for (size_t i = 0; i < names; i++) {
-		const char *src = i < nrooms ? rooms[i] : except[i - nrooms];
-		size_t len = strlen(src) + 1;
-		memcpy(p, src, len);
-		q->names[i] = p;
-		p += len;
-	}
-	atomic_init(&q->left, g_broker.nloops);
-	atomic_init(&q->found, 0);
-	for (int i = 0; i < g_broker.nloops; i++) {
-		if (&g_broker.loops[i] == origin)
-			continue;
-		if (loop_post(&g_broker.loops[i], count_on, q) < 0)
-			atomic_fetch_sub(&q->left, 1); /* nothing counted there */
-	}
-	count_on(origin, q); /* last: the count may end here */
-	return 0;
-}
-
 const char *app_id_arg(const json_t *payload, const char *key)
 {
 	if (json_is_string(payload))
@@ -438,8 +349,8 @@ static void main_disconnect(struct sio_socket *s, const char *reason)
 	if (a == NULL)
 		return;
 	typing_stop_all(s);
-	if (a->chatting[0] != '\0' && g_app.presence != NULL)
-		presence_set_info(g_app.presence, a->who.id, "chattingWith", "");
+	if (a->chatting[0] != '\0')
+		g_app.adapter->ops->pres_set_info(g_app.adapter, a->who.id, "chattingWith", "");
 	h_room_typing_fini(s);
 	h_room_disconnect(s);
 	h_presence_disconnect(s);

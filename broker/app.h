@@ -3,8 +3,9 @@
  * profiles (contract 6) are in profiles.c.
  *
  * The main profile's process-wide services live in g_app: the database pool
- * (database_url), the cluster and presence (valkey_url), the rate rules.
- * Each may be absent: a handler that needs a missing one answers INTERNAL. */
+ * (database_url; when absent, a handler that needs it answers INTERNAL),
+ * the adapter (adapter.h: rooms and presence, Valkey's with valkey_url,
+ * else this process's), the rate rules. */
 #ifndef PD_APP_H
 #define PD_APP_H
 
@@ -19,8 +20,7 @@
 #include "sio.h"
 
 struct pd_cfg;
-struct cluster;
-struct presence;
+struct adapter;
 struct typing_slot;
 struct room_typing;
 
@@ -39,8 +39,7 @@ extern const struct eio_ops echo_eio_ops;
 struct app {
 	struct dbpool *db;         /* NULL without database_url */
 	struct dbq_grants *grants; /* with db */
-	struct cluster *cluster;   /* NULL without valkey_url */
-	struct presence *presence; /* with cluster, main profile */
+	struct adapter *adapter;   /* every profile, once app_setup ran */
 	struct rl_rule rate_typing, rate_send, rate_status, rate_default;
 	long typing_timeout_ms, dashboard_interval_ms;
 	size_t dash_idx; /* index of "/dashboard" in g_broker.nsps */
@@ -57,7 +56,6 @@ struct app_sock {
 	int who_ok;                 /* who holds UUIDs and a known role */
 	char focus[DBQ_ID];         /* chat:focus ticket, "" when none */
 	char chatting[DBQ_ID];      /* chat:focus {partnerId} (7.3), "" when none */
-	char status[8];             /* presence:status without Valkey; "" = online */
 	struct typing_slot *typing; /* NULL until the first typing:start */
 	struct room_typing *room_typing; /* typing in a free room (h_room.c) */
 	int dash;                   /* counted in the dashboard registry */
@@ -67,15 +65,15 @@ struct app_sock {
 
 /* ---- life cycle (main.c) ---- */
 
-/* Read the rate and timing keys, and for the main and bench profiles
- * create what is configured: the pool (main profile only), the cluster
- * and presence (presence: main profile only). Loops initialised, not yet
+/* Read the rate and timing keys, make the adapter (Valkey's for the main
+ * and bench profiles with valkey_url, presence in it for the main one),
+ * and the pool (main profile, database_url). Loops initialised, not yet
  * running. 0, or -1 with err. */
 int app_setup(const struct pd_cfg *cfg, struct loop *home, char *err, size_t errlen);
-/* Start the cluster, presence and the dashboard timer (home loop, before
+/* Start the adapter and the dashboard timer (home loop, before
  * it runs). 0 or -1 with err. */
 int app_start(char *err, size_t errlen);
-/* Home loop, once every socket is closed: leave the cluster, stop taking
+/* Home loop, once every socket is closed: stop the adapter, stop taking
  * database jobs. Returns ms to wait before stopping the loop. */
 long app_stop(void);
 /* After every loop stopped: free what app_setup made. */
@@ -83,8 +81,9 @@ void app_fini(void);
 
 /* ---- helpers for the handlers ---- */
 
-/* Emit event(payload) to rooms of namespace nsp_idx on every loop and, with
- * a cluster, every broker. payload borrowed (NULL: no argument). */
+/* Emit event(payload) to rooms of namespace nsp_idx through the adapter:
+ * every loop and, with Valkey, every broker. payload borrowed (NULL: no
+ * argument). */
 int app_emit(struct loop *from, size_t nsp_idx, const char *const *rooms, size_t nrooms,
 	     const char *const *except, size_t nexcept, const char *event, const json_t *payload);
 /* Deliver committed outbox rows (dbq_event) and mark them published. */
@@ -107,12 +106,6 @@ void app_ok(struct sio_socket *s, long long ack_id, json_t *fields);
 size_t app_emit_nsp(const struct sio_socket *s);
 /* The error code name of s's dialect for a bad presence status. */
 const char *app_status_error(const struct sio_socket *s);
-/* Count, on every loop of this broker, the sockets of namespace nsp_idx in
- * any of rooms (names are socket ids too) and in none of except; fn runs on
- * origin with the total. Names are copied. 0, or -ENOMEM (fn not called). */
-typedef void (*app_count_fn)(struct loop *l, size_t found, void *ud);
-int app_count(struct loop *origin, size_t nsp_idx, const char *const *rooms, size_t nrooms,
-	      const char *const *except, size_t nexcept, app_count_fn fn, void *ud);
 /* The id in a payload given either bare ("id") or as {key: "id"}; NULL if
  * neither. Borrowed from payload. */
 const char *app_id_arg(const json_t *payload, const char *key);
@@ -135,7 +128,6 @@ void h_notif_read(struct sio_socket *s, const json_t *arg, long long ack);
 void h_notif_read_all(struct sio_socket *s, const json_t *arg, long long ack);
 void h_presence_connect(struct sio_socket *s);
 void h_presence_disconnect(struct sio_socket *s);
-void h_presence_fini(void); /* after the loops stopped */
 void h_presence_ping(struct sio_socket *s, const json_t *arg, long long ack);
 void h_presence_status(struct sio_socket *s, const json_t *arg, long long ack);
 void h_presence_subscribe(struct sio_socket *s, const json_t *arg, long long ack);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "adapter.h"
 #include "adapter_codec.h"
 #include "broker.h"
 #include "loop.h"
@@ -35,6 +36,10 @@ struct cluster {
 	char lease_key[PD_KEYS_MAX];
 	char brokers_key[PD_KEYS_MAX];
 	long lease_ttl_ms, request_timeout_ms;
+	const struct sio_nsp_def *nsps; /* cluster_cfg's */
+	struct loop *loops;
+	struct worker *workers;
+	int nloops;
 	struct loop_timer lease_timer;
 	atomic_int up;
 	atomic_int inflight;
@@ -80,294 +85,32 @@ static const char *nsp_name(size_t i)
 	return g_broker.nsps[i].name;
 }
 
-static int nsp_find(const char *name)
-{
-	for (size_t i = 0; i < g_broker.nnsps; i++)
-		if (strcmp(g_broker.nsps[i].name, name) == 0)
-			return (int)i;
-	return -1;
-}
-
 /* ================= local queries, run on every loop ================= */
 
-/* Visit the sockets of n in any of rooms (all when nrooms 0) and in none
- * of except, once each, collected first so that fn may change rooms. */
-static size_t match_sockets(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
-			    const char *const *except, size_t nexcept, struct sio_socket ***out)
-{
-	struct worker *w = n->w;
-	uint32_t ep = ++w->epoch;
-	if (ep == 0) {
-		for (struct sio_socket *s = n->head; s != NULL; s = s->nnext)
-			s->mark = 0;
-		ep = ++w->epoch;
-	}
-	struct sio_socket **v = NULL;
-	size_t nv = 0, cap = 0;
-#define PUSH(s)                                                                  \
-	do {                                                                     \
-		if ((s)->mark != ep) {                                           \
-			(s)->mark = ep;                                          \
-			if (nv == cap) {                                         \
-				size_t nc = cap ? cap * 2 : 16;                  \
-				struct sio_socket **nvv = realloc(v, nc * sizeof(*v)); \
-				if (nvv == NULL)                                 \
-					goto done;                               \
-				v = nvv;                                         \
-				cap = nc;                                        \
-			}                                                        \
-			v[nv++] = (s);                                           \
-		}                                                                \
-	} while (0)
-	for (size_t i = 0; i < nexcept; i++) {
-		struct hnode *h = hmap_get(&n->rooms, except[i], strlen(except[i]));
-		if (h != NULL) {
-			struct room *r = container_of(h, struct room, hn);
-			for (uint32_t k = 0; k < r->n; k++)
-				r->m[k]->mark = ep;
-		} else if ((h = hmap_get(&w->sockets, except[i], strlen(except[i]))) != NULL) {
-			struct sio_socket *s = container_of(h, struct sio_socket, hn);
-			if (s->nsp == n)
-				s->mark = ep;
-		}
-	}
-	if (nrooms == 0) {
-		for (struct sio_socket *s = n->head; s != NULL; s = s->nnext)
-			PUSH(s);
-	}
-	for (size_t i = 0; i < nrooms; i++) {
-		struct hnode *h = hmap_get(&n->rooms, rooms[i], strlen(rooms[i]));
-		if (h != NULL) {
-			struct room *r = container_of(h, struct room, hn);
-			for (uint32_t k = 0; k < r->n; k++)
-				PUSH(r->m[k]);
-		} else if ((h = hmap_get(&w->sockets, rooms[i], strlen(rooms[i]))) != NULL) {
-			struct sio_socket *s = container_of(h, struct sio_socket, hn);
-			if (s->nsp == n)
-				PUSH(s);
-		}
-	}
-#undef PUSH
-done:
-	*out = v;
-	return nv;
-}
-
-/* A list of strings out of a JSON array (borrowed from it). */
-static const char **str_list(const json_t *a, size_t *n)
-{
-	*n = 0;
-	if (!json_is_array(a) || json_array_size(a) == 0)
-		return NULL;
-	const char **v = calloc(json_array_size(a), sizeof(*v));
-	if (v == NULL)
-		return NULL;
-	for (size_t i = 0; i < json_array_size(a); i++) {
-		const char *s = json_string_value(json_array_get(a, i));
-		if (s != NULL)
-			v[(*n)++] = s;
-	}
-	return v;
-}
-
-static json_t *socket_rooms(const struct sio_socket *s)
-{
-	json_t *a = json_array();
-	json_array_append_new(a, json_string(s->id));
-	for (size_t i = 0; i < s->nrooms; i++)
-		json_array_append_new(a, json_string(s->rooms[i].r->name));
-	return a;
-}
-
-static json_t *socket_fetch(const struct sio_socket *s)
-{
-	/* RemoteSocket as the adapter sends it; handshake details stay local */
-	json_t *data = json_object();
-	if (s->ident != NULL) {
-		if (s->ident->sub)
-			json_object_set_new(data, "userId", json_string(s->ident->sub));
-		if (s->ident->org)
-			json_object_set_new(data, "org", json_string(s->ident->org));
-		if (s->ident->role)
-			json_object_set_new(data, "role", json_string(s->ident->role));
-	}
-	return json_pack("{s:s, s:{s:{}, s:s, s:s, s:b, s:b, s:i, s:s, s:{}, s:{}}, s:o, s:o}", "id",
-			 s->id, "handshake", "headers", "time", "", "address", "", "xdomain", 0,
-			 "secure", 0, "issued", 0, "url", "", "query", "auth", "rooms",
-			 socket_rooms(s), "data", data);
-}
-
-/* One loop's part of a query. arg is shared by every loop: read only,
- * never increfed (jansson refcounts are not atomic). Returns owned JSON. */
-static json_t *local_query(struct worker *w, const char *kind, const json_t *arg)
-{
-	const char *nsp = json_string_value(json_object_get(arg, "nsp"));
-	int ni = nsp_find(nsp ? nsp : "/");
-	struct nsp_rt *n = ni >= 0 ? &w->nsps[ni] : NULL;
-	if (strcmp(kind, "stats") == 0) {
-		return json_pack("{s:I, s:I, s:I, s:I, s:I}", "connections", (json_int_t)w->sessions.n,
-				 "sockets", (json_int_t)METRIC_GET(w, sockets), "rooms",
-				 (json_int_t)METRIC_GET(w, rooms), "events_in",
-				 (json_int_t)METRIC_GET(w, events_in), "events_out",
-				 (json_int_t)METRIC_GET(w, events_out));
-	}
-	if (n == NULL)
-		return NULL;
-	if (strcmp(kind, "rooms") == 0 || strcmp(kind, "all_rooms") == 0) {
-		int counts = kind[0] == 'r';
-		json_t *o = counts ? json_object() : json_array();
-		size_t it = 0;
-		struct hnode *cur = NULL, *h;
-		while ((h = hmap_next(&n->rooms, &it, &cur)) != NULL) {
-			struct room *r = container_of(h, struct room, hn);
-			if (counts)
-				json_object_set_new(o, r->name, json_integer(r->n));
-			else
-				json_array_append_new(o, json_string(r->name));
-		}
-		return o;
-	}
-	size_t nrooms = 0, nexcept = 0;
-	const char **rooms = NULL, **except = NULL;
-	char user_room[ROOM_NAME_MAX + 8];
-	const char *one[1];
-	if (strcmp(kind, "user_sockets") == 0 || strcmp(kind, "online") == 0) {
-		int user = kind[0] == 'u';
-		const char *id = json_string_value(json_object_get(arg, user ? "user" : "org"));
-		if (id == NULL)
-			return json_array();
-		snprintf(user_room, sizeof(user_room), "%s:%s", user ? "user" : "org", id);
-		one[0] = user_room;
-		rooms = one;
-		nrooms = 1;
-	} else {
-		rooms = str_list(json_object_get(arg, "rooms"), &nrooms);
-		except = str_list(json_object_get(arg, "except"), &nexcept);
-	}
-	struct sio_socket **v;
-	size_t nv = match_sockets(n, rooms, nrooms, except, nexcept, &v);
-	json_t *out = NULL;
-	int want_ids = strcmp(kind, "sockets") == 0 || strcmp(kind, "user_sockets") == 0;
-	if (want_ids || strcmp(kind, "online") == 0) {
-		out = json_array();
-		/* who is connected to "/" counts its views' sockets too (7.1) */
-		for (size_t k = 0; k < g_broker.nnsps; k++) {
-			if (k != n->idx) {
-				if (strcmp(n->def->name, "/") != 0 || !g_broker.nsps[k].view)
-					continue;
-				free(v);
-				nv = match_sockets(&w->nsps[k], rooms, nrooms, except, nexcept, &v);
-			}
-			for (size_t i = 0; i < nv; i++)
-				if (want_ids)
-					json_array_append_new(out, json_string(v[i]->id));
-				else if (v[i]->ident != NULL && v[i]->ident->sub != NULL)
-					json_array_append_new(out, json_string(v[i]->ident->sub));
-		}
-	} else if (strcmp(kind, "fetch") == 0) {
-		out = json_array();
-		for (size_t i = 0; i < nv; i++)
-			json_array_append_new(out, socket_fetch(v[i]));
-	} else if (strcmp(kind, "join") == 0 || strcmp(kind, "leave") == 0) {
-		size_t nt;
-		const char **targets = str_list(json_object_get(arg, "targets"), &nt);
-		for (size_t i = 0; i < nv; i++)
-			for (size_t k = 0; k < nt; k++) {
-				if (kind[0] == 'j')
-					room_join(v[i], targets[k]);
-				else
-					room_leave(v[i], targets[k]);
-			}
-		free(targets);
-	} else if (strcmp(kind, "disconnect") == 0) {
-		/* a disconnect may free sockets: look each one up again by id */
-		char (*ids)[EIO_SID_LEN + 1] = nv ? malloc(nv * sizeof(*ids)) : NULL;
-		int close = json_is_true(json_object_get(arg, "close"));
-		if (ids != NULL) {
-			for (size_t i = 0; i < nv; i++)
-				memcpy(ids[i], v[i]->id, sizeof(ids[i]));
-			for (size_t i = 0; i < nv; i++) {
-				struct hnode *h = hmap_get(&w->sockets, ids[i], strlen(ids[i]));
-				if (h != NULL)
-					sio_disconnect(container_of(h, struct sio_socket, hn), close);
-			}
-			free(ids);
-		}
-	} else if (strcmp(kind, "count") == 0) {
-		out = json_integer((json_int_t)nv);
-	}
-	free(v);
-	if (rooms != one)
-		free(rooms);
-	free(except);
-	return out;
-}
-
-/* Merge the parts of every loop. */
-static json_t *merge_parts(const char *kind, json_t **parts, int n)
-{
-	json_t *out = NULL;
-	int dedupe = strcmp(kind, "all_rooms") == 0 || strcmp(kind, "online") == 0;
-	for (int i = 0; i < n; i++) {
-		json_t *p = parts[i];
-		if (p == NULL)
-			continue;
-		if (out == NULL) {
-			out = json_incref(p);
-			continue;
-		}
-		if (json_is_array(p)) {
-			for (size_t k = 0; k < json_array_size(p); k++) {
-				json_t *x = json_array_get(p, k);
-				int seen = 0;
-				for (size_t j = 0; dedupe && j < json_array_size(out); j++)
-					if (json_equal(json_array_get(out, j), x))
-						seen = 1;
-				if (!seen)
-					json_array_append(out, x);
-			}
-		} else if (json_is_object(p)) {
-			const char *k;
-			json_t *x;
-			json_object_foreach(p, k, x)
-			{
-				json_t *have = json_object_get(out, k);
-				if (json_is_integer(have) && json_is_integer(x))
-					json_object_set_new(out, k,
-							    json_integer(json_integer_value(have) +
-									 json_integer_value(x)));
-				else
-					json_object_set(out, k, x);
-			}
-		} else if (json_is_integer(p) && json_is_integer(out)) {
-			json_t *sum = json_integer(json_integer_value(out) + json_integer_value(p));
-			json_decref(out);
-			out = sum;
-		}
-	}
-	return out ? out : json_null();
-}
+/* The part of each loop is adapter_local_part: one selection of sockets
+ * (room_select) for delivery, counting and the queries of others. */
 
 typedef void (*gather_fn)(struct cluster *c, json_t *merged, void *ud);
 
 struct gather {
+	struct loop_each each;
 	struct cluster *c;
-	atomic_int left;
-	char kind[32];
-	json_t *arg;
+	struct adapter_query q;
+	json_t *arg; /* holds q's strings */
 	gather_fn done;
 	void *ud;
 	int nparts;
 	json_t *parts[];
 };
 
-static void gather_finish(struct loop *l, void *p)
+static void gather_finish(struct loop *l, struct loop_each *e)
 {
-	struct gather *g = p;
+	struct gather *g = container_of(e, struct gather, each);
 	(void)l;
-	json_t *m = merge_parts(g->kind, g->parts, g->nparts);
+	json_t *m = adapter_merge(g->q.kind, g->parts, (size_t)g->nparts);
 	for (int i = 0; i < g->nparts; i++)
 		json_decref(g->parts[i]);
+	adapter_query_clear(&g->q);
 	json_decref(g->arg);
 	struct cluster *c = g->c;
 	g->done(c, m, g->ud);
@@ -375,45 +118,34 @@ static void gather_finish(struct loop *l, void *p)
 	c_release(c);
 }
 
-static void gather_part_done(struct gather *g)
+static void gather_on_loop(struct loop *l, struct loop_each *e)
 {
-	if (atomic_fetch_sub(&g->left, 1) != 1)
-		return;
-	if (loop_post(g->c->home, gather_finish, g) < 0) {
-		pd_log(LOG_ERR, "cluster query lost (out of memory) kind=%s", g->kind);
-		/* leak beats running home's callback on a foreign thread */
-	}
-}
-
-static void gather_on_loop(struct loop *l, void *p)
-{
-	struct gather *g = p;
+	struct gather *g = container_of(e, struct gather, each);
 	if (l->idx >= 0 && l->idx < g->nparts)
-		g->parts[l->idx] = local_query(worker_of(l), g->kind, g->arg);
-	gather_part_done(g);
+		g->parts[l->idx] = adapter_local_part(worker_of(l), &g->q);
 }
 
 /* Home loop: run kind on every loop, then done(merged) on home. arg stolen. */
-static int gather_start(struct cluster *c, const char *kind, json_t *arg, gather_fn done, void *ud)
+static int gather_start(struct cluster *c, enum adapter_kind kind, json_t *arg, gather_fn done,
+			void *ud)
 {
-	int n = g_broker.nloops;
+	int n = c->nloops;
 	struct gather *g = calloc(1, sizeof(*g) + (size_t)n * sizeof(json_t *));
-	if (g == NULL) {
+	if (g == NULL || (g->arg = arg ? arg : json_object()) == NULL ||
+	    adapter_query_from_json(&g->q, kind, g->arg) < 0) {
+		if (g != NULL)
+			adapter_query_clear(&g->q);
+		free(g);
 		json_decref(arg);
 		return -ENOMEM;
 	}
 	g->c = c;
-	snprintf(g->kind, sizeof(g->kind), "%s", kind);
-	g->arg = arg ? arg : json_object();
 	g->done = done;
 	g->ud = ud;
 	g->nparts = n;
-	atomic_init(&g->left, n + 1); /* +1: ours, dropped after posting */
 	c_hold(c);
-	for (int i = 0; i < n; i++)
-		if (loop_post(&g_broker.loops[i], gather_on_loop, g) < 0)
-			gather_part_done(g);
-	gather_part_done(g);
+	/* every part posted, home's too: a part may disconnect sockets */
+	loop_each(&g->each, c->loops, n, NULL, gather_on_loop, gather_finish, c->home);
 	return 0;
 }
 
@@ -696,22 +428,22 @@ static void on_request(struct vk *v, const char *pattern, const char *ch, size_t
 	if (strcmp(q.uid, c->uid) == 0)
 		goto out;
 	const char *nsp = nsp_name(ns->idx);
-	const char *kind = NULL;
+	int kind = -1;
 	json_t *arg = json_pack("{s:s}", "nsp", nsp);
 	switch (q.type) {
 	case ADAPTER_SOCKETS:
-		kind = "sockets";
+		kind = AK_SOCKETS;
 		json_object_set_new(arg, "rooms", rooms_to_json(&q.rooms));
 		break;
 	case ADAPTER_ALL_ROOMS:
-		kind = "all_rooms";
+		kind = AK_ALL_ROOMS;
 		break;
 	case ADAPTER_REMOTE_JOIN:
 	case ADAPTER_REMOTE_LEAVE:
 	case ADAPTER_REMOTE_DISCONNECT:
-		kind = q.type == ADAPTER_REMOTE_JOIN ? "join"
-		       : q.type == ADAPTER_REMOTE_LEAVE ? "leave"
-							: "disconnect";
+		kind = q.type == ADAPTER_REMOTE_JOIN ? AK_JOIN
+		       : q.type == ADAPTER_REMOTE_LEAVE ? AK_LEAVE
+							: AK_DISCONNECT;
 		if (q.has_opts) {
 			json_object_set_new(arg, "rooms", rooms_to_json(&q.opt_rooms));
 			json_object_set_new(arg, "except", rooms_to_json(&q.opt_except));
@@ -723,7 +455,7 @@ static void on_request(struct vk *v, const char *pattern, const char *ch, size_t
 		json_object_set_new(arg, "close", json_boolean(q.close));
 		break;
 	case ADAPTER_REMOTE_FETCH:
-		kind = "fetch";
+		kind = AK_FETCH;
 		json_object_set_new(arg, "rooms", rooms_to_json(&q.opt_rooms));
 		json_object_set_new(arg, "except", rooms_to_json(&q.opt_except));
 		break;
@@ -734,11 +466,7 @@ static void on_request(struct vk *v, const char *pattern, const char *ch, size_t
 		const char *k = pd_wire_query_kind(q.data, &a);
 		if (k == NULL || q.request_id[0] == '\0' || q.uid[0] == '\0')
 			break;
-		static const char *const kinds[] = {"rooms", "sockets", "user_sockets", "online",
-						    "stats"};
-		for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-			if (strcmp(k, kinds[i]) == 0)
-				kind = kinds[i];
+		kind = adapter_kind_find(k, 1);
 		if (a != NULL) {
 			json_decref(arg);
 			arg = json_deep_copy(a);
@@ -762,13 +490,13 @@ static void on_request(struct vk *v, const char *pattern, const char *ch, size_t
 				msg_unref(m);
 			}
 		}
-		kind = "count";
+		kind = AK_COUNT;
 		break;
 	}
 	default:
 		break;
 	}
-	if (kind == NULL || arg == NULL) {
+	if (kind < 0 || arg == NULL) {
 		json_decref(arg);
 		goto out;
 	}
@@ -782,7 +510,7 @@ static void on_request(struct vk *v, const char *pattern, const char *ch, size_t
 	a->type = q.type;
 	snprintf(a->request_id, sizeof(a->request_id), "%s", q.request_id);
 	snprintf(a->requester, sizeof(a->requester), "%s", q.uid);
-	if (gather_start(c, kind, arg, answer_done, a) < 0)
+	if (gather_start(c, (enum adapter_kind)kind, arg, answer_done, a) < 0)
 		free(a);
 out:
 	adapter_request_clear(&q);
@@ -1025,8 +753,6 @@ static void on_live_reply(struct vk *v, const redisReply *r, void *ud)
 	creq_maybe_done(q);
 }
 
-static const char *const request_kinds[] = {"rooms", "sockets", "user_sockets", "online", "stats"};
-
 struct creq_start {
 	struct cluster *c;
 	char kind[32];
@@ -1097,7 +823,8 @@ static void creq_begin(struct loop *l, void *p)
 					   ? CLUSTER_RECHECK_MS
 					   : (uint64_t)c->request_timeout_ms));
 	q->refs = 2;
-	if (gather_start(c, q->kind, json_deep_copy(q->arg), creq_local_done, q) < 0) {
+	if (gather_start(c, (enum adapter_kind)adapter_kind_find(q->kind, 1), json_deep_copy(q->arg),
+			 creq_local_done, q) < 0) {
 		q->refs = 1;
 		q->local_done = 1;
 	}
@@ -1107,11 +834,7 @@ static void creq_begin(struct loop *l, void *p)
 int cluster_request(struct cluster *c, struct loop *reply_on, const char *kind, json_t *arg,
 		    cluster_reply_fn fn, void *ud)
 {
-	int known = 0;
-	for (size_t i = 0; i < sizeof(request_kinds) / sizeof(request_kinds[0]); i++)
-		if (strcmp(kind, request_kinds[i]) == 0)
-			known = 1;
-	if (!known || (arg != NULL && !json_is_object(arg))) {
+	if (adapter_kind_find(kind, 1) < 0 || (arg != NULL && !json_is_object(arg))) {
 		json_decref(arg);
 		return -EINVAL;
 	}
@@ -1172,8 +895,8 @@ out:
 static void lease_value(struct cluster *c, struct pd_buf *out)
 {
 	uint64_t conns = 0, sockets = 0, rooms = 0, ein = 0, eout = 0;
-	for (int i = 0; i < g_broker.nloops; i++) {
-		struct worker *w = &g_broker.workers[i];
+	for (int i = 0; i < c->nloops; i++) {
+		struct worker *w = &c->workers[i];
 		conns += METRIC_GET(w, conn_ws) + METRIC_GET(w, conn_polling);
 		sockets += METRIC_GET(w, sockets);
 		rooms += METRIC_GET(w, rooms);
@@ -1261,19 +984,23 @@ struct cluster *cluster_new(struct loop *home, const struct cluster_cfg *cfg, ch
 		snprintf(err, errlen, "adapter_key longer than %d bytes", ADAPTER_MAX_KEY);
 		return NULL;
 	}
-	if (g_broker.nnsps == 0) {
+	if (cfg->nnsps == 0 || cfg->nloops <= 0) {
 		snprintf(err, errlen, "cluster: no namespaces");
 		return NULL;
 	}
 	struct cluster *c = calloc(1, sizeof(*c));
-	if (c == NULL || (c->subs = calloc(g_broker.nnsps, sizeof(*c->subs))) == NULL) {
+	if (c == NULL || (c->subs = calloc(cfg->nnsps, sizeof(*c->subs))) == NULL) {
 		free(c);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	c->home = home;
 	atomic_init(&c->inflight, 1);
-	c->nnsps = g_broker.nnsps;
+	c->nnsps = cfg->nnsps;
+	c->nsps = cfg->nsps;
+	c->loops = cfg->loops;
+	c->workers = cfg->workers;
+	c->nloops = cfg->nloops;
 	for (size_t i = 0; i < c->nnsps; i++) {
 		c->subs[i].c = c;
 		c->subs[i].idx = i;
@@ -1308,7 +1035,7 @@ int cluster_start(struct cluster *c)
 	int rc = 0;
 	for (size_t i = 0; i < c->nnsps && rc == 0; i++) {
 		const char *nsp = nsp_name(i);
-		if (g_broker.nsps[i].view)
+		if (c->nsps[i].view)
 			continue; /* fed by "/" (room.c): no channels of its own */
 		pd_buf_reset(&ch);
 		rc = pd_wire_channel_pattern(&ch, c->key, nsp);

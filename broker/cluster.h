@@ -30,6 +30,8 @@ struct loop;
 struct vk;
 struct cluster;
 struct sio_bin;
+struct sio_nsp_def;
+struct worker;
 
 #define CLUSTER_UID_LEN 16
 #define CLUSTER_REQUEST_EVENT "pushdesk:request"
@@ -41,9 +43,17 @@ struct cluster_cfg {
 	long lease_ttl_ms;       /* lease_ttl * 1000 */
 	long request_timeout_ms; /* broker_request_timeout */
 	long command_timeout_ms; /* Valkey command/connect timeout; 0 = request_timeout_ms */
+	/* the broker it serves (read, never changed): its namespaces (a
+	 * channel set each, views excepted) and its loops (a query's parts,
+	 * the lease's figures) */
+	const struct sio_nsp_def *nsps;
+	size_t nnsps;
+	struct loop *loops;
+	struct worker *workers;
+	int nloops;
 };
 
-/* Build the cluster for the namespaces of g_broker.nsps on loop home.
+/* Build the cluster for the namespaces of cfg->nsps on loop home.
  * Resolves the Valkey host: call before the loops run. NULL with err. */
 struct cluster *cluster_new(struct loop *home, const struct cluster_cfg *cfg, char *err,
 			    size_t errlen);

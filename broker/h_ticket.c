@@ -9,10 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "adapter.h"
 #include "app.h"
-#include "cluster.h"
 #include "pd_log.h"
-#include "presence.h"
 #include "room.h"
 
 static void ticket_room(char *out, size_t len, const char *ticket)
@@ -118,27 +117,10 @@ static void send_answer(struct loop *l, struct send_req *r, int delivered)
 	free(r);
 }
 
-/* delivered without a cluster: this broker's loops */
+/* delivered: a recipient's socket somewhere (every broker with Valkey) */
 static void count_back(struct loop *l, size_t found, void *ud)
 {
 	send_answer(l, ud, found > 0);
-}
-
-/* delivered with a cluster: "sockets" of every broker */
-static void cluster_back(json_t *results, int missing, void *ud)
-{
-	struct send_req *r = ud;
-	int found = 0;
-	size_t i;
-	json_t *x;
-	(void)missing;
-	json_array_foreach(results, i, x)
-	{
-		if (json_array_size(json_object_get(x, "result")) > 0)
-			found = 1;
-	}
-	json_decref(results);
-	send_answer(r->l, r, found);
 }
 
 static void delivered_start(struct loop *l, struct send_req *r)
@@ -161,17 +143,8 @@ static void delivered_start(struct loop *l, struct send_req *r)
 	}
 	snprintf(except, sizeof(except), "user:%s", r->sub);
 	r->l = l;
-	if (g_app.cluster != NULL) {
-		json_t *ra = json_array(), *ea = json_pack("[s]", except);
-		for (size_t i = 0; ra != NULL && i < n; i++)
-			json_array_append_new(ra, json_string(rooms[i]));
-		json_t *arg = json_pack("{s:s, s:o, s:o}", "nsp", "/", "rooms", ra, "except", ea);
-		if (arg != NULL && cluster_request(g_app.cluster, l, "sockets", arg, cluster_back, r) == 0)
-			return;
-		/* fall back to this broker's own sockets */
-	}
 	const char *except1[1] = {except};
-	if (app_count(l, 0, rooms, n, except1, 1, count_back, r) < 0)
+	if (adapter_count(g_app.adapter, l, 0, rooms, n, except1, 1, count_back, r) < 0)
 		send_answer(l, r, 0);
 }
 
@@ -264,10 +237,8 @@ static void set_chatting(struct sio_socket *s, const char *partner)
 	struct app_sock *a = app_of(s);
 	snprintf(a->chatting, sizeof(a->chatting), "%s", partner);
 	s->watch = a->focus[0] != '\0' || a->chatting[0] != '\0';
-	if (g_app.presence != NULL) {
-		presence_set_info(g_app.presence, a->who.id, "chattingWith", partner);
-		presence_roster_emit(g_app.presence, a->who.org);
-	}
+	g_app.adapter->ops->pres_set_info(g_app.adapter, a->who.id, "chattingWith", partner);
+	g_app.adapter->ops->pres_roster_emit(g_app.adapter, a->who.org);
 }
 
 struct partner_req {

@@ -33,21 +33,26 @@ tests_integration_dbpool_driver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
 tests_integration_dbpool_driver_LDADD = libpdbrokerdb.a libpushdesk.a $(PD_LIBS)
 
 # libpdcluster.a: the broker's Valkey layer — vk (hiredis async on our
-# loop), cluster (adapter fan-out, leases, requests between brokers) and
-# presence. The broker links it; it uses the broker's room/sio symbols.
+# loop), cluster (adapter fan-out, leases, requests between brokers),
+# presence, and adapter_valkey (both behind the seam of adapter.h). The
+# broker links it; it uses the broker's room/sio/adapter symbols.
 noinst_LIBRARIES += libpdcluster.a
 libpdcluster_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker $(PD_DEPCFLAGS)
 libpdcluster_a_SOURCES = \
 	broker/vk.c broker/vk.h \
 	broker/cluster.c broker/cluster.h \
-	broker/presence.c broker/presence.h
+	broker/presence.c broker/presence.h \
+	broker/adapter_valkey.c
 
 # tests/integration/vk_driver: the Valkey layer against a redis-server it
 # starts itself, with the broker's loop/room/msg code and a fake sio layer.
 noinst_PROGRAMS += tests/integration/vk_driver
-tests_integration_vk_driver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker $(PD_DEPCFLAGS)
+tests_integration_vk_driver_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker \
+	-I$(top_srcdir)/tests/unit $(PD_DEPCFLAGS)
 tests_integration_vk_driver_SOURCES = \
 	tests/integration/vk_driver.c \
+	tests/unit/fake_broker.c tests/unit/fake_broker.h \
+	broker/adapter.c broker/adapter_local.c \
 	broker/loop.c \
 	broker/room.c \
 	broker/msg.c \
@@ -59,6 +64,7 @@ tests_integration_vk_driver_LDADD = libpdcluster.a libpdbroker.a libpushdesk.a $
 sbin_PROGRAMS += broker/pushdesk-broker
 broker_pushdesk_broker_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker $(PD_DEPCFLAGS) $(MHD_CFLAGS)
 broker_pushdesk_broker_SOURCES = \
+	broker/adapter.c broker/adapter.h broker/adapter_local.c \
 	broker/admin.c broker/admin.h \
 	broker/app.c broker/app.h \
 	broker/auth.c broker/auth.h \

@@ -258,6 +258,52 @@ int loop_post(struct loop *target, loop_post_fn fn, void *arg)
 	return 0;
 }
 
+static void each_done_post(struct loop *l, void *arg)
+{
+	struct loop_each *e = arg;
+	e->done(l, e);
+}
+
+/* One part (or the caller's hold) ended on l. */
+static void each_part_done(struct loop *l, struct loop_each *e)
+{
+	if (atomic_fetch_sub(&e->left, 1) != 1)
+		return;
+	if (e->done_on == NULL)
+		e->done(l, e);
+	else if (loop_post(e->done_on, each_done_post, e) < 0)
+		/* a leak beats running done on a foreign thread */
+		pd_log(LOG_ERR, "loop fan-out lost its end (out of memory) loop=%d", e->done_on->idx);
+}
+
+static void each_post(struct loop *l, void *arg)
+{
+	struct loop_each *e = arg;
+	e->each(l, e);
+	each_part_done(l, e);
+}
+
+void loop_each(struct loop_each *e, struct loop *loops, int n, struct loop *self,
+	       loop_each_fn each, loop_each_fn done, struct loop *done_on)
+{
+	e->each = each;
+	e->done = done;
+	e->done_on = done_on;
+	atomic_init(&e->left, 1); /* the caller's hold, dropped last */
+	for (int i = 0; i < n; i++) {
+		if (&loops[i] == self)
+			continue;
+		atomic_fetch_add(&e->left, 1);
+		if (loop_post(&loops[i], each_post, e) < 0) {
+			pd_log(LOG_ERR, "loop fan-out skips a loop (out of memory) loop=%d", i);
+			atomic_fetch_sub(&e->left, 1);
+		}
+	}
+	if (self != NULL)
+		each(self, e);
+	each_part_done(self, e);
+}
+
 void loop_kick(struct loop *l)
 {
 	l->kick = 1;

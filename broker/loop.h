@@ -6,6 +6,7 @@
 #define PD_LOOP_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -76,6 +77,26 @@ void loop_timer_cancel(struct loop *l, struct loop_timer *t);
 
 /* Thread-safe: run fn(target, arg) on target's thread. 0 or -ENOMEM. */
 int loop_post(struct loop *target, loop_post_fn fn, void *arg);
+/* Fan-out and collect: run each on every loop of loops[0..n), then done
+ * once after the last of them. Embed a struct loop_each in the job; the
+ * callbacks get it back (container_of for the job).
+ * - self: the calling loop, when it is one of loops: its part runs here,
+ *   synchronously, after every other part was posted (NULL: every part
+ *   is posted, the caller's loop included).
+ * - done_on: the loop done runs on, always by a post (never before
+ *   loop_each returns); NULL: the loop whose part ended last, at once
+ *   (no extra post: the fan-out of room emits); then self must be set.
+ * A loop that cannot be posted to (out of memory) is skipped. Any loop. */
+struct loop_each;
+typedef void (*loop_each_fn)(struct loop *l, struct loop_each *e);
+struct loop_each {
+	atomic_int left;
+	loop_each_fn each, done;
+	struct loop *done_on;
+};
+void loop_each(struct loop_each *e, struct loop *loops, int n, struct loop *self,
+	       loop_each_fn each, loop_each_fn done, struct loop *done_on);
+
 /* Make the coming epoll_wait of l return at once, so that the prepare hook
  * runs again before the loop blocks (a libmicrohttpd connection resumed
  * from outside MHD_run: in external-epoll mode nothing else wakes it).

@@ -177,38 +177,79 @@ static void mark_except(struct nsp_rt *n, const char *const *except, size_t nexc
 	}
 }
 
-size_t room_count(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
-		  const char *const *except, size_t nexcept, size_t max)
+size_t room_select(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
+		   const char *const *except, size_t nexcept, room_visit_fn fn, void *ud)
 {
 	uint32_t ep = next_epoch(n);
 	size_t count = 0;
 	mark_except(n, except, nexcept, ep);
 	if (nrooms == 0) {
-		for (struct sio_socket *s = n->head; s != NULL && count < max; s = s->nnext)
-			if (s->mark != ep) {
-				s->mark = ep;
+		for (struct sio_socket *s = n->head, *next; s != NULL; s = next) {
+			next = s->nnext; /* a visit may drop s (a slow reader's send) */
+			if (s->mark == ep)
+				continue;
+			s->mark = ep;
+			int rc = fn(s, ud);
+			if (rc >= 0)
 				count++;
-			}
+			if (rc > 0)
+				return count;
+		}
 		return count;
 	}
-	for (size_t i = 0; i < nrooms && count < max; i++) {
+	for (size_t i = 0; i < nrooms; i++) {
 		struct room *r = room_find(n, rooms[i]);
 		if (r == NULL) {
 			struct sio_socket *s = socket_by_id(n, rooms[i]);
 			if (s != NULL && s->mark != ep) {
 				s->mark = ep;
-				count++;
+				int rc = fn(s, ud);
+				if (rc >= 0)
+					count++;
+				if (rc > 0)
+					return count;
 			}
 			continue;
 		}
-		for (uint32_t k = 0; k < r->n && count < max; k++) {
-			if (r->m[k]->mark != ep) {
-				r->m[k]->mark = ep;
+		/* a visit can take a socket out of r (a slow reader closed, a
+		 * leave): walk from the end, where the swap-remove takes from */
+		for (uint32_t k = r->n; k > 0; k--) {
+			if (k > r->n)
+				continue;
+			struct sio_socket *s = r->m[k - 1];
+			if (s->mark == ep)
+				continue;
+			s->mark = ep;
+			int rc = fn(s, ud);
+			if (rc >= 0)
 				count++;
-			}
+			if (rc > 0)
+				return count;
+			if (room_find(n, rooms[i]) != r)
+				break; /* the room died with its last member */
 		}
 	}
 	return count;
+}
+
+struct count_visit {
+	size_t n, max;
+};
+
+static int count_one(struct sio_socket *s, void *ud)
+{
+	struct count_visit *c = ud;
+	(void)s;
+	return ++c->n >= c->max ? 1 : 0;
+}
+
+size_t room_count(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
+		  const char *const *except, size_t nexcept, size_t max)
+{
+	struct count_visit c = {0, max};
+	if (max == 0)
+		return 0;
+	return room_select(n, rooms, nrooms, except, nexcept, count_one, &c);
 }
 
 /* ---- one emit, encoded at most once per dialect ---- */
@@ -220,6 +261,7 @@ size_t room_count(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
  * a loop that loses the race drops its copy and uses the winner's, so
  * the bytes of one dialect are the same everywhere. */
 struct room_ev {
+	struct loop_each each; /* room_emit's fan-out to every loop */
 	atomic_int ref;
 	size_t nsp_idx;
 	json_t *data;  /* NULL: no translation (m to the namespace only) */
@@ -290,49 +332,22 @@ static int send_ev(struct nsp_rt *n, struct sio_socket *s, struct room_ev *e)
 	return rc;
 }
 
+struct deliver_visit {
+	struct nsp_rt *n;
+	struct room_ev *e;
+};
+
+static int deliver_one(struct sio_socket *s, void *ud)
+{
+	struct deliver_visit *d = ud;
+	return send_ev(d->n, s, d->e) == 0 ? 0 : -1;
+}
+
 static size_t deliver_nsp(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 			  const char *const *except, size_t nexcept, struct room_ev *e)
 {
-	uint32_t ep = next_epoch(n);
-	size_t count = 0;
-	mark_except(n, except, nexcept, ep);
-	if (nrooms == 0) {
-		for (struct sio_socket *s = n->head, *next; s != NULL; s = next) {
-			next = s->nnext; /* a slow reader may be dropped by the send */
-			if (s->mark != ep) {
-				s->mark = ep;
-				if (send_ev(n, s, e) == 0)
-					count++;
-			}
-		}
-		return count;
-	}
-	for (size_t i = 0; i < nrooms; i++) {
-		struct room *r = room_find(n, rooms[i]);
-		if (r == NULL) {
-			struct sio_socket *s = socket_by_id(n, rooms[i]);
-			if (s != NULL && s->mark != ep) {
-				s->mark = ep;
-				if (send_ev(n, s, e) == 0)
-					count++;
-			}
-			continue;
-		}
-		/* a send can close a slow socket and shrink r: walk from the end */
-		for (uint32_t k = r->n; k > 0; k--) {
-			if (k > r->n)
-				continue;
-			struct sio_socket *s = r->m[k - 1];
-			if (s->mark == ep)
-				continue;
-			s->mark = ep;
-			if (send_ev(n, s, e) == 0)
-				count++;
-			if (room_find(n, rooms[i]) != r)
-				break; /* the room died with its last member */
-		}
-	}
-	return count;
+	struct deliver_visit d = {n, e};
+	return room_select(n, rooms, nrooms, except, nexcept, deliver_one, &d);
 }
 
 /* e on this loop: its namespace, and for an emit on "/" the view
@@ -398,11 +413,15 @@ size_t room_deliver(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 	return count;
 }
 
-static void on_post(struct loop *l, void *arg)
+static void emit_each(struct loop *l, struct loop_each *each)
 {
-	struct room_ev *e = arg;
-	deliver_ev(worker_of(l), e);
-	ev_unref(e);
+	deliver_ev(worker_of(l), container_of(each, struct room_ev, each));
+}
+
+static void emit_done(struct loop *l, struct loop_each *each)
+{
+	(void)l;
+	ev_unref(container_of(each, struct room_ev, each));
 }
 
 int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, size_t nrooms,
@@ -413,16 +432,8 @@ int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, siz
 	struct room_ev *e = ev_new(nsp_idx, rooms, nrooms, except, nexcept, m, data);
 	if (e == NULL)
 		return -ENOMEM;
-	for (int i = 0; i < g_broker.nloops; i++) {
-		if (&g_broker.loops[i] == self->loop)
-			continue;
-		atomic_fetch_add(&e->ref, 1);
-		if (loop_post(&g_broker.loops[i], on_post, e) < 0) {
-			pd_log(LOG_ERR, "room emit post failed (out of memory) loop=%d", i);
-			ev_unref(e);
-		}
-	}
-	deliver_ev(self, e);
-	ev_unref(e);
+	/* delivered here at once; the last loop to deliver frees e */
+	loop_each(&e->each, g_broker.loops, g_broker.nloops, self->loop, emit_each, emit_done,
+		  NULL);
 	return 0;
 }

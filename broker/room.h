@@ -36,6 +36,18 @@ void room_leave(struct sio_socket *s, const char *name);
 void room_leave_all(struct sio_socket *s);
 int room_has(const struct sio_socket *s, const char *name);
 
+/* The one selection of sockets (delivery, counting and the queries of
+ * other brokers all use it): visit, on this loop, each socket of
+ * namespace n that is in any of rooms (every socket of n when nrooms is
+ * 0; a name that is no room but a socket id of n names that socket) and
+ * in none of except, once. fn returns 0 to go on, 1 to stop after this
+ * socket, -1 when the socket does not count. fn may send to the socket
+ * (which may close it) or make it join or leave rooms, but not start
+ * another selection. Returns the sockets that counted. */
+typedef int (*room_visit_fn)(struct sio_socket *s, void *ud);
+size_t room_select(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
+		   const char *const *except, size_t nexcept, room_visit_fn fn, void *ud);
+
 /* Deliver m on this loop to the sockets of namespace n that are in any of
  * rooms (every socket of n when nrooms == 0; a socket id names that socket)
  * and in none of except. Returns the number of sockets written to. */

@@ -288,3 +288,19 @@ tests_fuzz_fuzz_hdr_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker \
 	-DPD_FUZZ_CORPUS='"$(top_srcdir)/tests/fuzz/corpus/hdr"'
 tests_fuzz_fuzz_hdr_CFLAGS = $(AM_CFLAGS) $(PD_FUZZ_CFLAGS)
 tests_fuzz_fuzz_hdr_LDFLAGS = $(AM_LDFLAGS) $(PD_FUZZ_LINKFLAGS)
+
+# room.c and adapter_local.c (the broker's rooms, loop_each and the local
+# adapter) on fake_broker's real loops with fake sockets: no stack.
+PD_FAKE_BROKER = tests/unit/fake_broker.c tests/unit/fake_broker.h tests/unit/check_run.h \
+	broker/loop.c broker/room.c broker/msg.c broker/hmap.c
+check_PROGRAMS += tests/unit/test_room tests/unit/test_adapter_local
+TESTS += tests/unit/test_room tests/unit/test_adapter_local
+tests_unit_test_room_SOURCES = tests/unit/test_room.c $(PD_FAKE_BROKER)
+tests_unit_test_room_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_room_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_room_LDADD = libpdbroker.a $(TEST_LIBS)
+tests_unit_test_adapter_local_SOURCES = tests/unit/test_adapter_local.c $(PD_FAKE_BROKER) \
+	broker/adapter.c broker/adapter_local.c
+tests_unit_test_adapter_local_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker
+tests_unit_test_adapter_local_CFLAGS = $(AM_CFLAGS) $(TEST_CFLAGS)
+tests_unit_test_adapter_local_LDADD = libpdbroker.a $(TEST_LIBS)

@@ -1,8 +1,8 @@
 /* vk_driver: vk + cluster + presence against a real redis-server that this
  * program starts on a free loopback port under a mktemp folder, with the
  * broker's real loop, rooms and msg code and fake Socket.IO sockets (the
- * sio layer is replaced below: sio_msg encodes "EVENT-JSON", sio_send
- * appends to the socket's log). Checks: up/down transitions (redis killed,
+ * sio layer is tests/unit/fake_broker.c's: sio_msg encodes "EVENT-JSON",
+ * sio_send appends to the socket's log). Checks: up/down transitions (redis killed,
  * restarted, frozen with SIGSTOP), resubscription, fan-out between two
  * cluster instances (own uid ignored, rooms/except honoured), emitter
  * messages, queries that wait only for live leases, lease expiry,
@@ -22,6 +22,7 @@
 
 #include "broker.h"
 #include "cluster.h"
+#include "fake_broker.h"
 #include "loop.h"
 #include "msg.h"
 #include "pd_emitter.h"
@@ -31,91 +32,23 @@
 #include "sio.h"
 #include "vk.h"
 
-/* ---------------- the fake sio layer ---------------- */
+/* ---------------- the fake sio layer: tests/unit/fake_broker.c ---------------- */
 
-struct broker g_broker;
-static const struct sio_nsp_def defs[] = {{.name = "/"}, {.name = "/dashboard"}};
-
-struct fsock {
-	struct sio_socket s;
-	char log[65536];
-	size_t loglen;
-};
-
-struct msg *sio_msg(int type, const char *nsp, long long id, const json_t *data,
-		    const struct sio_bin *bins, size_t nbins)
+/* A socket of "/" with user:<user>, org:<org>, room1 and room2. */
+static struct fsock *mksock(const char *id, const char *user, const char *org, const char *room1,
+			    const char *room2)
 {
-	(void)type;
-	(void)nsp;
-	(void)id;
-	(void)bins;
-	char *s = json_dumps(data, JSON_COMPACT);
-	char buf[4096];
-	snprintf(buf, sizeof(buf), "EVENT%s bins=%zu\n", s ? s : "?", nbins);
-	free(s);
-	return msg_text(buf, strlen(buf));
-}
-
-int sio_send(struct sio_socket *s, struct msg *m)
-{
-	struct fsock *f = (struct fsock *)s;
-	size_t n = m->parts[0].len;
-	if (f->loglen + n < sizeof(f->log)) {
-		memcpy(f->log + f->loglen, m->ws + m->parts[0].off, n);
-		f->loglen += n;
-		f->log[f->loglen] = '\0';
-	}
-	return 0;
-}
-
-void sio_disconnect(struct sio_socket *s, int close_conn)
-{
-	(void)s;
-	(void)close_conn;
-}
-
-static const char *sock_key(const struct hnode *n)
-{
-	return container_of(n, struct sio_socket, hn)->id;
-}
-
-static struct fsock *mksock(struct worker *w, const char *id, const char *user, const char *org,
-			    const char *room1, const char *room2)
-{
-	struct fsock *f = calloc(1, sizeof(*f));
-	snprintf(f->s.id, sizeof(f->s.id), "%s", id);
-	f->s.nsp = &w->nsps[0];
-	hmap_put(&w->sockets, &f->s.hn, f->s.id, strlen(f->s.id));
-	f->s.nnext = w->nsps[0].head;
-	w->nsps[0].head = &f->s;
-	struct sio_ident *ident = calloc(1, sizeof(*ident) + 256);
-	char *b = ident->buf;
-	ident->sub = strcpy(b, user);
-	ident->org = strcpy(b + 100, org);
-	f->s.ident = ident;
-	char r[300];
-	snprintf(r, sizeof(r), "user:%s", user);
-	room_join(&f->s, r);
-	snprintf(r, sizeof(r), "org:%s", org);
-	room_join(&f->s, r);
-	if (room1)
-		room_join(&f->s, room1);
+	struct fsock *f = fb_sock(0, 0, id, user, org, room1);
 	if (room2)
 		room_join(&f->s, room2);
 	return f;
 }
 
-static size_t count(const struct fsock *f, const char *needle)
-{
-	size_t n = 0;
-	for (const char *p = f->log; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	return n;
-}
+#define count fb_count
 
 /* ---------------- harness ---------------- */
 
-static struct loop L;
+#define L (g_broker.loops[0])
 static int failures, checks;
 static int port;
 static pid_t redis_pid;
@@ -333,35 +266,21 @@ int main(void)
 	redis_start();
 
 	/* one loop, the fake broker */
-	loop_init(&L, 0);
-	struct worker *w = calloc(1, sizeof(*w));
-	w->loop = &L;
-	L.data = w;
-	hmap_init(&w->sessions, sock_key);
-	hmap_init(&w->sockets, sock_key);
-	w->nsps = calloc(2, sizeof(struct nsp_rt));
-	for (size_t i = 0; i < 2; i++) {
-		w->nsps[i].def = &defs[i];
-		w->nsps[i].idx = i;
-		w->nsps[i].w = w;
-		hmap_init(&w->nsps[i].rooms, room_key);
-	}
-	g_broker.nsps = defs;
-	g_broker.nnsps = 2;
-	g_broker.nloops = 1;
-	g_broker.loops = &L;
-	g_broker.workers = w;
+	fb_init(1);
 	loop_timer_init(&poll_t, on_poll);
 	loop_timer_init(&limit_t, on_limit);
 
-	s1 = mksock(w, "sockA1", "u1", "o1", "r1", NULL);
-	s2 = mksock(w, "sockA2", "u2", "o1", "r1", "r2");
-	s3 = mksock(w, "sockA3", "u3", "o2", "r2", NULL);
+	s1 = mksock("sockA1", "u1", "o1", "r1", NULL);
+	s2 = mksock("sockA2", "u2", "o1", "r1", "r2");
+	s3 = mksock("sockA3", "u3", "o2", "r2", NULL);
 
 	char url[64], err[256];
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", port);
 	struct cluster_cfg cfg = {.valkey_url = url, .key = "vkt", .lease_ttl_ms = 3000,
-				  .request_timeout_ms = 20000, .command_timeout_ms = 1000};
+				  .request_timeout_ms = 20000, .command_timeout_ms = 1000,
+				  .nsps = g_broker.nsps, .nnsps = g_broker.nnsps,
+				  .loops = g_broker.loops, .workers = g_broker.workers,
+				  .nloops = g_broker.nloops};
 	A = cluster_new(&L, &cfg, err, sizeof(err));
 	B = cluster_new(&L, &cfg, err, sizeof(err));
 	if (A == NULL || B == NULL) {
