@@ -13,6 +13,8 @@
 #include "admin.h"
 #include "hmap.h"
 #include "cluster.h"
+#include "cluster_int.h"
+#include "vkss.h"
 #include "pd_log.h"
 #include "presence.h"
 
@@ -86,6 +88,19 @@ static void v_metrics(const struct adapter *a, struct pd_buf *b)
 	admin_counter(b, "cluster_requests_timed_out_total",
 		      "Cross-broker queries that ended without every answer.", "counter",
 		      c.requests_timed_out);
+	if (cluster_sharded(v->c) != NULL) {
+		struct vkss_stats st;
+		csh_get_stats(cluster_sharded(v->c), &st);
+		admin_counter(b, "sharded_channels",
+			      "Shard channels subscribed (namespaces, rooms, own).", "gauge",
+			      st.channels);
+		admin_counter(b, "sharded_messages_total", "Messages received on shard channels.",
+			      "counter", st.messages);
+		admin_counter(b, "sharded_bytes_total", "Payload bytes received on shard channels.",
+			      "counter", st.bytes);
+		admin_counter(b, "sharded_node_losses_total", "Shard subscriber connections lost.",
+			      "counter", st.node_losses);
+	}
 	if (v->p == NULL)
 		return;
 	struct presence_stats p;
