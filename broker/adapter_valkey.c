@@ -14,6 +14,7 @@
 #include "hmap.h"
 #include "cluster.h"
 #include "cluster_int.h"
+#include "vk.h"
 #include "vkss.h"
 #include "pd_log.h"
 #include "presence.h"
@@ -77,6 +78,11 @@ static void v_metrics(const struct adapter *a, struct pd_buf *b)
 	cluster_get_stats(v->c, &c);
 	admin_counter(b, "valkey_up", "1 while Valkey is reachable.", "gauge",
 		      (unsigned long long)cluster_is_up(v->c));
+	struct vk_stats vs;
+	vk_get_stats(cluster_vk(v->c), &vs);
+	admin_counter(b, "valkey_messages_total",
+		      "Pub/sub messages received on the classic subscriptions.", "counter",
+		      vs.messages);
 	admin_counter(b, "cluster_brokers", "Live brokers at the last lease renewal.", "gauge",
 		      (unsigned long long)cluster_server_count(v->c));
 	admin_counter(b, "cluster_published_total", "Room emits published to other servers.",

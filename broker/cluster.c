@@ -1166,6 +1166,16 @@ void cluster_set_state_hook(struct cluster *c, cluster_state_fn fn, void *ud)
 	c->state_ud = ud;
 }
 
+void cluster_hold(struct cluster *c)
+{
+	c_hold(c);
+}
+
+void cluster_release(struct cluster *c)
+{
+	c_release(c);
+}
+
 struct csh *cluster_sharded(const struct cluster *c)
 {
 	return c->sh;

@@ -30,6 +30,9 @@ int cluster_publish_raw(struct cluster *c, const char *ch, size_t chlen, const c
 /* Home loop: another broker's answer {uid, result} to our query
  * request_id (borrowed). */
 void cluster_answer_in(struct cluster *c, const char *request_id, json_t *answer);
+/* Any loop: keep c (not its parts) alive for work posted to home. */
+void cluster_hold(struct cluster *c);
+void cluster_release(struct cluster *c);
 enum { CLUSTER_COUNT_RECEIVED, CLUSTER_COUNT_DELIVERED, CLUSTER_COUNT_DECODE_ERROR };
 void cluster_count(struct cluster *c, int what);
 

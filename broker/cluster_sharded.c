@@ -55,8 +55,10 @@ static const char *room_ch_key(const struct hnode *n)
 
 /* ---- room channels ---- */
 
+/* Posts to home hold the cluster, not csh: csh may be gone when a post
+ * queued at shutdown runs (cluster_sharded is NULL then). */
 struct watch_ev {
-	struct csh *s;
+	struct cluster *c;
 	size_t nsp_idx;
 	int up;
 	char room[];
@@ -65,11 +67,12 @@ struct watch_ev {
 static void watch_on_home(struct loop *l, void *arg)
 {
 	struct watch_ev *e = arg;
-	struct csh *s = e->s;
+	struct csh *s = cluster_sharded(e->c);
 	struct pd_buf ch;
 	(void)l;
 	pd_buf_init(&ch, 0);
-	if (pd_wire_channel_broadcast(&ch, cluster_key(s->c), s->nsps[e->nsp_idx].name, e->room) !=
+	if (s == NULL ||
+	    pd_wire_channel_broadcast(&ch, cluster_key(s->c), s->nsps[e->nsp_idx].name, e->room) !=
 	    0)
 		goto out;
 	struct hnode *h = hmap_get(&s->rooms, ch.data, ch.len);
@@ -94,6 +97,7 @@ static void watch_on_home(struct loop *l, void *arg)
 	}
 out:
 	pd_buf_free(&ch);
+	cluster_release(e->c);
 	free(e);
 }
 
@@ -106,12 +110,15 @@ static void room_watch(struct nsp_rt *n, const char *room, int up, void *ud)
 	struct watch_ev *e = malloc(sizeof(*e) + len + 1);
 	if (e == NULL)
 		return;
-	e->s = s;
+	e->c = s->c;
 	e->nsp_idx = n->def->view ? s->main_idx : n->idx;
 	e->up = up;
 	memcpy(e->room, room, len + 1);
-	if (loop_post(cluster_home(s->c), watch_on_home, e) < 0)
+	cluster_hold(s->c);
+	if (loop_post(cluster_home(s->c), watch_on_home, e) < 0) {
+		cluster_release(s->c);
 		free(e);
+	}
 }
 
 /* ---- publishing ---- */
@@ -200,7 +207,7 @@ static void respond(struct csh *s, size_t nsp_idx, const char *to, int type, jso
 /* ---- answering ---- */
 
 struct answer {
-	struct csh *s;
+	struct cluster *c;
 	size_t nsp_idx;
 	int type; /* the request's MessageType */
 	char request_id[ADAPTER_MAX_UID + 1];
@@ -210,13 +217,12 @@ struct answer {
 static void answer_done(struct cluster *c, json_t *merged, void *ud)
 {
 	struct answer *a = ud;
-	struct csh *s = a->s;
-	(void)c;
-	if (a->type == ADAPTER_SH_FETCH_SOCKETS)
+	struct csh *s = cluster_sharded(c); /* NULL: freed while it gathered */
+	if (s != NULL && a->type == ADAPTER_SH_FETCH_SOCKETS)
 		respond(s, a->nsp_idx, a->requester, ADAPTER_SH_FETCH_SOCKETS_RESPONSE,
 			json_pack("{s:s, s:O}", "requestId", a->request_id, "sockets",
 				  json_is_array(merged) ? merged : json_array()));
-	else if (a->type == ADAPTER_SH_SERVER_SIDE_EMIT)
+	else if (s != NULL && a->type == ADAPTER_SH_SERVER_SIDE_EMIT)
 		respond(s, a->nsp_idx, a->requester, ADAPTER_SH_SERVER_SIDE_EMIT_RESPONSE,
 			json_pack("{s:s, s:o}", "requestId", a->request_id, "packet",
 				  pd_wire_answer_data(cluster_uid(s->c), merged)));
@@ -332,7 +338,7 @@ static void on_message(const char *ch, size_t chlen, const char *data, size_t le
 		json_decref(arg);
 		goto out;
 	}
-	*a = (struct answer){.s = s, .nsp_idx = (size_t)idx, .type = m.type};
+	*a = (struct answer){.c = s->c, .nsp_idx = (size_t)idx, .type = m.type};
 	snprintf(a->request_id, sizeof(a->request_id), "%s", m.request_id);
 	snprintf(a->requester, sizeof(a->requester), "%s", m.uid);
 	if (cluster_gather(s->c, (enum adapter_kind)kind, arg, answer_done, a) < 0)
@@ -399,6 +405,7 @@ void csh_free(struct csh *s)
 {
 	if (s == NULL)
 		return;
+	g_broker.room_watch = NULL; /* the other loops have stopped */
 	vkss_free(s->ss);
 	size_t i = 0;
 	struct hnode *cur = NULL, *h;
