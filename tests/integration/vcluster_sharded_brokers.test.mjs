@@ -171,6 +171,15 @@ test('a Node createShardedAdapter server in the cluster, both ways', T, async ()
   assert.equal(socks.length, 2, `the Node member and the broker's: ${JSON.stringify(socks.map((s) => s.id))}`);
   // serverCount: the brokers and the Node server subscribe the namespace's channel
   assert.ok(await node.io.of('/').adapter.serverCount() >= 3);
+  // a broadcast with acks: the brokers answer its client count (0: they
+  // collect no acks), so the Node server gets its own member's ack at once
+  nm.on('node:ack', (x, cb) => cb(`ack ${x}`));
+  const m2 = mark(cs);
+  const t0 = Date.now();
+  const acks = await node.io.to(room).timeout(4000).emitWithAck('node:ack', 7);
+  assert.deepEqual(acks, ['ack 7']);
+  assert.ok(Date.now() - t0 < 3000, 'not by the timeout');
+  await next(cs, 'node:ack', (x) => x === 7, { since: m2 });
 });
 
 test('a master restarted mid-traffic: room channels are subscribed again and events flow', T, async (tc) => {
@@ -196,4 +205,30 @@ test('a master restarted mid-traffic: room channels are subscribed again and eve
   await next(cs, 'sh:after', () => true, { since: m1 });
   await next(ag, 'sh:after', () => true, { since: m2 });
   tc.diagnostic(`restarted node ${victim} (slot ${slot}); ${sent} emits during the restart`);
+});
+
+test('sharded mode on one Valkey (no cluster): SSUBSCRIBE on it, a room across two brokers', T, async () => {
+  // the stack's own redis-server, under a key of its own
+  const key = 'pdshard1';
+  const conf = brokerConfig({ valkey_url: env.redisUrl, adapter_mode: 'sharded', adapter_key: key, presence_ttl: 4, lease_ttl: 2 });
+  const [C, D] = await Promise.all([startBroker({ config: conf }), startBroker({ config: conf })]);
+  try {
+    await waitFor(() => ups(C) > 0 && ups(D) > 0, { timeout: 15000, what: 'both brokers on the stack\'s Valkey' });
+    const c = w.user('customer');
+    const t = await mkTicket(c);
+    const [cs, ag] = await Promise.all([open(c, { url: C.url }), open(w.agent, { url: D.url })]);
+    assertOkAck(await ack(cs, 'ticket:join', t.id));
+    assertOkAck(await ack(ag, 'ticket:join', t.id));
+    const subs = () => Number(stack('redis-cli', '-p', String(env.redisPort), 'pubsub', 'shardnumsub', `${key}#/#ticket:${t.id}#`).trim().split('\n')[1]);
+    await waitFor(() => subs() === 2, { timeout: 10000, what: 'both brokers on the room channel' });
+    const ma = mark(ag);
+    const r = await ack(cs, 'message:send', { ticketId: t.id, content: 'one Valkey, sharded' });
+    assertOkAck(r);
+    assert.equal(r.delivered, true);
+    await next(ag, 'message:new', (x) => x.id === r.message.id, { since: ma });
+    ag.disconnect();
+    await waitFor(() => subs() === 1, { timeout: 10000, what: 'D unsubscribed' });
+  } finally {
+    await Promise.all([C.stop(), D.stop()]);
+  }
 });
