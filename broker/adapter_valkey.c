@@ -14,6 +14,9 @@
 #include "broker.h" /* g_broker.recovery: sio.c and admin.c find it there */
 #include "hmap.h"
 #include "cluster.h"
+#include "cluster_int.h"
+#include "vk.h"
+#include "vkss.h"
 #include "pd_log.h"
 #include "presence.h"
 #include "recovery.h"
@@ -83,6 +86,11 @@ static void v_metrics(const struct adapter *a, struct pd_buf *b)
 	cluster_get_stats(v->c, &c);
 	admin_counter(b, "valkey_up", "1 while Valkey is reachable.", "gauge",
 		      (unsigned long long)cluster_is_up(v->c));
+	struct vk_stats vs;
+	vk_get_stats(cluster_vk(v->c), &vs);
+	admin_counter(b, "valkey_messages_total",
+		      "Pub/sub messages received on the classic subscriptions.", "counter",
+		      vs.messages);
 	admin_counter(b, "cluster_brokers", "Live brokers at the last lease renewal.", "gauge",
 		      (unsigned long long)cluster_server_count(v->c));
 	admin_counter(b, "cluster_published_total", "Room emits published to other servers.",
@@ -94,6 +102,19 @@ static void v_metrics(const struct adapter *a, struct pd_buf *b)
 	admin_counter(b, "cluster_requests_timed_out_total",
 		      "Cross-broker queries that ended without every answer.", "counter",
 		      c.requests_timed_out);
+	if (cluster_sharded(v->c) != NULL) {
+		struct vkss_stats st;
+		csh_get_stats(cluster_sharded(v->c), &st);
+		admin_counter(b, "sharded_channels",
+			      "Shard channels subscribed (namespaces, rooms, own).", "gauge",
+			      st.channels);
+		admin_counter(b, "sharded_messages_total", "Messages received on shard channels.",
+			      "counter", st.messages);
+		admin_counter(b, "sharded_bytes_total", "Payload bytes received on shard channels.",
+			      "counter", st.bytes);
+		admin_counter(b, "sharded_node_losses_total", "Shard subscriber connections lost.",
+			      "counter", st.node_losses);
+	}
 	if (v->p == NULL)
 		return;
 	struct presence_stats p;
@@ -378,8 +399,12 @@ struct adapter *adapter_valkey_new(struct loop *home, const struct cluster_cfg *
 		goto fail;
 	}
 	/* connection state recovery (contract 8) on the main profile, which
-	 * is the one with presence */
-	if (with_presence && recovery_setup(v->c, pcfg, e, sizeof(e)) < 0) {
+	 * is the one with presence; not in sharded mode, where a room's shard
+	 * channel and the namespace's stream are in different slots, which
+	 * one script may not touch (pushdesk-broker(8) RECOVERY) */
+	if (with_presence && cfg->sharded)
+		pd_log(LOG_NOTICE, "connection state recovery is off in adapter_mode sharded");
+	else if (with_presence && recovery_setup(v->c, pcfg, e, sizeof(e)) < 0) {
 		snprintf(err, errlen, "%s", e);
 		goto fail;
 	}

@@ -16,6 +16,7 @@
 #include "cluster.h"
 #include "dashboard.h"
 #include "pd_cfg.h"
+#include "pd_emitter.h"
 #include "pd_log.h"
 #include "room.h"
 #include "typing.h"
@@ -81,6 +82,7 @@ int app_setup(const struct pd_cfg *cfg, struct loop *home, char *err, size_t err
 		    .loops = g_broker.loops,
 		    .workers = g_broker.workers,
 		    .nloops = g_broker.nloops,
+		    .sharded = pd_emitter_mode(pd_cfg_get(cfg, "adapter_mode")) == PD_EMIT_SHARDED,
 		};
 		g_app.adapter = adapter_valkey_new(home, &cc, cfg, normal, ptl * 1000, g_app.main_idx, err,
 						   errlen);

@@ -84,6 +84,11 @@ struct broker {
 	atomic_long nconn;       /* Engine.IO sessions, all loops */
 	atomic_uint next_loop;   /* round robin for new WebSocket sessions */
 	struct recovery *recovery; /* connection state recovery; NULL = off */
+	/* adapter_mode sharded (cluster_sharded.c): told on a loop when a room
+	 * gets its first member there (up 1) or loses its last (0); NULL
+	 * otherwise. Set before the loops run. */
+	void (*room_watch)(struct nsp_rt *n, const char *room, int up, void *ud);
+	void *room_watch_ud;
 };
 
 extern struct broker g_broker;

@@ -16,6 +16,7 @@
 #include "adapter.h"
 #include "adapter_codec.h"
 #include "broker.h"
+#include "cluster_int.h"
 #include "loop.h"
 #include "msg.h"
 #include "pd_buf.h"
@@ -64,6 +65,7 @@ struct cluster {
 		size_t idx;
 	} *subs;
 	size_t nnsps;
+	struct csh *sh; /* adapter_mode sharded (cluster_sharded.c); NULL: classic */
 };
 
 #define CNT_ADD(c, f) atomic_fetch_add_explicit(&(c)->f, 1, memory_order_relaxed)
@@ -92,7 +94,6 @@ static const char *nsp_name(size_t i)
 /* The part of each loop is adapter_local_part: one selection of sockets
  * (room_select) for delivery, counting and the queries of others. */
 
-typedef void (*gather_fn)(struct cluster *c, json_t *merged, void *ud);
 
 struct gather {
 	struct loop_each each;
@@ -128,7 +129,7 @@ static void gather_on_loop(struct loop *l, struct loop_each *e)
 }
 
 /* Home loop: run kind on every loop, then done(merged) on home. arg stolen. */
-static int gather_start(struct cluster *c, enum adapter_kind kind, json_t *arg, gather_fn done,
+int cluster_gather(struct cluster *c, enum adapter_kind kind, json_t *arg, gather_fn done,
 			void *ud)
 {
 	int n = c->nloops;
@@ -217,7 +218,7 @@ static void do_publish(struct loop *l, void *arg)
 	struct pub *p = arg;
 	struct cluster *c = p->c;
 	(void)l;
-	if (!c->stopped && vk_publish(c->vk, p->ch, p->chlen, p->data, p->len) == 0)
+	if (!c->stopped && cluster_publish_raw(c, p->ch, p->chlen, p->data, p->len) == 0)
 		CNT_ADD(c, published);
 	else
 		CNT_ADD(c, publish_dropped);
@@ -225,8 +226,18 @@ static void do_publish(struct loop *l, void *arg)
 	c_release(c);
 }
 
+/* Home loop: PUBLISH, or SPUBLISH in sharded mode (vk routes it to the
+ * channel's node). */
+int cluster_publish_raw(struct cluster *c, const char *ch, size_t chlen, const char *data,
+			size_t len)
+{
+	if (c->sh != NULL)
+		return csh_spublish(c->vk, ch, chlen, data, len);
+	return vk_publish(c->vk, ch, chlen, data, len);
+}
+
 /* Any loop: publish bytes on channel from home. */
-static int publish_bytes(struct cluster *c, const char *ch, size_t chlen, const char *data,
+int cluster_publish_bytes(struct cluster *c, const char *ch, size_t chlen, const char *data,
 			 size_t len)
 {
 	if (!atomic_load(&c->up)) {
@@ -284,6 +295,8 @@ int cluster_publish(struct cluster *c, size_t nsp_idx, const json_t *data, const
 	    .nexcept = nexcept,
 	    .flags = &flags,
 	};
+	if (c->sh != NULL) /* adapter_mode sharded */
+		return csh_publish(c->sh, &e);
 	struct pd_buf msg, ch;
 	pd_buf_init(&msg, ADAPTER_MAX_MSG);
 	pd_buf_init(&ch, 0);
@@ -296,7 +309,7 @@ int cluster_publish(struct cluster *c, size_t nsp_idx, const json_t *data, const
 	if (rc == 0 && c->rec != NULL)
 		rc = c->rec->publish(c->rec_ud, nsp_idx, ch.data, ch.len, msg.data, msg.len);
 	else if (rc == 0)
-		rc = publish_bytes(c, ch.data, ch.len, msg.data, msg.len);
+		rc = cluster_publish_bytes(c, ch.data, ch.len, msg.data, msg.len);
 	else
 		pd_log(LOG_WARNING, "cluster publish encode failed err=%s", strerror(-rc));
 	pd_buf_free(&msg);
@@ -356,7 +369,7 @@ static void send_response(struct cluster *c, size_t nsp_idx, const char *to_uid,
 	if (rc == 0)
 		rc = pd_wire_channel_response(&ch, c->key, nsp_name(nsp_idx), to_uid);
 	if (rc == 0)
-		rc = publish_bytes(c, ch.data, ch.len, out.data, out.len);
+		rc = cluster_publish_bytes(c, ch.data, ch.len, out.data, out.len);
 	if (rc < 0 && rc != -ENOTCONN)
 		pd_log(LOG_WARNING, "cluster response failed request=%s err=%s", r->request_id,
 		       strerror(-rc));
@@ -525,7 +538,7 @@ static void on_request(struct vk *v, const char *pattern, const char *ch, size_t
 	a->type = q.type;
 	snprintf(a->request_id, sizeof(a->request_id), "%s", q.request_id);
 	snprintf(a->requester, sizeof(a->requester), "%s", q.uid);
-	if (gather_start(c, (enum adapter_kind)kind, arg, answer_done, a) < 0)
+	if (cluster_gather(c, (enum adapter_kind)kind, arg, answer_done, a) < 0)
 		free(a);
 out:
 	adapter_request_clear(&q);
@@ -818,11 +831,13 @@ static void creq_begin(struct loop *l, void *p)
 		pd_buf_init(&ch, 0);
 		char *tok = id_token(c, q->id);
 		const char *argv[4] = {"EVAL", pd_keys_lua_live, "1", c->brokers_key};
-		if (tok != NULL && pd_wire_query_encode(&out, c->uid, q->id, q->kind, q->arg) == 0 &&
-		    pd_wire_channel_request(&ch, c->key, nsp_name(0)) == 0 &&
+		if (tok != NULL &&
+		    (c->sh != NULL ? csh_query_encode(c->sh, &out, &ch, q->id, q->kind, q->arg)
+				   : pd_wire_query_encode(&out, c->uid, q->id, q->kind, q->arg) ||
+					     pd_wire_channel_request(&ch, c->key, nsp_name(0))) == 0 &&
 		    vk_command(c->vk, on_live_reply, tok, 4, argv, NULL) == 0) {
 			tok = NULL;
-			if (vk_publish(c->vk, ch.data, ch.len, out.data, out.len) == 0)
+			if (cluster_publish_raw(c, ch.data, ch.len, out.data, out.len) == 0)
 				asked = 1;
 		}
 		free(tok);
@@ -838,7 +853,7 @@ static void creq_begin(struct loop *l, void *p)
 					   ? CLUSTER_RECHECK_MS
 					   : (uint64_t)c->request_timeout_ms));
 	q->refs = 2;
-	if (gather_start(c, (enum adapter_kind)adapter_kind_find(q->kind, 1), json_deep_copy(q->arg),
+	if (cluster_gather(c, (enum adapter_kind)adapter_kind_find(q->kind, 1), json_deep_copy(q->arg),
 			 creq_local_done, q) < 0) {
 		q->refs = 1;
 		q->local_done = 1;
@@ -887,6 +902,12 @@ static void on_response(struct vk *v, const char *pattern, const char *ch, size_
 	(void)chlen;
 	if (c->reqs == NULL || pd_wire_answer_decode(data, len, request_id, &answer) != 0)
 		return;
+	cluster_answer_in(c, request_id, answer);
+	json_decref(answer);
+}
+
+void cluster_answer_in(struct cluster *c, const char *request_id, json_t *answer)
+{
 	struct creq *q = creq_find(c, request_id);
 	const char *uid = pd_wire_answer_uid(answer, NULL);
 	if (q == NULL || q->finished)
@@ -901,8 +922,7 @@ static void on_response(struct vk *v, const char *pattern, const char *ch, size_
 			break;
 		}
 	creq_maybe_done(q);
-out:
-	json_decref(answer);
+out:;
 }
 
 /* ================= lease ================= */
@@ -980,6 +1000,8 @@ static void on_vk_state(struct vk *v, int up, void *ud)
 	struct cluster *c = ud;
 	(void)v;
 	atomic_store(&c->up, up);
+	if (c->sh != NULL)
+		csh_state(c->sh, up);
 	if (up) {
 		lease_renew(c);
 	} else {
@@ -1040,6 +1062,13 @@ struct cluster *cluster_new(struct loop *home, const struct cluster_cfg *cfg, ch
 		free(c);
 		return NULL;
 	}
+	if (cfg->sharded && (c->sh = csh_new(c, cfg)) == NULL) {
+		vk_free(c->vk);
+		free(c->subs);
+		free(c);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
 	vk_set_state_cb(c->vk, on_vk_state, c);
 	loop_timer_init(&c->lease_timer, on_lease_timer);
 	return c;
@@ -1050,7 +1079,9 @@ int cluster_start(struct cluster *c)
 	struct pd_buf ch;
 	pd_buf_init(&ch, 0);
 	int rc = 0;
-	for (size_t i = 0; i < c->nnsps && rc == 0; i++) {
+	if (c->sh != NULL) /* sharded: csh's channels instead of these */
+		rc = csh_start(c->sh);
+	for (size_t i = 0; c->sh == NULL && i < c->nnsps && rc == 0; i++) {
 		const char *nsp = nsp_name(i);
 		if (c->nsps[i].view)
 			continue; /* fed by "/" (room.c): no channels of its own */
@@ -1109,6 +1140,8 @@ void cluster_free(struct cluster *c)
 	}
 	vk_free(c->vk);
 	c->vk = NULL;
+	csh_free(c->sh); /* after vk: a pending command may still name it */
+	c->sh = NULL;
 	free(c->subs);
 	c->subs = NULL;
 	c_release(c);
@@ -1154,6 +1187,31 @@ void cluster_set_state_hook(struct cluster *c, cluster_state_fn fn, void *ud)
 {
 	c->state_fn = fn;
 	c->state_ud = ud;
+}
+
+void cluster_hold(struct cluster *c)
+{
+	c_hold(c);
+}
+
+void cluster_release(struct cluster *c)
+{
+	c_release(c);
+}
+
+struct csh *cluster_sharded(const struct cluster *c)
+{
+	return c->sh;
+}
+
+void cluster_count(struct cluster *c, int what)
+{
+	if (what == CLUSTER_COUNT_RECEIVED)
+		CNT_ADD(c, received);
+	else if (what == CLUSTER_COUNT_DELIVERED)
+		CNT_ADD(c, delivered_remote);
+	else
+		CNT_ADD(c, decode_errors);
 }
 
 void cluster_get_stats(const struct cluster *c, struct cluster_stats *o)

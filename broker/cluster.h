@@ -51,6 +51,9 @@ struct cluster_cfg {
 	struct loop *loops;
 	struct worker *workers;
 	int nloops;
+	/* adapter_mode sharded: SSUBSCRIBE/SPUBLISH in createShardedAdapter's
+	 * format, dynamic mode (cluster_sharded.c); 0: classic */
+	int sharded;
 };
 
 /* Build the cluster for the namespaces of cfg->nsps on loop home.

@@ -41,6 +41,8 @@ libpdcluster_a_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/broker $(PD_DEPCFLAGS)
 libpdcluster_a_SOURCES = \
 	broker/vk.c broker/vk.h \
 	broker/cluster.c broker/cluster.h \
+	broker/cluster_int.h broker/cluster_sharded.c \
+	broker/vkss.c broker/vkss.h \
 	broker/presence.c broker/presence.h \
 	broker/adapter_valkey.c
 

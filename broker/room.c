@@ -64,12 +64,16 @@ int room_join(struct sio_socket *s, const char *name)
 		}
 		METRIC_ADD(n->w, rooms, 1);
 		atomic_fetch_add_explicit(&n->nrooms, 1, memory_order_relaxed);
+		if (g_broker.room_watch != NULL) /* sharded: the room's channel */
+			g_broker.room_watch(n, r->name, 1, g_broker.room_watch_ud);
 	}
 	if (r->n == r->cap) {
 		uint32_t cap = r->cap ? r->cap * 2 : 2;
 		struct sio_socket **m = realloc(r->m, cap * sizeof(*m));
 		if (m == NULL) {
 			if (r->n == 0) {
+				if (g_broker.room_watch != NULL)
+					g_broker.room_watch(n, r->name, 0, g_broker.room_watch_ud);
 				hmap_del(&n->rooms, &r->hn);
 				METRIC_SUB(n->w, rooms, 1);
 				atomic_fetch_sub_explicit(&n->nrooms, 1, memory_order_relaxed);
@@ -106,6 +110,8 @@ static void leave_at(struct sio_socket *s, size_t i)
 	}
 	s->rooms[i] = s->rooms[--s->nrooms];
 	if (r->n == 0) {
+		if (g_broker.room_watch != NULL)
+			g_broker.room_watch(r->nsp, r->name, 0, g_broker.room_watch_ud);
 		hmap_del(&r->nsp->rooms, &r->hn);
 		METRIC_SUB(r->nsp->w, rooms, 1);
 		atomic_fetch_sub_explicit(&r->nsp->nrooms, 1, memory_order_relaxed);

@@ -842,3 +842,14 @@ const char *vk_addr(const struct vk *v)
 {
 	return v->addr;
 }
+
+void vk_peer(const struct vk *v, char *ip, size_t iplen, int *port)
+{
+	snprintf(ip, iplen, "%s", v->ip);
+	*port = v->port;
+}
+
+const char *vk_password(const struct vk *v)
+{
+	return v->password;
+}

@@ -67,6 +67,11 @@ struct loop *vk_loop(const struct vk *v);
 void vk_get_stats(const struct vk *v, struct vk_stats *out);
 /* "host:port" for logs (borrowed). */
 const char *vk_addr(const struct vk *v);
+/* For vkss (shard subscriptions on the same nodes): the address of the
+ * seed the command connection is on, and valkey_url's password ("" for
+ * none). */
+void vk_peer(const struct vk *v, char *ip, size_t iplen, int *port);
+const char *vk_password(const struct vk *v);
 
 /* Send a command (argv/lens as redisAsyncCommandArgv; lens NULL: strlen).
  * 0: fn (may be NULL) will be called exactly once. -ENOTCONN while down,

@@ -15,14 +15,12 @@
 // Valkey. Nothing else.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import {
   T, world, mkTicket, must, open, closeAll, ack, mark, next, assertOkAck, brokerConfig, sleep,
 } from './lib/rt.mjs';
 import { startBroker, freePort, tmpDir } from './lib/broker.mjs';
 import { ctl, env, stack, waitFor } from './lib/pd.mjs';
+import { clusterOk, restartMidTraffic, restartApi, restartApiOn } from './lib/vcluster.mjs';
 
 const w = world();
 let A, B, ports, dir, url;
@@ -52,12 +50,6 @@ async function reachBoth(ev, [s1, s2], what) {
   await next(s2, ev, () => true, { since: m2 });
 }
 
-// The cluster says it serves all slots again after node port restarted.
-async function clusterOk(port, what) {
-  await waitFor(() => { try { return /cluster_state:ok/.test(stack('redis-cli', '-p', String(port), 'cluster', 'info')); } catch { return false; } },
-    { timeout: 30000, what });
-}
-
 async function valkeyUps(b) {
   return (b.log.match(/valkey up/g) || []).length;
 }
@@ -73,11 +65,6 @@ before(async () => {
     { timeout: 15000, what: 'both brokers on the cluster' });
 });
 
-// The stack's pushdesk-api again, with conf (PD_CONF) as its pushdesk.conf.
-function restartApi(conf) {
-  execFileSync('bash', ['-c', 'source "$PD_STACK" && pd_stop_api && PD_CONF="$1" pd_start_api', '-', conf],
-    { env: process.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-}
 let apiOnCluster = false;
 
 after(async () => {
@@ -133,19 +120,7 @@ test('a master restarted mid-traffic: the brokers come back and events flow agai
   const moved = /MOVED \d+ [^:\s]*:(\d+)/.exec(stack('redis-cli', '-p', String(ports[0]), 'get', 'x:{presence}:y'));
   const victim = moved ? Number(moved[1]) : ports[0];
   const upsBefore = [await valkeyUps(A), await valkeyUps(B)];
-  let sent = 0;
-  const traffic = setInterval(() => {
-    try { onCluster('emit', '--room', `org:${w.org}`, 'vc:tick', String(++sent)); } catch { /* node down */ }
-  }, 200);
-  try {
-    await sleep(600);
-    stack('pd_stop_vcluster_node', dir, String(victim));
-    await sleep(1500);
-    stack('pd_start_vcluster_node', dir, String(victim));
-    await clusterOk(victim, 'the restarted node back in the cluster');
-  } finally {
-    clearInterval(traffic);
-  }
+  const sent = await restartMidTraffic(dir, victim, (i) => onCluster('emit', '--room', `org:${w.org}`, 'vc:tick', String(i)));
   await reachBoth('vc:after', [s1, s2], 'both brokers subscribed again');
   // presence is written again on the restarted master
   const back = await waitFor(() => {
@@ -159,10 +134,7 @@ test('a master restarted mid-traffic: the brokers come back and events flow agai
 
 test('the API on the cluster: its outbox relay\'s events reach members on both brokers', T, async () => {
   // the stack's API with only valkey_url changed (its database, its socket)
-  const conf = path.join(dir, 'api.conf');
-  const lines = readFileSync(env.conf, 'utf8').split('\n').filter((l) => !/^\s*valkey_url\s*=/.test(l));
-  writeFileSync(conf, [...lines, `valkey_url = ${url}`, ''].join('\n'));
-  restartApi(conf);
+  restartApiOn(dir, url);
   apiOnCluster = true;
   const c = w.user('customer');
   const t = await mkTicket(c);

@@ -3,81 +3,31 @@
 // (subscriptionMode "dynamic", node-redis cluster clients) receives what
 // pushdeskctl emit and the API's outbox relay SPUBLISH: one room on that
 // room's own channel (its node only), several rooms on the namespace's.
-// The brokers of this version do not subscribe in sharded mode: only the
-// Node server is checked here.
+// The brokers in sharded mode: vcluster_sharded_brokers.test.mjs.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import http from 'node:http';
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { T, world, mkTicket, must } from './lib/rt.mjs';
-import { freePort, tmpDir, requireNode, withTimeout } from './lib/broker.mjs';
+import { freePort, tmpDir } from './lib/broker.mjs';
+import { startShardedNode, got, restartApi, restartApiOn } from './lib/vcluster.mjs';
 import { ctl, env, stack, waitFor } from './lib/pd.mjs';
 
 const w = world();
 let ports, dir, url, node;
 let apiMoved = false;
 
-function restartApi(conf) {
-  execFileSync('bash', ['-c', 'source "$PD_STACK" && pd_stop_api && PD_CONF="$1" pd_start_api', '-', conf],
-    { env: process.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-}
-
 const sharded = (...args) => ctl(...args, {
   env: { PUSHDESK_VALKEY_URL: url, PUSHDESK_ADAPTER_MODE: 'sharded' }, json: true,
 });
-
-// A socket.io server on the cluster with the sharded adapter; each socket
-// joins the rooms of its handshake query.
-async function startShardedNode() {
-  const { Server } = requireNode('socket.io');
-  const { createShardedAdapter } = requireNode('@socket.io/redis-adapter');
-  const { createCluster } = requireNode('redis');
-  const rootNodes = ports.map((p) => ({ url: `redis://127.0.0.1:${p}` }));
-  const pub = createCluster({ rootNodes }), sub = createCluster({ rootNodes });
-  pub.on('error', () => {});
-  sub.on('error', () => {});
-  await Promise.all([pub.connect(), sub.connect()]);
-  const port = await freePort();
-  const server = http.createServer();
-  const io = new Server(server, { adapter: createShardedAdapter(pub, sub, { subscriptionMode: 'dynamic' }) });
-  io.on('connection', (s) => {
-    for (const room of String(s.handshake.query.rooms || '').split(',').filter(Boolean)) s.join(room);
-  });
-  await new Promise((res) => server.listen(port, '127.0.0.1', res));
-  return {
-    url: `http://127.0.0.1:${port}`,
-    async stop() {
-      await new Promise((res) => io.close(() => res()));
-      try { await sub.quit(); } catch { /* */ }
-      try { await pub.quit(); } catch { /* */ }
-    },
-  };
-}
-
-const clients = [];
-async function member(rooms) {
-  const { io } = requireNode('socket.io-client');
-  const s = io(node.url, { query: { rooms: rooms.join(',') }, transports: ['websocket'], reconnection: false, forceNew: true });
-  s.events = [];
-  s.onAny((ev, ...args) => s.events.push([ev, ...args]));
-  await withTimeout(new Promise((res, rej) => { s.once('connect', res); s.once('connect_error', rej); }), 5000, 'connect');
-  clients.push(s);
-  return s;
-}
-const got = (s, ev) => s.events.filter((e) => e[0] === ev).map((e) => e[1]);
 
 before(async () => {
   ports = [await freePort(), await freePort(), await freePort()];
   dir = tmpDir('pd-vcluster-sh-');
   stack('pd_start_vcluster', dir, ...ports);
   url = `redis://127.0.0.1:${ports[0]}`; // one seed: the rest is found by MOVED
-  node = await startShardedNode();
+  node = await startShardedNode(ports);
 });
 
 after(async () => {
-  for (const s of clients) s.disconnect();
   if (apiMoved) {
     try { restartApi(env.conf); } catch { /* the harness heals the stack */ }
   }
@@ -86,7 +36,7 @@ after(async () => {
 });
 
 test('pushdeskctl emit in sharded mode reaches a createShardedAdapter server, room by room', T, async () => {
-  const inR1 = await member(['r1']), inR2 = await member(['r2']), none = await member([]);
+  const inR1 = await node.member(['r1']), inR2 = await node.member(['r2']), none = await node.member([]);
   // the room's channel and the slot that carries it: SPUBLISH went to its node
   const one = await waitFor(() => {
     const n = sharded('emit', '--room', 'r1', 'sh:one', '{"k":"v"}');
@@ -109,15 +59,11 @@ test('pushdeskctl emit in sharded mode reaches a createShardedAdapter server, ro
 });
 
 test('the API in sharded mode: the outbox relay\'s message:new reaches the room on the Node server', T, async () => {
-  const conf = path.join(dir, 'api.conf');
-  const lines = readFileSync(env.conf, 'utf8').split('\n')
-    .filter((l) => !/^\s*(valkey_url|adapter_mode)\s*=/.test(l));
-  writeFileSync(conf, [...lines, `valkey_url = ${url}`, 'adapter_mode = sharded', ''].join('\n'));
-  restartApi(conf);
+  restartApiOn(dir, url, { adapter_mode: 'sharded' });
   apiMoved = true;
   const c = w.user('customer');
   const t = await mkTicket(c);
-  const s = await member([`ticket:${t.id}`]);
+  const s = await node.member([`ticket:${t.id}`]);
   await new Promise((r) => setTimeout(r, 300)); // the SSUBSCRIBE of the room's channel
   const posted = await must(201, 'POST', `/tickets/${t.id}/messages`, { content: 'sharded' }, c);
   const m = await waitFor(() => got(s, 'message:new').find((x) => x.id === posted.id),

@@ -1,0 +1,473 @@
+/* vkss: one non-blocking hiredis context per cluster node that holds a
+ * subscribed shard channel, a slot -> node map from CLUSTER SLOTS and
+ * MOVED, and a retry timer for the channels of a lost node. */
+#include "vkss.h"
+
+#include <errno.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "hmap.h"
+#include "loop.h"
+#include "pd_log.h"
+#include "pd_slot.h"
+#include "vk.h"
+
+#define VKSS_NODES_MAX 64
+
+struct vkss_node {
+	struct loop_watch w;
+	struct vkss *s;
+	char ip[64];
+	int port;
+	redisContext *c; /* NULL: not connected */
+	int connected, writing, lost_logged;
+};
+
+struct vkss_ch {
+	struct hnode hn;
+	int node; /* index in nodes, -1: not sent */
+	unsigned slot;
+	char name[];
+};
+
+struct vkss {
+	struct vk *v;
+	struct loop *l;
+	vkss_msg_fn fn;
+	void *ud;
+	struct hmap chans;
+	struct vkss_node nodes[VKSS_NODES_MAX];
+	int nnodes;
+	uint8_t slot_node[PD_SLOT_COUNT]; /* index + 1; 0: the seed vk is on */
+	int up, mapping, mapped;
+	struct loop_timer retry;
+	struct vkss_stats st;
+};
+
+static const char *ch_key(const struct hnode *n)
+{
+	return ((const struct vkss_ch *)n)->name;
+}
+
+static void node_lost(struct vkss_node *n, const char *why);
+
+/* ---- one node's connection ---- */
+
+static void node_flush(struct vkss_node *n)
+{
+	int done = 1;
+	if (n->c == NULL || !n->connected)
+		return;
+	if (redisBufferWrite(n->c, &done) != REDIS_OK) {
+		node_lost(n, n->c->errstr);
+		return;
+	}
+	if (done != n->writing)
+		return;
+	n->writing = !done;
+	loop_watch_mod(n->s->l, n->c->fd, EPOLLIN | (n->writing ? EPOLLOUT : 0), &n->w);
+}
+
+static int node_send(struct vkss_node *n, const char *cmd, const char *arg)
+{
+	const char *argv[2] = {cmd, arg};
+	if (n->c == NULL || redisAppendCommandArgv(n->c, arg ? 2 : 1, argv, NULL) != REDIS_OK)
+		return -ENOMEM;
+	node_flush(n);
+	return 0;
+}
+
+static struct vkss_ch *ch_find(struct vkss *s, const char *name, size_t len)
+{
+	struct hnode *h = hmap_get(&s->chans, name, len);
+	return h ? (struct vkss_ch *)h : NULL;
+}
+
+static void route(struct vkss *s, struct vkss_ch *ch);
+
+static void on_moved(struct vkss *s, const redisReply *r)
+{
+	struct pd_slot_redirect rd;
+	if (pd_slot_redirect_parse(r->str, r->len, &rd) != 0 || rd.host[0] == '\0') {
+		pd_log(LOG_WARNING, "valkey shard subscribe refused err=\"%.*s\"", (int)r->len, r->str);
+		return;
+	}
+	s->st.moved++;
+	int to = -1;
+	for (int i = 0; i < s->nnodes; i++)
+		if (strcmp(s->nodes[i].ip, rd.host) == 0 && s->nodes[i].port == rd.port)
+			to = i;
+	if (to < 0 && s->nnodes < VKSS_NODES_MAX && strlen(rd.host) < sizeof(s->nodes[0].ip)) {
+		to = s->nnodes++;
+		memset(&s->nodes[to], 0, sizeof(s->nodes[to]));
+		snprintf(s->nodes[to].ip, sizeof(s->nodes[to].ip), "%s", rd.host);
+		s->nodes[to].port = rd.port;
+		s->nodes[to].s = s;
+	}
+	if (to < 0)
+		return;
+	s->slot_node[rd.slot] = (uint8_t)(to + 1);
+	/* every channel of that slot sent elsewhere goes to its owner */
+	size_t i = 0;
+	struct hnode *cur = NULL, *h;
+	while ((h = hmap_next(&s->chans, &i, &cur)) != NULL) {
+		struct vkss_ch *ch = (struct vkss_ch *)h;
+		if (ch->slot == rd.slot && ch->node != to) {
+			ch->node = -1;
+			route(s, ch);
+		}
+	}
+}
+
+static void on_reply(struct vkss_node *n, const redisReply *r)
+{
+	struct vkss *s = n->s;
+	if (r->type == REDIS_REPLY_ERROR) {
+		if (r->len > 6 && (strncmp(r->str, "MOVED ", 6) == 0 || strncmp(r->str, "ASK ", 4) == 0))
+			on_moved(s, r);
+		else
+			pd_log(LOG_WARNING, "valkey shard subscriber error addr=%s:%d err=\"%.*s\"", n->ip,
+			       n->port, (int)r->len, r->str);
+		return;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING)
+		return;
+	const char *kind = r->element[0]->str;
+	const redisReply *chn = r->element[1];
+	if (strcmp(kind, "smessage") == 0 && r->element[2]->type == REDIS_REPLY_STRING) {
+		s->st.messages++;
+		s->st.bytes += r->element[2]->len;
+		s->fn(chn->str, chn->len, r->element[2]->str, r->element[2]->len, s->ud);
+	} else if (strcmp(kind, "sunsubscribe") == 0) {
+		/* ours (then the channel is gone or was sent again), or the
+		 * server's when the slot moved: subscribe where it lives now */
+		struct vkss_ch *ch = ch_find(s, chn->str, chn->len);
+		if (ch != NULL && ch->node == (int)(n - s->nodes)) {
+			ch->node = -1;
+			loop_timer_set(s->l, &s->retry, s->l->now + VKSS_RETRY_MS);
+		}
+	}
+}
+
+static void node_io(struct loop_watch *w, uint32_t events)
+{
+	struct vkss_node *n = (struct vkss_node *)w;
+	if (n->c == NULL)
+		return;
+	if (!n->connected && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+		int err = 0;
+		socklen_t el = sizeof(err);
+		if (getsockopt(n->c->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err != 0) {
+			node_lost(n, err ? strerror(err) : "connect failed");
+			return;
+		}
+		n->connected = 1;
+		n->lost_logged = 0;
+		n->writing = 1; /* node_flush re-arms from what is left */
+		node_flush(n);
+		return;
+	}
+	if (events & EPOLLOUT)
+		node_flush(n);
+	if (n->c == NULL || !(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		return;
+	if (redisBufferRead(n->c) != REDIS_OK) {
+		node_lost(n, n->c->errstr);
+		return;
+	}
+	void *reply = NULL;
+	while (n->c != NULL) {
+		if (redisGetReplyFromReader(n->c, &reply) != REDIS_OK) {
+			node_lost(n, n->c->errstr);
+			return;
+		}
+		if (reply == NULL)
+			break;
+		on_reply(n, reply);
+		freeReplyObject(reply);
+	}
+}
+
+static int node_open(struct vkss *s, struct vkss_node *n)
+{
+	n->s = s;
+	n->w.fn = node_io;
+	n->connected = n->writing = 0;
+	n->c = redisConnectNonBlock(n->ip, n->port);
+	if (n->c == NULL || n->c->err) {
+		if (n->c != NULL)
+			redisFree(n->c);
+		n->c = NULL;
+		return -1;
+	}
+	if (loop_watch_add(s->l, n->c->fd, EPOLLIN | EPOLLOUT, &n->w) < 0) {
+		redisFree(n->c);
+		n->c = NULL;
+		return -1;
+	}
+	const char *pw = vk_password(s->v);
+	if (pw[0] != '\0')
+		node_send(n, "AUTH", pw);
+	return 0;
+}
+
+static void node_close(struct vkss_node *n)
+{
+	if (n->c == NULL)
+		return;
+	loop_watch_del(n->s->l, n->c->fd);
+	redisFree(n->c);
+	n->c = NULL;
+	n->connected = n->writing = 0;
+}
+
+/* A node's connection failed: its channels are sent again (to whoever
+ * owns their slots then) after VKSS_RETRY_MS, until it answers. */
+static void node_lost(struct vkss_node *n, const char *why)
+{
+	struct vkss *s = n->s;
+	int idx = (int)(n - s->nodes);
+	if (!n->lost_logged)
+		pd_log(LOG_WARNING, "valkey shard subscriber lost addr=%s:%d reason=\"%s\" (retrying)",
+		       n->ip, n->port, why && why[0] ? why : "closed");
+	n->lost_logged = 1;
+	node_close(n);
+	s->st.node_losses++;
+	size_t i = 0;
+	struct hnode *cur = NULL, *h;
+	while ((h = hmap_next(&s->chans, &i, &cur)) != NULL)
+		if (((struct vkss_ch *)h)->node == idx)
+			((struct vkss_ch *)h)->node = -1;
+	s->mapped = 0; /* ask the cluster who owns what now */
+	loop_timer_set(s->l, &s->retry, s->l->now + VKSS_RETRY_MS);
+}
+
+/* ---- routing ---- */
+
+static int node_for(struct vkss *s, unsigned slot)
+{
+	int i = s->slot_node[slot] - 1;
+	if (i >= 0)
+		return i;
+	/* unknown: the node vk is connected to (MOVED tells otherwise) */
+	char ip[64];
+	int port;
+	vk_peer(s->v, ip, sizeof(ip), &port);
+	for (i = 0; i < s->nnodes; i++)
+		if (strcmp(s->nodes[i].ip, ip) == 0 && s->nodes[i].port == port)
+			return i;
+	if (s->nnodes == VKSS_NODES_MAX)
+		return -1;
+	i = s->nnodes++;
+	memset(&s->nodes[i], 0, sizeof(s->nodes[i]));
+	snprintf(s->nodes[i].ip, sizeof(s->nodes[i].ip), "%s", ip);
+	s->nodes[i].port = port;
+	s->nodes[i].s = s;
+	return i;
+}
+
+static void route(struct vkss *s, struct vkss_ch *ch)
+{
+	if (!s->up || !s->mapped || ch->node >= 0)
+		return;
+	int i = node_for(s, ch->slot);
+	if (i < 0)
+		return;
+	struct vkss_node *n = &s->nodes[i];
+	if (n->c == NULL && node_open(s, n) < 0) {
+		loop_timer_set(s->l, &s->retry, s->l->now + VKSS_RETRY_MS);
+		return;
+	}
+	if (node_send(n, "SSUBSCRIBE", ch->name) == 0 && n->c != NULL) {
+		ch->node = i;
+		s->st.subscribes++;
+	}
+}
+
+static void send_all(struct vkss *s)
+{
+	size_t i = 0;
+	struct hnode *cur = NULL, *h;
+	while ((h = hmap_next(&s->chans, &i, &cur)) != NULL)
+		route(s, (struct vkss_ch *)h);
+}
+
+static int node_find_add(struct vkss *s, const char *ip, int port)
+{
+	for (int i = 0; i < s->nnodes; i++)
+		if (strcmp(s->nodes[i].ip, ip) == 0 && s->nodes[i].port == port)
+			return i;
+	if (s->nnodes == VKSS_NODES_MAX || strlen(ip) >= sizeof(s->nodes[0].ip))
+		return -1;
+	int i = s->nnodes++;
+	memset(&s->nodes[i], 0, sizeof(s->nodes[i]));
+	snprintf(s->nodes[i].ip, sizeof(s->nodes[i].ip), "%s", ip);
+	s->nodes[i].port = port;
+	s->nodes[i].s = s;
+	return i;
+}
+
+/* CLUSTER SLOTS: [[start, end, [ip, port, id...], replicas...], ...]; an
+ * error (no cluster) leaves every slot on the node vk is connected to. */
+static void on_slots(struct vk *v, const redisReply *r, void *ud)
+{
+	struct vkss *s = ud;
+	(void)v;
+	s->mapping = 0;
+	if (r == NULL) {
+		loop_timer_set(s->l, &s->retry, s->l->now + VKSS_RETRY_MS);
+		return;
+	}
+	memset(s->slot_node, 0, sizeof(s->slot_node));
+	for (size_t k = 0; r->type == REDIS_REPLY_ARRAY && k < r->elements; k++) {
+		const redisReply *e = r->element[k];
+		if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+		    e->element[0]->type != REDIS_REPLY_INTEGER ||
+		    e->element[1]->type != REDIS_REPLY_INTEGER ||
+		    e->element[2]->type != REDIS_REPLY_ARRAY || e->element[2]->elements < 2 ||
+		    e->element[2]->element[0]->type != REDIS_REPLY_STRING ||
+		    e->element[2]->element[1]->type != REDIS_REPLY_INTEGER)
+			continue;
+		long long a = e->element[0]->integer, b = e->element[1]->integer;
+		const char *ip = e->element[2]->element[0]->str;
+		char peer[64];
+		int port;
+		if (ip[0] == '\0') { /* "": the node that answered */
+			vk_peer(s->v, peer, sizeof(peer), &port);
+			ip = peer;
+		}
+		int i = node_find_add(s, ip, (int)e->element[2]->element[1]->integer);
+		if (i < 0 || a < 0 || b >= PD_SLOT_COUNT || a > b)
+			continue;
+		for (long long sl = a; sl <= b; sl++)
+			s->slot_node[sl] = (uint8_t)(i + 1);
+	}
+	s->mapped = 1;
+	send_all(s);
+}
+
+static void learn_slots(struct vkss *s)
+{
+	const char *argv[2] = {"CLUSTER", "SLOTS"};
+	if (s->mapping || !s->up)
+		return;
+	if (vk_command(s->v, on_slots, s, 2, argv, NULL) == 0)
+		s->mapping = 1;
+	else
+		loop_timer_set(s->l, &s->retry, s->l->now + VKSS_RETRY_MS);
+}
+
+static void on_retry(struct loop_timer *t)
+{
+	struct vkss *s = (struct vkss *)((char *)t - offsetof(struct vkss, retry));
+	if (!s->up)
+		return;
+	if (!s->mapped)
+		learn_slots(s);
+	else
+		send_all(s);
+}
+
+/* ---- public ---- */
+
+struct vkss *vkss_new(struct vk *v, vkss_msg_fn fn, void *ud)
+{
+	struct vkss *s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->v = v;
+	s->l = vk_loop(v);
+	s->fn = fn;
+	s->ud = ud;
+	hmap_init(&s->chans, ch_key);
+	loop_timer_init(&s->retry, on_retry);
+	return s;
+}
+
+void vkss_state(struct vkss *s, int up)
+{
+	s->up = up;
+	for (int i = 0; i < s->nnodes; i++)
+		node_close(&s->nodes[i]);
+	size_t i = 0;
+	struct hnode *cur = NULL, *h;
+	while ((h = hmap_next(&s->chans, &i, &cur)) != NULL)
+		((struct vkss_ch *)h)->node = -1;
+	s->mapped = 0;
+	if (up)
+		learn_slots(s);
+	else
+		loop_timer_cancel(s->l, &s->retry);
+}
+
+int vkss_subscribe(struct vkss *s, const char *channel)
+{
+	size_t len = strlen(channel);
+	if (ch_find(s, channel, len) != NULL)
+		return -EEXIST;
+	struct vkss_ch *ch = malloc(sizeof(*ch) + len + 1);
+	if (ch == NULL)
+		return -ENOMEM;
+	memcpy(ch->name, channel, len + 1);
+	ch->node = -1;
+	ch->slot = pd_slot_of(channel, len);
+	if (hmap_put(&s->chans, &ch->hn, ch->name, len) < 0) {
+		free(ch);
+		return -ENOMEM;
+	}
+	s->st.channels++;
+	route(s, ch);
+	return 0;
+}
+
+int vkss_unsubscribe(struct vkss *s, const char *channel)
+{
+	struct vkss_ch *ch = ch_find(s, channel, strlen(channel));
+	if (ch == NULL)
+		return -ENOENT;
+	if (ch->node >= 0 && s->nodes[ch->node].c != NULL) {
+		node_send(&s->nodes[ch->node], "SUNSUBSCRIBE", ch->name);
+		s->st.unsubscribes++;
+	}
+	hmap_del(&s->chans, &ch->hn);
+	free(ch);
+	s->st.channels--;
+	return 0;
+}
+
+static void vkss_release(void *p)
+{
+	free(p);
+}
+
+void vkss_free(struct vkss *s)
+{
+	if (s == NULL)
+		return;
+	for (int i = 0; i < s->nnodes; i++)
+		node_close(&s->nodes[i]);
+	loop_timer_cancel(s->l, &s->retry);
+	size_t i = 0;
+	struct hnode *cur = NULL, *h;
+	struct vkss_ch *dead = NULL;
+	while ((h = hmap_next(&s->chans, &i, &cur)) != NULL) {
+		/* hmap_next may still read h: free after the walk */
+		free(dead);
+		dead = (struct vkss_ch *)h;
+	}
+	free(dead);
+	hmap_fini(&s->chans);
+	/* epoll may still hold a node's watch this turn */
+	loop_defer_free(s->l, vkss_release, s);
+}
+
+void vkss_get_stats(const struct vkss *s, struct vkss_stats *out)
+{
+	*out = s->st;
+}

@@ -1,0 +1,50 @@
+/* vkss: sharded pub/sub subscriptions (Redis 7 SSUBSCRIBE) on a Valkey
+ * Cluster, or on one Valkey. A shard channel can only be subscribed on
+ * the node that owns its slot, so this keeps one subscriber connection
+ * per node it needs, learns the slot owners with CLUSTER SLOTS (through
+ * vk's command connection), follows MOVED, and subscribes every channel
+ * again after a node's connection is lost (a restart) or vk comes back.
+ *
+ * hiredis 0.14's async layer knows SUBSCRIBE and PSUBSCRIBE only (an
+ * "smessage" would hit an assert), so these connections use the sync
+ * context in non-blocking mode on our loop: hiredis formats and parses,
+ * we drive the socket. Everything runs on the loop of the vk given. */
+#ifndef PD_VKSS_H
+#define PD_VKSS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vk;
+struct vkss;
+
+#define VKSS_RETRY_MS 500 /* a lost node's channels are sent again after this */
+
+/* A message of a shard channel; slices borrowed until return. */
+typedef void (*vkss_msg_fn)(const char *channel, size_t chlen, const char *data, size_t len,
+			    void *ud);
+
+/* Subscriptions over v (its seeds, password and command connection).
+ * NULL on ENOMEM. Call vkss_up from v's state hook (when v is up). */
+struct vkss *vkss_new(struct vk *v, vkss_msg_fn fn, void *ud);
+/* Close every connection; free at the end of the loop turn. NULL ok. */
+void vkss_free(struct vkss *s);
+
+/* v came up (1) or went down (0): up learns the slots again and sends
+ * every channel; down closes the node connections. */
+void vkss_state(struct vkss *s, int up);
+
+/* Subscribe channel (kept until vkss_unsubscribe, sent again as needed).
+ * 0, -EEXIST or -ENOMEM. */
+int vkss_subscribe(struct vkss *s, const char *channel);
+/* 0, or -ENOENT when not subscribed. */
+int vkss_unsubscribe(struct vkss *s, const char *channel);
+
+struct vkss_stats {
+	uint64_t channels;         /* subscribed now */
+	uint64_t messages, bytes;  /* received (payload bytes) */
+	uint64_t subscribes, unsubscribes, moved, node_losses;
+};
+void vkss_get_stats(const struct vkss *s, struct vkss_stats *out);
+
+#endif
