@@ -83,7 +83,7 @@ START_TEST(test_table)
 			ck_assert_str_ne(pd_cfg_key_at(k, NULL, NULL), name);
 		i++;
 	}
-	ck_assert_uint_eq(i, 55);
+	ck_assert_uint_eq(i, 56);
 }
 END_TEST
 
