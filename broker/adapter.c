@@ -148,17 +148,23 @@ json_t *adapter_merge(enum adapter_kind kind, json_t *const *parts, size_t n)
 	return out ? out : json_null();
 }
 
+json_t *adapter_team_payload(const char *user, const char *status, long long last_seen_ms)
+{
+	char at[DIA_ISO_LEN];
+	if (strcmp(status, "offline") != 0)
+		return json_pack("{s:s, s:s}", "userId", user, "status", status);
+	dia_iso_time(last_seen_ms, at, sizeof(at));
+	return json_pack("{s:s, s:s, s:s}", "userId", user, "status", status, "lastSeen", at);
+}
+
 void adapter_team_emit(struct adapter *a, struct loop *from, size_t nsp_idx, const char *team,
 		       const char *user, const char *status)
 {
-	char room[PD_ROOM_MAX], at[DIA_ISO_LEN];
+	char room[PD_ROOM_MAX];
 	if (team == NULL || team[0] == '\0' || pd_room_team(room, sizeof(room), team) < 0)
 		return;
 	const char *rooms[1] = {room};
-	dia_iso_time(dia_now_ms(), at, sizeof(at));
-	json_t *p = strcmp(status, "offline") == 0
-			? json_pack("{s:s, s:s, s:s}", "userId", user, "status", status, "lastSeen", at)
-			: json_pack("{s:s, s:s}", "userId", user, "status", status);
+	json_t *p = adapter_team_payload(user, status, dia_now_ms());
 	if (p != NULL)
 		a->ops->emit(a, from, nsp_idx, rooms, 1, NULL, 0, "presence:team", p);
 	json_decref(p);

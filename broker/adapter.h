@@ -188,8 +188,11 @@ struct adapter *adapter_valkey_new(struct loop *home, const struct cluster_cfg *
 				   const struct pd_cfg *pcfg, int with_presence,
 				   long presence_ttl_ms, size_t nsp_idx, char *err, size_t errlen);
 
-/* presence:team {userId, status[, lastSeen]} to team:<team> (seed 001's
- * /presence), through a's emit. Nothing for an empty team. */
+/* presence:team's payload {userId, status[, lastSeen (ISO 8601) when
+ * offline]}: NULL on ENOMEM. */
+json_t *adapter_team_payload(const char *user, const char *status, long long last_seen_ms);
+/* presence:team to team:<team> (seed 001's /presence), through a's emit.
+ * Nothing for an empty team. */
 void adapter_team_emit(struct adapter *a, struct loop *from, size_t nsp_idx, const char *team,
 		       const char *user, const char *status);
 

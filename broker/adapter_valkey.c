@@ -170,12 +170,7 @@ static void vquery_back(json_t *results, int missing, void *ud)
 /* q to every broker; r is freed by the reply (or here on failure). */
 static int vquery_start(struct valkey *v, const struct adapter_query *q, struct vquery *r)
 {
-	json_t *arg = adapter_query_to_json(q);
-	if (arg == NULL) {
-		free(r);
-		return -ENOMEM;
-	}
-	int rc = cluster_request(v->c, r->reply_on, adapter_kind_names[q->kind], arg, vquery_back, r);
+	int rc = cluster_request(v->c, r->reply_on, q, vquery_back, r);
 	if (rc < 0)
 		free(r);
 	return rc;
@@ -293,9 +288,8 @@ static void online_list(const json_t *list, void *ud)
 {
 	struct vonline *r = ud;
 	if (list == NULL) {
-		json_t *arg = json_pack("{s:s}", "org", r->org);
-		if (arg != NULL && cluster_request(r->v->c, r->reply_on, "online", arg, online_cluster,
-						   r) == 0)
+		struct adapter_query q = {.kind = AK_ONLINE, .nsp_idx = r->v->nsp_idx, .id = r->org};
+		if (cluster_request(r->v->c, r->reply_on, &q, online_cluster, r) == 0)
 			return;
 		r->fn(NULL, r->ud);
 		free(r);

@@ -861,21 +861,21 @@ static void creq_begin(struct loop *l, void *p)
 	creq_maybe_done(q);
 }
 
-int cluster_request(struct cluster *c, struct loop *reply_on, const char *kind, json_t *arg,
+int cluster_request(struct cluster *c, struct loop *reply_on, const struct adapter_query *q,
 		    cluster_reply_fn fn, void *ud)
 {
-	if (adapter_kind_find(kind, 1) < 0 || (arg != NULL && !json_is_object(arg))) {
-		json_decref(arg);
-		return -EINVAL;
-	}
-	struct creq_start *s = calloc(1, sizeof(*s));
+	if (q->kind > AK_STATS || (q->kind != AK_STATS && q->nsp_idx >= c->nnsps))
+		return -EINVAL; /* not on pushdesk's wire */
+	/* the wire's argument, which also holds the strings of the local part */
+	json_t *arg = q->kind == AK_STATS ? json_object() : adapter_query_to_json(q);
+	struct creq_start *s = arg != NULL ? calloc(1, sizeof(*s)) : NULL;
 	if (s == NULL) {
 		json_decref(arg);
 		return -ENOMEM;
 	}
 	s->c = c;
-	snprintf(s->kind, sizeof(s->kind), "%s", kind);
-	s->arg = arg ? arg : json_object();
+	snprintf(s->kind, sizeof(s->kind), "%s", adapter_kind_names[q->kind]);
+	s->arg = arg;
 	s->reply_on = reply_on;
 	s->fn = fn;
 	s->ud = ud;

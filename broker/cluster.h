@@ -119,15 +119,17 @@ int cluster_emit(struct cluster *c, struct loop *from, size_t nsp_idx, const cha
  * down (local answer only). Runs on the loop given as reply_on. */
 typedef void (*cluster_reply_fn)(json_t *results, int missing, void *ud);
 
-/* Any loop: run query kind with arg (stolen; NULL = {}) on every broker.
- * Kinds and their result per broker:
- *   "rooms"        {nsp}            {room: members, ...}
- *   "sockets"      {nsp, rooms:[]}  [socket ids in any of rooms; all when empty]
- *   "user_sockets" {user}           [socket ids in room user:<user>, namespace "/"]
- *   "online"       {org}            [user ids (JWT sub) of sockets in org:<org>]
- *   "stats"        {}               {connections, sockets, rooms, events_in, events_out}
- * 0, -EINVAL (unknown kind) or -ENOMEM (fn not called). */
-int cluster_request(struct cluster *c, struct loop *reply_on, const char *kind, json_t *arg,
+/* Any loop: run q (a kind of pushdesk's request, AK_ROOMS..AK_STATS;
+ * copied) on every broker. It goes as ["pushdesk:request", kind's wire
+ * name, arg] (adapter_query_to_json; {} for stats). Result per broker:
+ *   AK_ROOMS        {room: members, ...}
+ *   AK_SOCKETS      [socket ids in any of rooms; all when none]
+ *   AK_USER_SOCKETS [socket ids in room user:<id>, namespace "/"]
+ *   AK_ONLINE       [user ids (JWT sub) of sockets in org:<id>]
+ *   AK_STATS        {connections, sockets, rooms, events_in, events_out}
+ * 0, -EINVAL (another kind) or -ENOMEM (fn not called). */
+struct adapter_query;
+int cluster_request(struct cluster *c, struct loop *reply_on, const struct adapter_query *q,
 		    cluster_reply_fn fn, void *ud);
 
 /* For presence: called on home when Valkey comes up (after the lease was

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter.h"
 #include "broker.h"
 #include "cluster.h"
 #include "dialect.h"
@@ -207,13 +208,11 @@ static void on_team_reply(struct vk *v, const redisReply *r, void *ud)
 	(void)v;
 	if (r != NULL && r->type == REDIS_REPLY_STRING && r->len > 0 && r->len <= PRESENCE_ID_MAX &&
 	    !x->p->freed) {
-		char room[PRESENCE_ID_MAX + 8], at[DIA_ISO_LEN];
+		char room[PRESENCE_ID_MAX + 8];
 		snprintf(room, sizeof(room), "team:%.*s", (int)r->len, r->str);
 		const char *rooms[1] = {room};
-		dia_iso_time(x->last_seen, at, sizeof(at));
-		json_t *u = x->online ? json_pack("{s:s, s:s}", "userId", x->user, "status", "online")
-				      : json_pack("{s:s, s:s, s:s}", "userId", x->user, "status",
-						  "offline", "lastSeen", at);
+		json_t *u = adapter_team_payload(x->user, x->online ? "online" : "offline",
+						 x->last_seen);
 		if (u != NULL)
 			cluster_emit(x->p->c, x->p->home, x->p->nsp_idx, rooms, 1, NULL, 0,
 				     "presence:team", u);

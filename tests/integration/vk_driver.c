@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "adapter.h"
 #include "broker.h"
 #include "cluster.h"
 #include "fake_broker.h"
@@ -339,7 +340,8 @@ int main(void)
 
 	/* a query across the two: complete, both answers */
 	got_replies = 0;
-	cluster_request(A, &L, "rooms", json_pack("{s:s}", "nsp", "/"), on_reply, NULL);
+	struct adapter_query q = {.kind = AK_ROOMS, .nsp_idx = 0};
+	cluster_request(A, &L, &q, on_reply, NULL);
 	t = run_until(replied, 5000);
 	CHECK(replied() && last_missing == 0 && json_array_size(last_results) == 2,
 	      "rooms query answered by both in %ld ms (missing=%d n=%zu)", t, last_missing,
@@ -351,7 +353,8 @@ int main(void)
 		      (long long)json_integer_value(json_object_get(r0, "r1")));
 	}
 	got_replies = 0;
-	cluster_request(B, &L, "online", json_pack("{s:s}", "org", "o1"), on_reply, NULL);
+	q = (struct adapter_query){.kind = AK_ONLINE, .nsp_idx = 0, .id = "o1"};
+	cluster_request(B, &L, &q, on_reply, NULL);
 	run_until(replied, 5000);
 	{
 		json_t *r0 = json_object_get(json_array_get(last_results, 0), "result");
@@ -394,7 +397,8 @@ int main(void)
 	cluster_free(B);
 	B = NULL;
 	got_replies = 0;
-	cluster_request(A, &L, "stats", NULL, on_reply, NULL);
+	q = (struct adapter_query){.kind = AK_STATS};
+	cluster_request(A, &L, &q, on_reply, NULL);
 	t = run_until(replied, 15000);
 	CHECK(replied() && t < 4500 && last_missing == 0,
 	      "query stops waiting for the dead broker when its lease expires (%ld ms)", t);
