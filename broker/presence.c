@@ -226,17 +226,17 @@ static void on_team_reply(struct vk *v, const redisReply *r, void *ud)
  * the broker the user connected to). Home loop. */
 static void team_emit(struct presence *p, const char *user, int online, long long last_seen)
 {
-	char key[PRESENCE_ID_MAX + 192];
-	struct team_tx *x = calloc(1, sizeof(*x));
-	if (x == NULL || strlen(user) > PRESENCE_ID_MAX) {
-		free(x);
+	char key[PD_KEYS_MAX];
+	struct team_tx *x;
+	if (strlen(user) > PRESENCE_ID_MAX ||
+	    pd_keys_presence_user(key, sizeof(key), p->prefix, user) < 0)
 		return;
-	}
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		return;
 	x->p = p;
 	x->online = online;
 	x->last_seen = last_seen;
 	snprintf(x->user, sizeof(x->user), "%s", user);
-	snprintf(key, sizeof(key), "%s:presence:%s", p->prefix, user);
 	const char *argv[3] = {"HGET", key, "team"};
 	p_hold(p);
 	if (vk_command(cluster_vk(p->c), on_team_reply, x, 3, argv, NULL) < 0) {
@@ -912,10 +912,9 @@ static void run_info(struct loop *l, void *arg)
 
 int presence_set_info(struct presence *p, const char *user, const char *field, const char *value)
 {
-	char key[PRESENCE_ID_MAX + 192];
-	if (!id_ok(user))
+	char key[PD_KEYS_MAX];
+	if (!id_ok(user) || pd_keys_presence_user(key, sizeof(key), p->prefix, user) < 0)
 		return -EINVAL;
-	snprintf(key, sizeof(key), "%s:presence:%s", p->prefix, user);
 	struct pinfo *x = calloc(1, sizeof(*x));
 	if (x == NULL)
 		return -ENOMEM;
