@@ -300,7 +300,10 @@ describe('at the descriptor limit', () => {
     await sleep(3000);
     const ticks = cpuTicks() - c0;
     const lines = log.n - n0;
-    assert.ok(log.n >= 1, 'the failure is logged');
+    // the first failure may come late on a loaded machine (under ASan the
+    // backlog is reached later): wait for it rather than assume 4 s
+    for (let t = 0; t < 100 && log.n < 1; t++) await sleep(100);
+    assert.ok(log.n >= 1, `the failure is logged; the broker's last output:\n${b.log.slice(-1500)}`);
     assert.ok(ticks <= 30, `the broker used ${ticks} ticks of CPU in 3 s at the limit (a spin uses ~300)`);
     assert.ok(lines <= 1, `${lines} log lines in 3 s:\n${log.lines.slice(-5).join('\n')}`);
     // free descriptors: the waiting connections are taken up and answered
