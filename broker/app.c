@@ -20,6 +20,7 @@
 #include "pd_log.h"
 #include "room.h"
 #include "typing.h"
+#include "pd_rooms.h"
 
 struct app g_app;
 
@@ -376,9 +377,9 @@ static void view_connect(struct sio_socket *s, const json_t *auth)
 	/* seed 001's views hear their tickets, their user, their team and
 	 * their subscriptions, not the org-wide rooms */
 	if (s->ident != NULL) {
-		snprintf(room, sizeof(room), "org:%s", s->ident->org);
+		pd_room_org(room, sizeof(room), s->ident->org);
 		room_leave(s, room);
-		snprintf(room, sizeof(room), "agents:%s", s->ident->org);
+		pd_room_agents(room, sizeof(room), s->ident->org);
 		room_leave(s, room);
 	}
 	if (strcmp(s->nsp->def->name, "/presence") == 0)

@@ -12,6 +12,7 @@
 #include "hmap.h"
 #include "pd_log.h"
 #include "room.h"
+#include "pd_rooms.h"
 
 struct dorg {
 	struct hnode hn;
@@ -49,7 +50,7 @@ static void dorg_maybe_free(struct dorg *d)
 static void emit(const char *org, const char *event, json_t *payload /* stolen */)
 {
 	char room[DBQ_ID + 8];
-	snprintf(room, sizeof(room), "org:%s", org);
+	pd_room_org(room, sizeof(room), org);
 	const char *rooms[1] = {room};
 	json_t *data = json_pack("[s, o]", event, payload);
 	if (data == NULL)

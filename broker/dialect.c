@@ -2,6 +2,7 @@
  * functions that apply them. Every builder reads its input and makes new
  * values: the input may be shared by several loops at once. */
 #include "dialect.h"
+#include "pd_rooms.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -117,7 +118,7 @@ static json_t *r_room(const json_t *f)
 {
 	const char *room = str_of(f, "room"), *t = str_of(f, "ticketId");
 	char buf[300];
-	if (room == NULL && t != NULL && (size_t)snprintf(buf, sizeof(buf), "ticket:%s", t) < sizeof(buf))
+	if (room == NULL && t != NULL && pd_room_ticket(buf, sizeof(buf), t) == 0)
 		room = buf;
 	return room != NULL ? json_pack("{s:s}", "room", room) : NULL;
 }

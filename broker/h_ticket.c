@@ -13,10 +13,11 @@
 #include "app.h"
 #include "pd_log.h"
 #include "room.h"
+#include "pd_rooms.h"
 
 static void ticket_room(char *out, size_t len, const char *ticket)
 {
-	snprintf(out, len, "ticket:%s", ticket);
+	pd_room_ticket(out, len, ticket);
 }
 
 /* ---- ticket:join / ticket:leave ---- */
@@ -132,16 +133,16 @@ static void delivered_start(struct loop *l, struct send_req *r)
 	rooms[n] = rb[n];
 	n++;
 	if (r->q.customer_id[0] != '\0' && strcmp(r->q.customer_id, r->q.who.id) != 0) {
-		snprintf(rb[n], sizeof(rb[n]), "user:%s", r->q.customer_id);
+		pd_room_user(rb[n], sizeof(rb[n]), r->q.customer_id);
 		rooms[n] = rb[n];
 		n++;
 	}
 	if (r->q.assignee_id[0] != '\0' && strcmp(r->q.assignee_id, r->q.who.id) != 0) {
-		snprintf(rb[n], sizeof(rb[n]), "user:%s", r->q.assignee_id);
+		pd_room_user(rb[n], sizeof(rb[n]), r->q.assignee_id);
 		rooms[n] = rb[n];
 		n++;
 	}
-	snprintf(except, sizeof(except), "user:%s", r->sub);
+	pd_room_user(except, sizeof(except), r->sub);
 	r->l = l;
 	const char *except1[1] = {except};
 	if (adapter_count(g_app.adapter, l, 0, rooms, n, except1, 1, count_back, r) < 0)

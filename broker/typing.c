@@ -10,13 +10,14 @@
 #include "pd_log.h"
 #include "room.h"
 #include "sio.h"
+#include "pd_rooms.h"
 
 static void relay(struct sio_socket *s, const char *ticket, int start)
 {
 	struct app_sock *a = app_of(s);
 	char room[DBQ_ID + 8], self[ROOM_NAME_MAX + 8];
-	snprintf(room, sizeof(room), "ticket:%s", ticket);
-	snprintf(self, sizeof(self), "user:%s", s->ident->sub);
+	pd_room_ticket(room, sizeof(room), ticket);
+	pd_room_user(self, sizeof(self), s->ident->sub);
 	const char *rooms[1] = {room}, *except[1] = {self};
 	json_t *p = start ? json_pack("{s:s, s:s, s:s}", "ticketId", ticket, "userId", a->who.id,
 				      "userName", s->ident->name)
@@ -129,7 +130,7 @@ void typing_event(struct sio_socket *s, const json_t *arg, long long ack, int st
 	}
 	int rc = dbq_access_prepare(&r->q, &a->who, id, g_app.grants);
 	char room[DBQ_ID + 8];
-	snprintf(room, sizeof(room), "ticket:%s", r->q.ticket);
+	pd_room_ticket(room, sizeof(room), r->q.ticket);
 	if (rc == 1 || (r->q.ticket[0] != '\0' && (room_has(s, room) || slot_of(a, r->q.ticket)))) {
 		if (rc == 1 && r->q.err != PD_OK)
 			app_fail(s, ack, r->q.err, r->q.msg);
