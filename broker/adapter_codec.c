@@ -352,6 +352,14 @@ void adapter_broadcast_clear(struct adapter_broadcast *b)
 	b->flags = (struct adapter_flags)ADAPTER_FLAGS_NONE;
 }
 
+/* A recovery stream id (v a valid one) into out (ADAPTER_MAX_OFFSET + 1
+ * bytes); anything else leaves out "". */
+static void offset_get(const json_t *v, char *out)
+{
+	if (json_is_string(v) && adapter_offset_valid(json_string_value(v), json_string_length(v)))
+		memcpy(out, json_string_value(v), json_string_length(v) + 1);
+}
+
 int adapter_broadcast_decode(const uint8_t *p, size_t n, struct adapter_broadcast *out, char *err,
 			     size_t errlen)
 {
@@ -398,9 +406,7 @@ int adapter_broadcast_decode(const uint8_t *p, size_t n, struct adapter_broadcas
 	    rooms_get(json_object_get(opts, "except"), &out->except, "except", err, errlen) != 0 ||
 	    flags_get(json_object_get(opts, "flags"), &out->flags, err, errlen) != 0)
 		goto bad;
-	const json_t *off = json_array_get(v, 3);
-	if (json_is_string(off) && adapter_offset_valid(json_string_value(off), json_string_length(off)))
-		memcpy(out->offset, json_string_value(off), json_string_length(off) + 1);
+	offset_get(json_array_get(v, 3), out->offset);
 	json_decref(v);
 	return 0;
 bad:
@@ -1004,6 +1010,7 @@ static int sh_fields(const json_t *v, struct pd_msgpack_bins *att, struct adapte
 		if (packet_get(json_object_get(d, "packet"), att, &m->packet, err, errlen) != 0)
 			return -1;
 		strcpy(m->packet.nsp, m->nsp); /* the packet carries none */
+		offset_get(json_object_get(v, "offset"), m->offset);
 		return sh_opts(d, m, err, errlen);
 	case ADAPTER_SH_SOCKETS_JOIN:
 	case ADAPTER_SH_SOCKETS_LEAVE:

@@ -315,6 +315,9 @@ struct adapter_sh_msg {
 	int close;                            /* DISCONNECT_SOCKETS: data.close */
 	long long client_count;               /* BROADCAST_CLIENT_COUNT, else -1 */
 	json_t *sockets;                      /* FETCH_SOCKETS_RESPONSE: data.sockets, owned */
+	/* BROADCAST: pushdesk's recovery stream id (pd_wire_sh_offset), "" when
+	 * absent or not an id; the ClusterAdapter ignores the key */
+	char offset[ADAPTER_MAX_OFFSET + 1];
 };
 
 /* Decode one message of a sharded channel. Checks what its type needs

@@ -393,12 +393,8 @@ struct adapter *adapter_valkey_new(struct loop *home, const struct cluster_cfg *
 		goto fail;
 	}
 	/* connection state recovery (contract 8) on the main profile, which
-	 * is the one with presence; not in sharded mode, where a room's shard
-	 * channel and the namespace's stream are in different slots, which
-	 * one script may not touch (pushdesk-broker(8) RECOVERY) */
-	if (with_presence && cfg->sharded)
-		pd_log(LOG_NOTICE, "connection state recovery is off in adapter_mode sharded");
-	else if (with_presence && recovery_setup(v->c, pcfg, e, sizeof(e)) < 0) {
+	 * is the one with presence; in both modes (recovery.h) */
+	if (with_presence && recovery_setup(v->c, pcfg, e, sizeof(e)) < 0) {
 		snprintf(err, errlen, "%s", e);
 		goto fail;
 	}

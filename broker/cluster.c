@@ -296,7 +296,7 @@ int cluster_publish(struct cluster *c, size_t nsp_idx, const json_t *data, const
 	    .flags = &flags,
 	};
 	if (c->sh != NULL) /* adapter_mode sharded */
-		return csh_publish(c->sh, &e);
+		return csh_publish(c->sh, nsp_idx, &e);
 	struct pd_buf msg, ch;
 	pd_buf_init(&msg, ADAPTER_MAX_MSG);
 	pd_buf_init(&ch, 0);
@@ -307,7 +307,7 @@ int cluster_publish(struct cluster *c, size_t nsp_idx, const json_t *data, const
 		rc = pd_wire_channel_broadcast(&ch, c->key, nsp_name(nsp_idx),
 					       nrooms == 1 ? rooms[0] : NULL);
 	if (rc == 0 && c->rec != NULL)
-		rc = c->rec->publish(c->rec_ud, nsp_idx, ch.data, ch.len, msg.data, msg.len);
+		rc = c->rec->publish(c->rec_ud, nsp_idx, ch.data, ch.len, msg.data, msg.len, NULL, 0);
 	else if (rc == 0)
 		rc = cluster_publish_bytes(c, ch.data, ch.len, msg.data, msg.len);
 	else
@@ -964,6 +964,11 @@ static void on_lease_reply(struct vk *v, const redisReply *r, void *ud)
 		CNT_ADD(c, lease_failures);
 		if (r != NULL && r->type == REDIS_REPLY_ERROR)
 			pd_log(LOG_ERR, "cluster lease renewal failed err=\"%s\"", r->str);
+		/* a cluster that refuses commands may have refused publishes
+		 * whose stream entries were written: read the gap when it heals */
+		if (c->sh != NULL && r != NULL && r->type == REDIS_REPLY_ERROR &&
+		    strncmp(r->str, "CLUSTERDOWN", 11) == 0)
+			csh_doubt(c->sh);
 		return;
 	}
 	CNT_ADD(c, lease_renewals);
@@ -1202,6 +1207,32 @@ void cluster_release(struct cluster *c)
 struct csh *cluster_sharded(const struct cluster *c)
 {
 	return c->sh;
+}
+
+const struct cluster_rec_hooks *cluster_rec(const struct cluster *c, void **ud)
+{
+	*ud = c->rec_ud;
+	return c->rec;
+}
+
+int cluster_is_sharded(const struct cluster *c)
+{
+	return c->sh != NULL;
+}
+
+void cluster_hold_rooms(struct cluster *c, size_t nsp_idx, const char *const *rooms, size_t n,
+			int up)
+{
+	for (size_t i = 0; c->sh != NULL && i < n; i++)
+		csh_watch(c->sh, nsp_idx, rooms[i], up);
+}
+
+int cluster_sync(struct cluster *c, void (*fn)(void *ud), void *ud)
+{
+	if (c->sh != NULL)
+		return csh_sync(c->sh, fn, ud);
+	fn(ud);
+	return 0;
 }
 
 void cluster_count(struct cluster *c, int what)

@@ -148,11 +148,34 @@ struct cluster_rec_hooks {
 	/* Valkey up (1) or down (0), after the cluster's own handling. */
 	void (*state)(void *ud, int up);
 	/* Publish one encoded adapter message of the broker's own through the
-	 * stream (pd_keys_lua_xpub); delivered locally when it comes back. 0
-	 * or -errno (then cluster_emit delivers locally, without offset). */
+	 * stream; delivered locally with its offset. Classic (smsg NULL): msg
+	 * goes through pd_keys_lua_xpub and comes back on the channel.
+	 * Sharded: msg (classic form) is XADDed, smsg (the sharded form)
+	 * SPUBLISHed on ch with the id. 0 or -errno (then cluster_emit
+	 * delivers locally, without offset). */
 	int (*publish)(void *ud, size_t nsp_idx, const char *ch, size_t chlen, const char *msg,
-		       size_t len);
+		       size_t len, const char *smsg, size_t slen);
+	/* Sharded: shard channels of this broker that were down are
+	 * subscribed again (names borrowed); since_ms: wall clock of the loss. */
+	void (*gap)(void *ud, const char *const *channels, size_t n, uint64_t since_ms);
 };
 void cluster_set_rec_hooks(struct cluster *c, const struct cluster_rec_hooks *h, void *ud);
+/* 1 in adapter_mode sharded. */
+int cluster_is_sharded(const struct cluster *c);
+/* Home, sharded: keep (up 1) or stop keeping (0) the shard channels of
+ * rooms of namespace nsp_idx subscribed as if a local member were in
+ * them (a restore reads a session's events before its socket joins).
+ * Classic: nothing. */
+void cluster_hold_rooms(struct cluster *c, size_t nsp_idx, const char *const *rooms, size_t n,
+			int up);
+/* Home: fn(ud) on home once every channel held or joined so far is
+ * subscribed (sharded), at once in classic mode. 0 or -ENOMEM. */
+int cluster_sync(struct cluster *c, void (*fn)(void *ud), void *ud);
+/* The shard channel a broadcast to rooms of namespace nsp goes on (the
+ * room's own for one room, else the namespace's), appended to out.
+ * 0 or -errno. */
+struct pd_buf;
+int cluster_sh_channel(const struct cluster *c, struct pd_buf *out, const char *nsp,
+		       const char *const *rooms, size_t nrooms);
 
 #endif

@@ -38,6 +38,8 @@ void cluster_count(struct cluster *c, int what);
 
 /* The sharded half, or NULL in classic mode. */
 struct csh *cluster_sharded(const struct cluster *c);
+/* The recovery hooks (NULL: recovery off) and their ud. */
+const struct cluster_rec_hooks *cluster_rec(const struct cluster *c, void **ud);
 
 /* ---- cluster_sharded.c, hooked into cluster.c ---- */
 
@@ -48,8 +50,15 @@ void csh_free(struct csh *s);
 int csh_start(struct csh *s);
 void csh_state(struct csh *s, int up);
 /* cluster_publish's emit e in the sharded format: on the room's own
- * channel for one room, else on the namespace's. */
-int csh_publish(struct csh *s, const struct adapter_emit *e);
+ * channel for one room, else on the namespace's; through the recovery
+ * hook when recovery is on. */
+int csh_publish(struct csh *s, size_t nsp_idx, const struct adapter_emit *e);
+/* Home: one more (up 1) or one less (0) holder of a room's channel. */
+void csh_watch(struct csh *s, size_t nsp_idx, const char *room, int up);
+/* Home: the cluster refused commands (CLUSTERDOWN): vkss_doubt. */
+void csh_doubt(struct csh *s);
+/* Home: vkss_sync. */
+int csh_sync(struct csh *s, void (*fn)(void *ud), void *ud);
 /* Our query as SERVER_SIDE_EMIT ["pushdesk:request", kind, arg] with
  * request_id, and the channel it goes to ("/"'s). 0 or -errno. */
 int csh_query_encode(struct csh *s, struct pd_buf *out, struct pd_buf *ch, const char *request_id,

@@ -64,20 +64,15 @@ struct watch_ev {
 	char room[];
 };
 
-static void watch_on_home(struct loop *l, void *arg)
+void csh_watch(struct csh *s, size_t nsp_idx, const char *room, int up)
 {
-	struct watch_ev *e = arg;
-	struct csh *s = cluster_sharded(e->c);
 	struct pd_buf ch;
-	(void)l;
 	pd_buf_init(&ch, 0);
-	if (s == NULL ||
-	    pd_wire_channel_broadcast(&ch, cluster_key(s->c), s->nsps[e->nsp_idx].name, e->room) !=
-	    0)
+	if (pd_wire_channel_broadcast(&ch, cluster_key(s->c), s->nsps[nsp_idx].name, room) != 0)
 		goto out;
 	struct hnode *h = hmap_get(&s->rooms, ch.data, ch.len);
 	struct csh_room *r = h ? container_of(h, struct csh_room, hn) : NULL;
-	if (e->up) {
+	if (up) {
 		if (r == NULL) {
 			r = calloc(1, sizeof(*r) + ch.len + 1);
 			if (r == NULL)
@@ -97,8 +92,27 @@ static void watch_on_home(struct loop *l, void *arg)
 	}
 out:
 	pd_buf_free(&ch);
+}
+
+static void watch_on_home(struct loop *l, void *arg)
+{
+	struct watch_ev *e = arg;
+	struct csh *s = cluster_sharded(e->c);
+	(void)l;
+	if (s != NULL)
+		csh_watch(s, e->nsp_idx, e->room, e->up);
 	cluster_release(e->c);
 	free(e);
+}
+
+void csh_doubt(struct csh *s)
+{
+	vkss_doubt(s->ss);
+}
+
+int csh_sync(struct csh *s, void (*fn)(void *ud), void *ud)
+{
+	return vkss_sync(s->ss, fn, ud);
 }
 
 /* g_broker.room_watch: any loop, the first member of a room on that loop
@@ -130,24 +144,74 @@ int csh_spublish(struct vk *v, const char *ch, size_t chlen, const char *data, s
 	return vk_command(v, NULL, NULL, 3, argv, lens);
 }
 
-int csh_publish(struct csh *s, const struct adapter_emit *e)
+int cluster_sh_channel(const struct cluster *c, struct pd_buf *out, const char *nsp,
+		       const char *const *rooms, size_t nrooms)
 {
-	struct pd_buf msg, ch;
+	return pd_wire_channel_broadcast(
+	    out, cluster_key(c), nsp, adapter_sh_room_channel(rooms, nrooms, 0) ? rooms[0] : NULL);
+}
+
+int csh_publish(struct csh *s, size_t nsp_idx, const struct adapter_emit *e)
+{
+	struct pd_buf msg, ch, cmsg;
+	void *rud;
+	const struct cluster_rec_hooks *rec = cluster_rec(s->c, &rud);
 	pd_buf_init(&msg, ADAPTER_MAX_MSG);
 	pd_buf_init(&ch, 0);
+	pd_buf_init(&cmsg, ADAPTER_MAX_MSG);
 	int rc = adapter_sh_broadcast_encode(&msg, e, NULL);
 	if (rc == 0)
-		rc = pd_wire_channel_broadcast(&ch, cluster_key(s->c), e->nsp,
-					       adapter_sh_room_channel(e->rooms, e->nrooms, 0)
-						   ? e->rooms[0]
-						   : NULL);
-	if (rc == 0)
+		rc = cluster_sh_channel(s->c, &ch, e->nsp, e->rooms, e->nrooms);
+	/* with recovery the stream keeps the classic form, which its readers
+	 * decode whatever the mode */
+	if (rc == 0 && rec != NULL)
+		rc = adapter_broadcast_encode(&cmsg, e);
+	if (rc == 0 && rec != NULL)
+		rc = rec->publish(rud, nsp_idx, ch.data, ch.len, cmsg.data, cmsg.len, msg.data,
+				  msg.len);
+	else if (rc == 0)
 		rc = cluster_publish_bytes(s->c, ch.data, ch.len, msg.data, msg.len);
 	else
 		pd_log(LOG_WARNING, "cluster sharded publish encode failed err=%s", strerror(-rc));
 	pd_buf_free(&msg);
 	pd_buf_free(&ch);
+	pd_buf_free(&cmsg);
 	return rc;
+}
+
+/* A broadcast with a recovery offset, to recovery (its contents moved
+ * out of m). 1 when taken. */
+static int to_recovery(struct csh *s, size_t idx, struct adapter_sh_msg *m)
+{
+	void *rud;
+	const struct cluster_rec_hooks *rec = cluster_rec(s->c, &rud);
+	if (rec == NULL || m->offset[0] == '\0' || m->request_id[0] != '\0')
+		return 0;
+	struct adapter_broadcast b;
+	memset(&b, 0, sizeof(b));
+	memcpy(b.uid, m->uid, sizeof(b.uid));
+	b.packet = m->packet;
+	b.rooms = m->rooms;
+	b.except = m->except;
+	b.flags = m->flags;
+	memcpy(b.offset, m->offset, sizeof(b.offset));
+	memset(&m->packet, 0, sizeof(m->packet));
+	memset(&m->rooms, 0, sizeof(m->rooms));
+	memset(&m->except, 0, sizeof(m->except));
+	cluster_count(s->c, CLUSTER_COUNT_RECEIVED);
+	if (rec->broadcast(rud, idx, &b) != 1)
+		pd_log(LOG_WARNING, "cluster sharded: recovery refused a broadcast offset=%s", b.offset);
+	adapter_broadcast_clear(&b);
+	return 1;
+}
+
+static void on_gap(const char *const *channels, size_t n, uint64_t since_ms, void *ud)
+{
+	struct csh *s = ud;
+	void *rud;
+	const struct cluster_rec_hooks *rec = cluster_rec(s->c, &rud);
+	if (rec != NULL && rec->gap != NULL)
+		rec->gap(rud, channels, n, since_ms);
 }
 
 /* {type, data, uid, nsp} as the ClusterAdapter writes it; data stolen. */
@@ -293,6 +357,8 @@ static void on_message(const char *ch, size_t chlen, const char *data, size_t le
 	json_t *arg = NULL;
 	switch (m.type) {
 	case ADAPTER_SH_BROADCAST:
+		if (to_recovery(s, (size_t)idx, &m))
+			goto out;
 		cluster_count(s->c, CLUSTER_COUNT_RECEIVED);
 		deliver(s, (size_t)idx, &m);
 		if (m.request_id[0] != '\0') /* acks are not collected: none to wait for */
@@ -365,6 +431,7 @@ struct csh *csh_new(struct cluster *c, const struct cluster_cfg *cfg)
 		free(s);
 		return NULL;
 	}
+	vkss_set_gap_fn(s->ss, on_gap, s);
 	/* before the loops run: read-only from then on */
 	g_broker.room_watch = room_watch;
 	g_broker.room_watch_ud = s;

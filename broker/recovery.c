@@ -21,6 +21,7 @@
 #include "pd_keys.h"
 #include "pd_log.h"
 #include "pd_rooms.h"
+#include "pd_wire.h"
 #include "room.h"
 #include "sio.h"
 #include "vk.h"
@@ -28,6 +29,15 @@
 #define REC_TICK_MS 1000       /* how soon a change of rooms is persisted */
 #define REC_CATCHUP_DELAY_MS 300 /* after Valkey came back: let PSUBSCRIBE settle */
 #define REC_QUEUE_MAX 100000   /* live events held while a namespace catches up */
+/* adapter_mode sharded (see recovery.h) */
+#define REC_RECENT 8192          /* ids delivered lately, per namespace */
+#define REC_GAP_MARGIN_MS 2000   /* a gap is read from this long before the loss */
+#define REC_GAP_RETRY_MS 500    /* a gap read Valkey refused is sent again after this */
+#define REC_GAPSET_MS 10000      /* how long late live copies of a gap read are skipped */
+
+struct rec_id {
+	uint64_t ms, seq;
+};
 
 /* One event with its offset, shared by the deliveries that need it. */
 struct rec_item {
@@ -59,6 +69,7 @@ struct rec_wait {
 	json_t *auth;
 	struct sio_ident *ident;
 	struct rec_ilist live;
+	json_t *held; /* sharded: the session's rooms whose channels home holds */
 	/* the result, for the socket's loop */
 	json_t *session; /* NULL: not recovered */
 	struct rec_item **items;
@@ -69,6 +80,13 @@ struct rec_nsp {
 	char last[ADAPTER_MAX_OFFSET + 1]; /* last offset delivered here */
 	int catching;
 	struct rec_ilist queue;
+	/* sharded: live order is not stream order, so no watermark; a ring
+	 * of what was delivered, and what a gap read delivered */
+	struct rec_id *recent;
+	size_t rpos, rn;
+	struct rec_id *gapset;
+	size_t ngap, capgap;
+	uint64_t gap_until; /* home's clock */
 };
 
 struct rec_loop {
@@ -85,6 +103,8 @@ struct recovery {
 	struct rec_wait *waits;
 	struct rec_loop *loops;
 	struct loop_timer catchup;
+	int sharded;
+	struct gap_read *gap; /* sharded: the gap read under way, or NULL */
 	atomic_ullong recovered, missed, replayed, caught_up;
 };
 
@@ -190,14 +210,27 @@ static struct msg *event_msg(const char *nsp, const struct adapter_broadcast *b,
 	return m;
 }
 
-/* To this broker's members, with the offset; once per offset. */
-static void deliver_live(struct recovery *r, size_t nsp_idx, struct rec_item *it)
+static struct rec_id id_of(const char *offset)
 {
-	struct rec_nsp *ns = &r->ns[nsp_idx];
-	struct adapter_broadcast *b = &it->b;
-	if (adapter_offset_cmp(b->offset, ns->last) <= 0)
-		return; /* delivered already (catch-up and live overlap) */
-	memcpy(ns->last, b->offset, sizeof(ns->last));
+	char *end;
+	struct rec_id id = {strtoull(offset, &end, 10), 0};
+	if (*end == '-')
+		id.seq = strtoull(end + 1, NULL, 10);
+	return id;
+}
+
+static int ids_has(const struct rec_id *v, size_t n, struct rec_id id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].ms == id.ms && v[i].seq == id.seq)
+			return 1;
+	return 0;
+}
+
+/* To this broker's members, with the offset. */
+static void emit_item(struct recovery *r, size_t nsp_idx, const struct rec_item *it)
+{
+	const struct adapter_broadcast *b = &it->b;
 	struct msg *m = event_msg(g_broker.nsps[nsp_idx].name, b, b->packet.data);
 	if (m == NULL)
 		return;
@@ -205,6 +238,34 @@ static void deliver_live(struct recovery *r, size_t nsp_idx, struct rec_item *it
 		  (const char *const *)b->except.v, b->except.n, m,
 		  b->packet.natt == 0 ? b->packet.data : NULL, b->offset);
 	msg_unref(m);
+}
+
+/* Classic: once per offset, in stream order (the channel's). Sharded:
+ * once per offset, as it comes (a room's own order holds; rooms on
+ * different nodes interleave as they arrive, as with any sharded
+ * adapter). */
+static void deliver_live(struct recovery *r, size_t nsp_idx, struct rec_item *it)
+{
+	struct rec_nsp *ns = &r->ns[nsp_idx];
+	if (!r->sharded) {
+		if (adapter_offset_cmp(it->b.offset, ns->last) <= 0)
+			return; /* delivered already (catch-up and live overlap) */
+		memcpy(ns->last, it->b.offset, sizeof(ns->last));
+		emit_item(r, nsp_idx, it);
+		return;
+	}
+	struct rec_id id = id_of(it->b.offset);
+	if (ns->ngap > 0 && r->home->now > ns->gap_until)
+		ns->ngap = 0;
+	if (ns->ngap > 0 && ids_has(ns->gapset, ns->ngap, id))
+		return; /* a gap read delivered it before its message came */
+	if (ns->recent != NULL) {
+		ns->recent[ns->rpos] = id;
+		ns->rpos = (ns->rpos + 1) % REC_RECENT;
+		if (ns->rn < REC_RECENT)
+			ns->rn++;
+	}
+	emit_item(r, nsp_idx, it);
 }
 
 static int on_broadcast(void *ud, size_t nsp_idx, struct adapter_broadcast *b)
@@ -297,8 +358,8 @@ static void catchup_fire(struct loop_timer *t)
 static void on_state(void *ud, int up)
 {
 	struct recovery *r = ud;
-	if (!up)
-		return;
+	if (!up || r->sharded)
+		return; /* sharded: the channels' gap (on_gap) instead */
 	/* hold live events from now on until the gap was read from the stream */
 	int any = 0;
 	for (size_t i = 0; i < g_broker.nnsps; i++)
@@ -310,15 +371,268 @@ static void on_state(void *ud, int up)
 		loop_timer_set(r->home, &r->catchup, r->home->now + REC_CATCHUP_DELAY_MS);
 }
 
+/* ---------------- gap after lost shard subscriptions (sharded, home) ---------------- */
+
+/* One gap read at a time: the channels subscribed again (sorted) and, per
+ * namespace, where its read of the stream stands. Live events keep
+ * flowing meanwhile (a node may stay down for long); what the read finds
+ * was delivered here already (the ring) is skipped, and what it delivers
+ * is skipped when its live copy comes late (the gap set). */
+struct gap_read {
+	size_t n;
+	char **names;
+	uint64_t since_ms;
+	int again;     /* more channels came while reading: read once more */
+	int inflight;  /* XRANGEs sent */
+	int failed;    /* namespaces to read again (Valkey refused) */
+	int logged;    /* a refusal was logged */
+	unsigned long long delivered;
+	struct loop_timer retry;
+	struct gap_nsp {
+		char from[ADAPTER_MAX_OFFSET + 2]; /* "(ID" or "MS-0" */
+		int state; /* 0 to read, 1 reading, 2 done, 3 failed */
+	} *ns;
+	struct recovery *r;
+};
+
+struct gap_part {
+	struct recovery *r;
+	size_t nsp_idx;
+};
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void gap_free(struct gap_read *g)
+{
+	if (g == NULL)
+		return;
+	loop_timer_cancel(g->r->home, &g->retry);
+	for (size_t i = 0; i < g->n; i++)
+		free(g->names[i]);
+	free(g->names);
+	free(g->ns);
+	free(g);
+}
+
+/* it was delivered by a gap read: its live message, if it still comes,
+ * is skipped (deliver_live) */
+static void gapset_add(struct recovery *r, struct rec_nsp *ns, struct rec_id id)
+{
+	if (ns->ngap == ns->capgap) {
+		size_t cap = ns->capgap ? ns->capgap * 2 : 64;
+		struct rec_id *v = realloc(ns->gapset, cap * sizeof(*v));
+		if (v == NULL)
+			return;
+		ns->gapset = v;
+		ns->capgap = cap;
+	}
+	ns->gapset[ns->ngap++] = id;
+	ns->gap_until = r->home->now + REC_GAPSET_MS;
+}
+
+static void gap_send(struct recovery *r);
+
+static void gap_restart(struct gap_read *g)
+{
+	char from[32];
+	snprintf(from, sizeof(from), "%llu-0",
+		 (unsigned long long)(g->since_ms > REC_GAP_MARGIN_MS ? g->since_ms - REC_GAP_MARGIN_MS
+								     : 0));
+	for (size_t i = 0; i < g_broker.nnsps; i++) {
+		snprintf(g->ns[i].from, sizeof(g->ns[i].from), "%s", from);
+		g->ns[i].state = g_broker.nsps[i].view ? 2 : 0;
+	}
+	g->again = 0;
+	g->failed = 0;
+}
+
+/* Entries of the namespace's stream since the loss: those on a channel
+ * that was down and not delivered here already. */
+static void on_gap_reply(struct vk *v, const redisReply *rep, void *ud)
+{
+	struct gap_part *p = ud;
+	struct recovery *r = p->r;
+	struct gap_read *g = r->gap;
+	size_t idx = p->nsp_idx;
+	struct rec_nsp *ns = &r->ns[idx];
+	const char *nsp = g_broker.nsps[idx].name;
+	struct pd_buf ch;
+	(void)v;
+	free(p);
+	if (g == NULL)
+		return; /* freed at shutdown */
+	g->inflight--;
+	if (rep == NULL || rep->type != REDIS_REPLY_ARRAY) {
+		if (!g->logged++)
+			pd_log(LOG_WARNING, "recovery gap read failed nsp=%s err=\"%s\" (retrying)", nsp,
+			       rep != NULL && rep->type == REDIS_REPLY_ERROR ? rep->str : "no reply");
+		g->ns[idx].state = 3;
+		g->failed++;
+		gap_send(r);
+		return;
+	}
+	pd_buf_init(&ch, 0);
+	for (size_t i = 0; i < rep->elements; i++) {
+		struct rec_item *it = item_from_entry(rep->element[i]);
+		if (it == NULL)
+			continue;
+		struct rec_id id = id_of(it->b.offset);
+		const char *name;
+		snprintf(g->ns[idx].from, sizeof(g->ns[idx].from), "(%s", it->b.offset);
+		pd_buf_reset(&ch);
+		if (cluster_sh_channel(r->c, &ch, nsp, (const char *const *)it->b.rooms.v,
+				       it->b.rooms.n) == 0 &&
+		    (name = ch.data, bsearch(&name, g->names, g->n, sizeof(*g->names), name_cmp)) &&
+		    !ids_has(ns->recent, ns->rn, id) && !ids_has(ns->gapset, ns->ngap, id)) {
+			gapset_add(r, ns, id);
+			CNT(r, caught_up, 1);
+			g->delivered++;
+			emit_item(r, idx, it);
+		}
+		item_unref(it);
+	}
+	pd_buf_free(&ch);
+	/* a full page: the rest from after its last entry */
+	g->ns[idx].state = rep->elements >= (size_t)r->max_events ? 0 : 2;
+	gap_send(r);
+}
+
+static void gap_retry(struct loop_timer *t)
+{
+	struct gap_read *g = container_of(t, struct gap_read, retry);
+	for (size_t i = 0; i < g_broker.nnsps; i++)
+		if (g->ns[i].state == 3)
+			g->ns[i].state = 0;
+	g->failed = 0;
+	gap_send(g->r);
+}
+
+/* Send what is to read; when all is read, once more if asked, else done. */
+static void gap_send(struct recovery *r)
+{
+	struct gap_read *g = r->gap;
+	char sk[PD_KEYS_MAX], count[24];
+	int pending = 0;
+	snprintf(count, sizeof(count), "%ld", r->max_events);
+	for (size_t i = 0; i < g_broker.nnsps; i++) {
+		struct gap_part *p;
+		if (g->ns[i].state == 1 || g->ns[i].state == 3)
+			pending = 1;
+		if (g->ns[i].state != 0)
+			continue;
+		const char *argv[] = {"XRANGE", sk, g->ns[i].from, "+", "COUNT", count};
+		if (pd_keys_recovery_stream(sk, sizeof(sk), cluster_key(r->c), g_broker.nsps[i].name) <
+			0 ||
+		    (p = malloc(sizeof(*p))) == NULL) {
+			g->ns[i].state = 2;
+			continue;
+		}
+		p->r = r;
+		p->nsp_idx = i;
+		if (vk_command(cluster_vk(r->c), on_gap_reply, p, 6, argv, NULL) < 0) {
+			free(p);
+			g->ns[i].state = 3;
+			g->failed++;
+		} else {
+			g->ns[i].state = 1;
+			g->inflight++;
+		}
+		pending = 1;
+	}
+	if (g->failed > 0 && g->inflight == 0) {
+		loop_timer_set(r->home, &g->retry, r->home->now + REC_GAP_RETRY_MS);
+		return;
+	}
+	if (pending)
+		return;
+	if (g->again) {
+		gap_restart(g);
+		gap_send(r);
+		return;
+	}
+	pd_log(LOG_NOTICE, "recovery: gap read done channels=%zu delivered=%llu", g->n,
+	       (unsigned long long)g->delivered);
+	r->gap = NULL;
+	gap_free(g);
+}
+
+static void on_gap(void *ud, const char *const *channels, size_t n, uint64_t since_ms)
+{
+	struct recovery *r = ud;
+	struct gap_read *g = r->gap;
+	int fresh = g == NULL;
+	if (fresh) {
+		g = calloc(1, sizeof(*g));
+		if (g == NULL || (g->ns = calloc(g_broker.nnsps, sizeof(*g->ns))) == NULL) {
+			free(g);
+			pd_log(LOG_ERR, "recovery gap read: out of memory");
+			return;
+		}
+		g->r = r;
+		g->since_ms = since_ms;
+		loop_timer_init(&g->retry, gap_retry);
+	}
+	char **v = realloc(g->names, (g->n + n) * sizeof(*v));
+	if (v == NULL && g->n + n > 0) {
+		if (fresh)
+			gap_free(g);
+		pd_log(LOG_ERR, "recovery gap read: out of memory");
+		return;
+	}
+	g->names = v;
+	size_t had = g->n;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < had && strcmp(g->names[k], channels[i]) != 0)
+			k++;
+		if (k == had && (g->names[g->n] = strdup(channels[i])) != NULL)
+			g->n++;
+	}
+	qsort(g->names, g->n, sizeof(*g->names), name_cmp);
+	if (since_ms < g->since_ms)
+		g->since_ms = since_ms;
+	if (!fresh) {
+		g->again = 1; /* read again from the earliest loss once this round ends */
+		return;
+	}
+	pd_log(LOG_NOTICE, "recovery: %zu shard channels subscribed again, reading the streams from %llu ms",
+	       n, (unsigned long long)since_ms);
+	r->gap = g;
+	gap_restart(g);
+	gap_send(r);
+}
+
 /* ---------------- publishing (any loop, then home) ---------------- */
 
 struct rec_pub {
 	struct recovery *r;
 	size_t nsp_idx;
-	size_t chlen, len;
+	size_t chlen, len, slen;
 	char *ch;
+	char *sdata; /* sharded: the message to SPUBLISH; NULL in classic */
 	char data[];
 };
+
+/* Sharded: SPUBLISH p's message, with offset when not NULL. */
+static void pub_shard(struct rec_pub *p, const char *offset)
+{
+	struct pd_buf m;
+	pd_buf_init(&m, 0);
+	if (pd_buf_append(&m, p->sdata, p->slen) != 0 ||
+	    (offset != NULL && pd_wire_sh_offset(&m, offset, strlen(offset)) != 0)) {
+		pd_log(LOG_WARNING, "recovery: sharded publish dropped (encoding)");
+		pd_buf_free(&m);
+		return;
+	}
+	const char *argv[3] = {"SPUBLISH", p->ch, m.data};
+	size_t lens[3] = {8, p->chlen, m.len};
+	if (vk_command(cluster_vk(p->r->c), NULL, NULL, 3, argv, lens) < 0)
+		pd_log(LOG_WARNING, "recovery: sharded publish failed (valkey down)");
+	pd_buf_free(&m);
+}
 
 /* Delivered locally without an offset when the script failed. */
 static void pub_fallback(struct rec_pub *p)
@@ -344,7 +658,28 @@ static void on_pub_reply(struct vk *v, const redisReply *rep, void *ud)
 		pd_log(LOG_WARNING, "recovery publish failed: %s; delivered here without offset",
 		       rep != NULL ? rep->str : "no reply");
 		pub_fallback(p);
+		if (p->sdata != NULL)
+			pub_shard(p, NULL);
 	}
+	free(p);
+}
+
+/* Sharded: the XADD's id; delivered here with it, then published. */
+static void on_xadd_reply(struct vk *v, const redisReply *rep, void *ud)
+{
+	struct rec_pub *p = ud;
+	struct adapter_broadcast b;
+	char err[128];
+	if (rep == NULL || rep->type != REDIS_REPLY_STRING ||
+	    !adapter_offset_valid(rep->str, rep->len) ||
+	    adapter_broadcast_decode((const uint8_t *)p->data, p->len, &b, err, sizeof(err)) < 0) {
+		on_pub_reply(v, rep != NULL && rep->type == REDIS_REPLY_ERROR ? rep : NULL, p);
+		return;
+	}
+	memcpy(b.offset, rep->str, rep->len + 1);
+	pub_shard(p, b.offset);
+	on_broadcast(p->r, p->nsp_idx, &b); /* restores in flight see it too */
+	adapter_broadcast_clear(&b);
 	free(p);
 }
 
@@ -357,38 +692,46 @@ static void pub_on_home(struct loop *l, void *arg)
 	snprintf(max, sizeof(max), "%ld", r->max_events);
 	const char *argv[] = {"EVAL", pd_keys_lua_xpub, "1", sk, p->data, p->ch, max};
 	size_t lens[] = {4, strlen(pd_keys_lua_xpub), 1, 0, p->len, p->chlen, strlen(max)};
+	/* sharded: the stream and the room's channel are in different slots */
+	const char *xargv[] = {"XADD", sk, "MAXLEN", "~", max, "*", "m", p->data};
+	size_t xlens[] = {4, 0, 6, 1, strlen(max), 1, 1, p->len};
 	if (pd_keys_recovery_stream(sk, sizeof(sk), cluster_key(r->c),
 				    g_broker.nsps[p->nsp_idx].name) < 0) {
-		pub_fallback(p);
-		free(p);
+		on_pub_reply(NULL, NULL, p);
 		return;
 	}
-	lens[3] = strlen(sk);
-	if (vk_command(cluster_vk(r->c), on_pub_reply, p, 7, argv, lens) < 0) {
-		pub_fallback(p);
-		free(p);
-	}
+	lens[3] = xlens[1] = strlen(sk);
+	int rc = p->sdata != NULL ? vk_command(cluster_vk(r->c), on_xadd_reply, p, 8, xargv, xlens)
+				  : vk_command(cluster_vk(r->c), on_pub_reply, p, 7, argv, lens);
+	if (rc < 0)
+		on_pub_reply(NULL, NULL, p);
 }
 
 static int on_publish(void *ud, size_t nsp_idx, const char *ch, size_t chlen, const char *msg,
-		      size_t len)
+		      size_t len, const char *smsg, size_t slen)
 {
 	struct recovery *r = ud;
 	if (!cluster_is_up(r->c))
 		return -ENOTCONN;
 	if (len < 1 || (uint8_t)msg[0] != 0x93)
 		return -EINVAL; /* the script turns [uid, packet, opts] into 4 items */
-	struct rec_pub *p = malloc(sizeof(*p) + len + chlen + 1);
+	struct rec_pub *p = malloc(sizeof(*p) + len + chlen + 1 + (smsg != NULL ? slen : 0));
 	if (p == NULL)
 		return -ENOMEM;
 	p->r = r;
 	p->nsp_idx = nsp_idx;
 	p->len = len;
 	p->chlen = chlen;
+	p->slen = slen;
 	memcpy(p->data, msg, len);
 	p->ch = p->data + len;
 	memcpy(p->ch, ch, chlen);
 	p->ch[chlen] = '\0';
+	p->sdata = NULL;
+	if (smsg != NULL) {
+		p->sdata = p->ch + chlen + 1;
+		memcpy(p->sdata, smsg, slen);
+	}
 	if (loop_post(r->home, pub_on_home, p) < 0) {
 		free(p);
 		return -ENOMEM;
@@ -400,6 +743,7 @@ static const struct cluster_rec_hooks rec_hooks = {
     .broadcast = on_broadcast,
     .state = on_state,
     .publish = on_publish,
+    .gap = on_gap,
 };
 
 /* ---------------- sessions (socket's loop, then home) ---------------- */
@@ -530,8 +874,54 @@ static void arm_tick(struct loop *l, void *arg)
 
 /* ---------------- restore ---------------- */
 
+/* Sharded: home stops holding the channels of w's session rooms. */
+struct held_release {
+	struct recovery *r;
+	size_t nsp_idx;
+	json_t *rooms;
+};
+
+static void hold_rooms(struct recovery *r, size_t nsp_idx, json_t *rooms, int up)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(rooms, i, v)
+		if (json_is_string(v)) {
+			const char *name = json_string_value(v);
+			cluster_hold_rooms(r->c, nsp_idx, &name, 1, up);
+		}
+}
+
+static void release_on_home(struct loop *l, void *arg)
+{
+	struct held_release *h = arg;
+	(void)l;
+	hold_rooms(h->r, h->nsp_idx, h->rooms, 0);
+	json_decref(h->rooms);
+	free(h);
+}
+
+/* Any loop: after the socket joined (its own watch holds them now). */
+static void release_held(struct rec_wait *w)
+{
+	struct held_release *h;
+	if (w->held == NULL)
+		return;
+	if ((h = malloc(sizeof(*h))) == NULL) {
+		pd_log(LOG_ERR, "recovery: out of memory, shard channels stay subscribed");
+		return;
+	}
+	*h = (struct held_release){w->r, w->nsp_idx, w->held};
+	w->held = NULL;
+	if (loop_post(w->r->home, release_on_home, h) < 0) {
+		json_decref(h->rooms);
+		free(h);
+	}
+}
+
 static void wait_free(struct rec_wait *w)
 {
+	release_held(w);
 	ilist_clear(&w->live);
 	for (size_t i = 0; i < w->nitems; i++)
 		item_unref(w->items[i]);
@@ -620,6 +1010,7 @@ static void restore_on_loop(struct loop *l, void *arg)
 	json_array_foreach(json_object_get(w->session, "rooms"), i, v)
 		if (json_is_string(v))
 			room_join(s, json_string_value(v));
+	release_held(w);
 	unsigned long long n = 0;
 	for (size_t k = 0; k < w->nitems && s->connected; k++)
 		if (selects(s, &w->items[k]->b) && replay_one(s, w->items[k]) == 0)
@@ -637,6 +1028,12 @@ static void restore_on_loop(struct loop *l, void *arg)
 		persist(r, s);
 out:
 	wait_free(w);
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+	return adapter_offset_cmp((*(struct rec_item *const *)a)->b.offset,
+				  (*(struct rec_item *const *)b)->b.offset);
 }
 
 static void on_restore_reply(struct vk *v, const redisReply *rep, void *ud)
@@ -680,11 +1077,25 @@ static void on_restore_reply(struct vk *v, const redisReply *rep, void *ud)
 		/* then what came live after the script ran, each once */
 		for (struct rec_node *nd = w->live.head; w->session != NULL && nd != NULL; nd = nd->next) {
 			struct rec_item *it = nd->it;
-			if (adapter_offset_cmp(it->b.offset, last) > 0) {
+			if (r->sharded ? adapter_offset_cmp(it->b.offset, w->offset) > 0
+				       : adapter_offset_cmp(it->b.offset, last) > 0) {
 				atomic_fetch_add(&it->ref, 1);
 				w->items[w->nitems++] = it;
 				memcpy(last, it->b.offset, sizeof(last));
 			}
+		}
+		/* sharded: live came in arrival order, from before and after the
+		 * script: stream order, each once */
+		if (r->sharded && w->nitems > 1) {
+			qsort(w->items, w->nitems, sizeof(*w->items), item_cmp);
+			size_t k = 1;
+			for (size_t i = 1; i < w->nitems; i++) {
+				if (adapter_offset_cmp(w->items[i]->b.offset, w->items[k - 1]->b.offset) == 0)
+					item_unref(w->items[i]);
+				else
+					w->items[k++] = w->items[i];
+			}
+			w->nitems = k;
 		}
 	}
 	ilist_clear(&w->live);
@@ -695,26 +1106,75 @@ static void on_restore_reply(struct vk *v, const redisReply *rep, void *ud)
 		wait_free(w);
 }
 
-static void restore_on_home(struct loop *l, void *arg)
+/* The session and the events after the offset, in one script. */
+static void restore_read(void *ud)
 {
-	struct rec_wait *w = arg;
+	struct rec_wait *w = ud;
 	struct recovery *r = w->r;
 	char sk[PD_KEYS_MAX], kk[PD_KEYS_MAX], count[24];
-	(void)l;
 	snprintf(count, sizeof(count), "%ld", r->max_events + 1);
 	const char *argv[] = {"EVAL", lua_restore, "2", kk, sk, w->offset, count};
 	if (pd_keys_recovery_session(kk, sizeof(kk), cluster_key(r->c), w->pid) < 0 ||
 	    pd_keys_recovery_stream(sk, sizeof(sk), cluster_key(r->c),
 				    g_broker.nsps[w->nsp_idx].name) < 0)
 		goto fail;
-	w->next = r->waits;
-	r->waits = w;
+	if (w->held == NULL) { /* sharded: waiting since the session was read */
+		w->next = r->waits;
+		r->waits = w;
+	}
 	if (vk_command(cluster_vk(r->c), on_restore_reply, w, 7, argv, NULL) == 0)
 		return;
-	r->waits = w->next;
+	for (struct rec_wait **pp = &r->waits; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
 fail:
 	if (loop_post(w->loop, restore_on_loop, w) < 0)
 		wait_free(w);
+}
+
+/* Sharded: the session's rooms have shard channels this broker may not
+ * hold; hold them, and read the stream once they are subscribed, so an
+ * event published meanwhile comes either from the stream or live. */
+static void on_session_reply(struct vk *v, const redisReply *rep, void *ud)
+{
+	struct rec_wait *w = ud;
+	struct recovery *r = w->r;
+	json_t *sess = NULL, *rooms;
+	(void)v;
+	if (rep != NULL && rep->type == REDIS_REPLY_STRING)
+		sess = json_loadb(rep->str, rep->len, 0, NULL);
+	rooms = json_object_get(sess, "rooms");
+	if (!json_is_array(rooms)) { /* gone: not recovered */
+		json_decref(sess);
+		if (loop_post(w->loop, restore_on_loop, w) < 0)
+			wait_free(w);
+		return;
+	}
+	w->held = json_incref(rooms);
+	json_decref(sess);
+	hold_rooms(r, w->nsp_idx, w->held, 1);
+	w->next = r->waits; /* live events from now on */
+	r->waits = w;
+	if (cluster_sync(r->c, restore_read, w) < 0)
+		restore_read(w);
+}
+
+static void restore_on_home(struct loop *l, void *arg)
+{
+	struct rec_wait *w = arg;
+	struct recovery *r = w->r;
+	char kk[PD_KEYS_MAX];
+	(void)l;
+	if (!r->sharded) {
+		restore_read(w);
+		return;
+	}
+	const char *argv[] = {"GET", kk};
+	if (pd_keys_recovery_session(kk, sizeof(kk), cluster_key(r->c), w->pid) < 0 ||
+	    vk_command(cluster_vk(r->c), on_session_reply, w, 2, argv, NULL) < 0)
+		on_session_reply(NULL, NULL, w);
 }
 
 int recovery_connect(struct recovery *r, struct sio_client *c, size_t nsp_idx,
@@ -774,6 +1234,12 @@ struct recovery *recovery_new(struct cluster *c, long window_ms, long max_events
 		r->loops[i].loop = &g_broker.loops[i];
 		loop_timer_init(&r->loops[i].t, tick);
 	}
+	r->sharded = cluster_is_sharded(c);
+	for (size_t i = 0; r->sharded && i < g_broker.nnsps; i++)
+		if ((r->ns[i].recent = calloc(REC_RECENT, sizeof(struct rec_id))) == NULL) {
+			recovery_free(r);
+			return NULL;
+		}
 	cluster_set_rec_hooks(c, &rec_hooks, r);
 	return r;
 }
@@ -810,8 +1276,13 @@ void recovery_free(struct recovery *r)
 	loop_timer_cancel(r->home, &r->catchup);
 	for (int i = 0; r->loops != NULL && i < g_broker.nloops; i++)
 		loop_timer_cancel(&g_broker.loops[i], &r->loops[i].t);
-	for (size_t i = 0; r->ns != NULL && i < g_broker.nnsps; i++)
+	gap_free(r->gap);
+	r->gap = NULL;
+	for (size_t i = 0; r->ns != NULL && i < g_broker.nnsps; i++) {
 		ilist_clear(&r->ns[i].queue);
+		free(r->ns[i].recent);
+		free(r->ns[i].gapset);
+	}
 	while (r->waits != NULL) {
 		struct rec_wait *w = r->waits;
 		r->waits = w->next;

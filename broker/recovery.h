@@ -24,6 +24,17 @@
  *   reads the stream after the last id it delivered, delivers the gap, then
  *   the queue (a Valkey restart loses nothing that reached the stream).
  *
+ * - adapter_mode sharded: a room's shard channel and the stream are in
+ *   different slots, so a publisher XADDs, then SPUBLISHes the sharded
+ *   message with the id as "offset" (pd_wire_sh_offset). Brokers deliver
+ *   as messages arrive, once per id (a ring of recent ids); a restore
+ *   first holds the session rooms' channels subscribed (cluster_hold_rooms,
+ *   cluster_sync), then reads the stream, and replays in stream order; when
+ *   shard subscriptions were lost (a node restarted, CLUSTERDOWN, Valkey
+ *   down) the channels' entries since two seconds before the loss are read
+ *   from the stream and those not delivered yet are (vkss_gap_fn), retried
+ *   until Valkey answers.
+ *
  * Everything on Valkey runs on the cluster's home loop; sessions are read
  * and restored on the socket's loop. */
 #ifndef PD_RECOVERY_H

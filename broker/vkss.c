@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "hmap.h"
 #include "loop.h"
@@ -26,12 +27,15 @@ struct vkss_node {
 	int port;
 	redisContext *c; /* NULL: not connected */
 	int connected, writing, lost_logged;
+	int pings; /* PINGs sent and not answered on this connection */
+	int want;  /* the sync in flight waits for its last PONG */
 };
 
 struct vkss_ch {
 	struct hnode hn;
 	int node; /* index in nodes, -1: not sent */
 	unsigned slot;
+	int gap; /* its subscription was lost: messages may be missing */
 	char name[];
 };
 
@@ -47,6 +51,21 @@ struct vkss {
 	int up, mapping, mapped;
 	struct loop_timer retry;
 	struct vkss_stats st;
+	/* sync: a PING on every node connection after every channel was
+	 * sent; their PONGs (in order after the SSUBSCRIBE replies) mean
+	 * each channel is subscribed */
+	struct vkss_waiter *waiting, *inflight;
+	int syncing;     /* a sync is in flight */
+	int gap_run;     /* the sync in flight reports the gap */
+	uint64_t gap_since; /* wall ms of the first loss not yet reported, 0: none */
+	vkss_gap_fn gap_fn;
+	void *gap_ud;
+};
+
+struct vkss_waiter {
+	struct vkss_waiter *next;
+	vkss_sync_fn fn;
+	void *ud;
 };
 
 static const char *ch_key(const struct hnode *n)
@@ -55,6 +74,25 @@ static const char *ch_key(const struct hnode *n)
 }
 
 static void node_lost(struct vkss_node *n, const char *why);
+static void sync_try(struct vkss *s);
+static void sync_pong(struct vkss_node *n);
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ch's subscription is gone (its node lost, a slot moved): what was
+ * published on it meanwhile is reported once it is back (gap_fn) */
+static void ch_lost(struct vkss *s, struct vkss_ch *ch)
+{
+	ch->node = -1;
+	ch->gap = 1;
+	if (s->gap_since == 0)
+		s->gap_since = wall_ms();
+}
 
 /* ---- one node's connection ---- */
 
@@ -130,9 +168,20 @@ static void on_reply(struct vkss_node *n, const redisReply *r)
 	if (r->type == REDIS_REPLY_ERROR) {
 		if (r->len > 6 && (strncmp(r->str, "MOVED ", 6) == 0 || strncmp(r->str, "ASK ", 4) == 0))
 			on_moved(s, r);
+		else if (strncmp(r->str, "CLUSTERDOWN", 11) == 0 || strncmp(r->str, "TRYAGAIN", 8) == 0)
+			/* an SSUBSCRIBE refused (which one the error does not
+			 * say): this node's channels again, from a new connection */
+			node_lost(n, r->str);
 		else
 			pd_log(LOG_WARNING, "valkey shard subscriber error addr=%s:%d err=\"%.*s\"", n->ip,
 			       n->port, (int)r->len, r->str);
+		return;
+	}
+	/* PING: ["pong", ""] while subscribed to something, else +PONG */
+	if ((r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0) ||
+	    (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+	     r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "pong") == 0)) {
+		sync_pong(n);
 		return;
 	}
 	if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
@@ -149,7 +198,7 @@ static void on_reply(struct vkss_node *n, const redisReply *r)
 		 * server's when the slot moved: subscribe where it lives now */
 		struct vkss_ch *ch = ch_find(s, chn->str, chn->len);
 		if (ch != NULL && ch->node == (int)(n - s->nodes)) {
-			ch->node = -1;
+			ch_lost(s, ch);
 			loop_timer_set(s->l, &s->retry, s->l->now + VKSS_RETRY_MS);
 		}
 	}
@@ -243,7 +292,9 @@ static void node_lost(struct vkss_node *n, const char *why)
 	struct hnode *cur = NULL, *h;
 	while ((h = hmap_next(&s->chans, &i, &cur)) != NULL)
 		if (((struct vkss_ch *)h)->node == idx)
-			((struct vkss_ch *)h)->node = -1;
+			ch_lost(s, (struct vkss_ch *)h);
+	n->pings = n->want = 0;
+	s->syncing = 0; /* its PONG will not come: sync again once all is sent */
 	s->mapped = 0; /* ask the cluster who owns what now */
 	loop_timer_set(s->l, &s->retry, s->l->now + VKSS_RETRY_MS);
 }
@@ -296,6 +347,7 @@ static void send_all(struct vkss *s)
 	struct hnode *cur = NULL, *h;
 	while ((h = hmap_next(&s->chans, &i, &cur)) != NULL)
 		route(s, (struct vkss_ch *)h);
+	sync_try(s);
 }
 
 static int node_find_add(struct vkss *s, const char *ip, int port)
@@ -374,6 +426,122 @@ static void on_retry(struct loop_timer *t)
 		send_all(s);
 }
 
+/* ---- sync and gap ---- */
+
+static void sync_done(struct vkss *s);
+
+/* Every channel sent to its node: PING each open node connection. */
+static void sync_try(struct vkss *s)
+{
+	if (s->syncing || !s->up || !s->mapped ||
+	    (s->waiting == NULL && s->inflight == NULL && s->gap_since == 0))
+		return;
+	size_t i = 0;
+	struct hnode *cur = NULL, *h;
+	while ((h = hmap_next(&s->chans, &i, &cur)) != NULL)
+		if (((struct vkss_ch *)h)->node < 0)
+			return; /* not yet: route() or the retry timer calls again */
+	/* waiters of a sync cut short by a lost node go with this one */
+	struct vkss_waiter **tail = &s->inflight;
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	*tail = s->waiting;
+	s->waiting = NULL;
+	s->gap_run = s->gap_since != 0;
+	s->syncing = 1;
+	for (int k = 0; k < s->nnodes; k++) {
+		struct vkss_node *n = &s->nodes[k];
+		if (n->c != NULL && node_send(n, "PING", NULL) == 0) {
+			n->pings++;
+			n->want = 1;
+		}
+	}
+	sync_done(s);
+}
+
+/* A PONG: the last one a connection owes ends its part of the sync (an
+ * earlier sync's late PONG does not). */
+static void sync_pong(struct vkss_node *n)
+{
+	if (n->pings > 0 && --n->pings == 0 && n->want) {
+		n->want = 0;
+		sync_done(n->s);
+	}
+}
+
+/* Report the gap and run the waiters when no connection is owed a PONG. */
+static void sync_done(struct vkss *s)
+{
+	if (!s->syncing)
+		return;
+	for (int k = 0; k < s->nnodes; k++)
+		if (s->nodes[k].want)
+			return;
+	s->syncing = 0;
+	if (s->gap_run) {
+		size_t n = 0, k = 0, i = 0;
+		struct hnode *cur = NULL, *h;
+		while ((h = hmap_next(&s->chans, &i, &cur)) != NULL)
+			n += ((struct vkss_ch *)h)->gap != 0;
+		const char **names = n > 0 ? malloc(n * sizeof(*names)) : NULL;
+		i = 0;
+		cur = NULL;
+		while (names != NULL && (h = hmap_next(&s->chans, &i, &cur)) != NULL)
+			if (((struct vkss_ch *)h)->gap)
+				names[k++] = ((struct vkss_ch *)h)->name;
+		if (n == 0 || names != NULL) {
+			if (n > 0 && s->gap_fn != NULL)
+				s->gap_fn((const char *const *)names, k, s->gap_since, s->gap_ud);
+			i = 0;
+			cur = NULL;
+			while ((h = hmap_next(&s->chans, &i, &cur)) != NULL)
+				((struct vkss_ch *)h)->gap = 0;
+			s->gap_since = 0;
+		} /* else out of memory: reported by the next sync */
+		free(names);
+		s->gap_run = 0;
+	}
+	struct vkss_waiter *w = s->inflight;
+	s->inflight = NULL;
+	while (w != NULL) {
+		struct vkss_waiter *nx = w->next;
+		w->fn(w->ud);
+		free(w);
+		w = nx;
+	}
+	sync_try(s); /* for those that came while this one was in flight */
+}
+
+int vkss_sync(struct vkss *s, vkss_sync_fn fn, void *ud)
+{
+	struct vkss_waiter *w = malloc(sizeof(*w));
+	if (w == NULL)
+		return -ENOMEM;
+	w->fn = fn;
+	w->ud = ud;
+	w->next = s->waiting;
+	s->waiting = w;
+	sync_try(s);
+	return 0;
+}
+
+void vkss_doubt(struct vkss *s)
+{
+	size_t i = 0;
+	struct hnode *cur = NULL, *h;
+	while ((h = hmap_next(&s->chans, &i, &cur)) != NULL)
+		((struct vkss_ch *)h)->gap = 1;
+	if (s->gap_since == 0)
+		s->gap_since = wall_ms();
+	sync_try(s);
+}
+
+void vkss_set_gap_fn(struct vkss *s, vkss_gap_fn fn, void *ud)
+{
+	s->gap_fn = fn;
+	s->gap_ud = ud;
+}
+
 /* ---- public ---- */
 
 struct vkss *vkss_new(struct vk *v, vkss_msg_fn fn, void *ud)
@@ -398,7 +566,9 @@ void vkss_state(struct vkss *s, int up)
 	size_t i = 0;
 	struct hnode *cur = NULL, *h;
 	while ((h = hmap_next(&s->chans, &i, &cur)) != NULL)
-		((struct vkss_ch *)h)->node = -1;
+		if (((struct vkss_ch *)h)->node >= 0)
+			ch_lost(s, (struct vkss_ch *)h);
+	s->syncing = 0;
 	s->mapped = 0;
 	if (up)
 		learn_slots(s);
@@ -416,6 +586,7 @@ int vkss_subscribe(struct vkss *s, const char *channel)
 		return -ENOMEM;
 	memcpy(ch->name, channel, len + 1);
 	ch->node = -1;
+	ch->gap = 0;
 	ch->slot = pd_slot_of(channel, len);
 	if (hmap_put(&s->chans, &ch->hn, ch->name, len) < 0) {
 		free(ch);
@@ -423,6 +594,7 @@ int vkss_subscribe(struct vkss *s, const char *channel)
 	}
 	s->st.channels++;
 	route(s, ch);
+	sync_try(s);
 	return 0;
 }
 
@@ -463,6 +635,14 @@ void vkss_free(struct vkss *s)
 	}
 	free(dead);
 	hmap_fini(&s->chans);
+	for (struct vkss_waiter *w = s->waiting, *nx; w != NULL; w = nx) {
+		nx = w->next;
+		free(w);
+	}
+	for (struct vkss_waiter *w = s->inflight, *nx; w != NULL; w = nx) {
+		nx = w->next;
+		free(w);
+	}
 	/* epoll may still hold a node's watch this turn */
 	loop_defer_free(s->l, vkss_release, s);
 }

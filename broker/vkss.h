@@ -40,6 +40,26 @@ int vkss_subscribe(struct vkss *s, const char *channel);
 /* 0, or -ENOENT when not subscribed. */
 int vkss_unsubscribe(struct vkss *s, const char *channel);
 
+/* fn(ud) on v's loop once every channel subscribed before this call is
+ * confirmed by its node (a PING after the SSUBSCRIBEs on each node
+ * connection): e.g. before reading a stream whose later events must
+ * arrive as messages. Waits while a node is lost. 0 or -ENOMEM. */
+typedef void (*vkss_sync_fn)(void *ud);
+int vkss_sync(struct vkss *s, vkss_sync_fn fn, void *ud);
+
+/* Channels whose subscription was lost (their node lost or restarted, v
+ * down, their slot moved) are subscribed again: fn gets their names
+ * (borrowed) and the wall-clock ms of the first loss, once every one is
+ * confirmed. Connection state recovery reads what they missed from its
+ * stream. */
+typedef void (*vkss_gap_fn)(const char *const *channels, size_t n, uint64_t since_ms, void *ud);
+void vkss_set_gap_fn(struct vkss *s, vkss_gap_fn fn, void *ud);
+
+/* The cluster refused commands (CLUSTERDOWN) while the subscriptions
+ * stood: a publisher's SPUBLISH may have been refused after its XADD, so
+ * every channel is reported to gap_fn at the next sync. */
+void vkss_doubt(struct vkss *s);
+
 struct vkss_stats {
 	uint64_t channels;         /* subscribed now */
 	uint64_t messages, bytes;  /* received (payload bytes) */

@@ -147,15 +147,44 @@ int pd_emitter_channel(const char *key, const struct pd_emit *e, struct pd_buf *
 	return pd_wire_channel_broadcast(out, key, e->nsp, e->nrooms == 1 ? e->rooms[0] : NULL);
 }
 
+/* XADD e's classic message to its namespace's stream: the id into id
+ * (ADAPTER_MAX_OFFSET + 1 bytes). 0 or -EIO/-EINVAL (logged). */
+static long stream_add(const struct pd_emit_target *t, const struct pd_emit *e, char *id,
+		       size_t idsize)
+{
+	struct pd_buf msg;
+	char sk[PD_KEYS_MAX], max[24];
+	long rc;
+
+	pd_buf_init(&msg, 0);
+	if ((rc = pd_emitter_encode(e, &msg)) != 0 || stream_key(t->key, e, sk, sizeof(sk)) != 0) {
+		pd_buf_free(&msg);
+		return rc != 0 ? rc : -EINVAL;
+	}
+	snprintf(max, sizeof(max), "%ld", t->stream_max);
+	const char *argv[] = {"XADD", sk, "MAXLEN", "~", max, "*", "m", msg.data};
+	size_t lens[] = {4, strlen(sk), 6, 1, strlen(max), 1, 1, msg.len};
+	redisReply *r = pd_kvc_argv(t->kv, t->url, 8, argv, lens);
+	rc = -EIO;
+	if (r != NULL && r->type == REDIS_REPLY_STRING && r->len < idsize) {
+		memcpy(id, r->str, r->len + 1);
+		rc = 0;
+	} else {
+		pd_log(LOG_WARNING, "valkey XADD (recovery stream) failed: %s",
+		       r == NULL ? (*t->kv)->errstr
+				 : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+	}
+	if (r != NULL)
+		freeReplyObject(r);
+	pd_buf_free(&msg);
+	return rc;
+}
+
 long pd_emitter_send(const struct pd_emit_target *t, const struct pd_emit *e)
 {
 	struct pd_buf msg, ch;
 	int sharded = t->mode == PD_EMIT_SHARDED;
-	/* Recovery streams are written in classic mode only: a sharded
-	 * room channel and the namespace's stream key live in different
-	 * slots, which one script may not touch (pushdesk-broker(8)). */
-	int stream = !sharded && t->stream_max > 0;
-	char sk[PD_KEYS_MAX], max[24];
+	char sk[PD_KEYS_MAX], max[24], id[48];
 	const char *argv[7];
 	size_t lens[7];
 	int argc;
@@ -168,7 +197,28 @@ long pd_emitter_send(const struct pd_emit_target *t, const struct pd_emit *e)
 	if (rc != 0 || (rc = sharded ? pd_emitter_channel_sharded(t->key, e, &ch)
 				     : pd_emitter_channel(t->key, e, &ch)) != 0)
 		goto out;
-	if (stream) {
+	if (sharded && t->stream_max > 0) {
+		/* The namespace's stream and a room's shard channel live in
+		 * different slots: XADD first (the record; its failure fails the
+		 * send), then SPUBLISH with the id. A failed SPUBLISH loses
+		 * nothing: the brokers read the stream for the channels of a
+		 * node they lost (pushdesk-broker(8), RECOVERY). */
+		if ((rc = stream_add(t, e, id, sizeof(id))) != 0 ||
+		    (rc = pd_wire_sh_offset(&msg, id, strlen(id))) != 0)
+			goto out;
+		argv[0] = "SPUBLISH";
+		argv[1] = ch.data;
+		argv[2] = msg.data;
+		lens[0] = 8;
+		lens[1] = ch.len;
+		lens[2] = msg.len;
+		r = pd_kvc_argv(t->kv, t->url, 3, argv, lens);
+		rc = publish_result(*t->kv, "SPUBLISH (after XADD)", r);
+		if (rc < 0)
+			rc = 0; /* in the stream: delivered by the brokers' catch-up */
+		goto out;
+	}
+	if (!sharded && t->stream_max > 0) {
 		/* XADD + PUBLISH in one script: stream order = channel order,
 		 * the stream id spliced in as the offset (pd_keys_lua_xpub). */
 		if (stream_key(t->key, e, sk, sizeof(sk)) != 0) {
@@ -199,7 +249,7 @@ long pd_emitter_send(const struct pd_emit_target *t, const struct pd_emit *e)
 		argc = 3;
 	}
 	r = pd_kvc_argv(t->kv, t->url, argc, argv, lens);
-	rc = publish_result(*t->kv, stream ? "PUBLISH (recovery stream)" : argv[0], r);
+	rc = publish_result(*t->kv, t->stream_max > 0 ? "PUBLISH (recovery stream)" : argv[0], r);
 out:
 	pd_buf_free(&msg);
 	pd_buf_free(&ch);

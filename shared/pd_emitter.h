@@ -27,9 +27,10 @@ struct pd_emit_target {
 	const char *url;
 	const char *key;
 	enum pd_emit_mode mode;
-	/* > 0: connection state recovery is on (recovery_max_events): in
-	 * classic mode the message also goes to the namespace's stream
-	 * (pd_keys_lua_xpub), capped near this length */
+	/* > 0: connection state recovery is on (recovery_max_events): the
+	 * message also goes to the namespace's stream, capped near this
+	 * length, and carries its id (classic: pd_keys_lua_xpub, one script;
+	 * sharded: XADD, then SPUBLISH with pd_wire_sh_offset) */
 	long stream_max;
 };
 

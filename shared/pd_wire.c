@@ -4,6 +4,7 @@
 #include "pd_wire.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,41 @@ int pd_wire_channel_broadcast(struct pd_buf *out, const char *key, const char *n
 	if (room != NULL)
 		return pd_buf_printf(out, "%s" PD_WIRE_BROADCAST "%s#%s#", key, nsp, room);
 	return pd_buf_printf(out, "%s" PD_WIRE_BROADCAST "%s#", key, nsp);
+}
+
+int pd_wire_sh_offset(struct pd_buf *msg, const char *id, size_t idlen)
+{
+	static const char key[] = "offset";
+	uint8_t *p = (uint8_t *)msg->data;
+	size_t old = msg->len;
+	int rc;
+
+	if (idlen == 0 || idlen > 31 || old < 2)
+		return -EINVAL;
+	for (size_t i = 0; i < idlen; i++)
+		if (!((id[i] >= '0' && id[i] <= '9') || id[i] == '-'))
+			return -EINVAL; /* nothing to escape in JSON, a fixstr in msgpack */
+	if (p[0] == '{' && p[old - 1] == '}') {
+		msg->len--; /* the closing brace comes again after the key */
+		rc = pd_buf_printf(msg, ",\"%s\":\"%.*s\"}", key, (int)idlen, id);
+		if (rc != 0)
+			msg->len = old;
+		return rc;
+	}
+	if ((p[0] & 0xf0) != 0x80 || (p[0] & 0x0f) == 0x0f)
+		return -EINVAL;
+	uint8_t tail[1 + sizeof(key) - 1 + 1 + 31];
+	size_t n = 0;
+	tail[n++] = (uint8_t)(0xa0 | (sizeof(key) - 1));
+	memcpy(tail + n, key, sizeof(key) - 1);
+	n += sizeof(key) - 1;
+	tail[n++] = (uint8_t)(0xa0 | idlen);
+	memcpy(tail + n, id, idlen);
+	n += idlen;
+	if ((rc = pd_buf_append(msg, tail, n)) != 0)
+		return rc;
+	((uint8_t *)msg->data)[0]++; /* one key more; data may have moved */
+	return 0;
 }
 
 int pd_wire_channel_request(struct pd_buf *out, const char *key, const char *nsp)

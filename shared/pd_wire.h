@@ -50,6 +50,17 @@ int pd_wire_channel_response(struct pd_buf *out, const char *key, const char *ns
 /* The PSUBSCRIBE pattern K#N#* with glob characters of K and N escaped. */
 int pd_wire_channel_pattern(struct pd_buf *out, const char *key, const char *nsp);
 
+/* ---- the sharded adapter's broadcast with a recovery offset ---- */
+
+/* Adds "offset": id (a recovery stream id, idlen bytes) as the last key of
+ * msg, a sharded adapter message as createShardedAdapter encodes it: JSON
+ * (an object ending in '}') or msgpack (a fixmap of fewer than 15 keys).
+ * The ClusterAdapter reads no such key; pushdesk's brokers deliver the
+ * event with it as the Socket.IO offset. 0, -EINVAL (not such a message,
+ * an id with characters other than digits and '-'), -ENOMEM or -ENOBUFS;
+ * msg unchanged on error. */
+int pd_wire_sh_offset(struct pd_buf *msg, const char *id, size_t idlen);
+
 /* ---- pushdesk's query across brokers ---- */
 
 #define PD_WIRE_QUERY_EVENT "pushdesk:request"

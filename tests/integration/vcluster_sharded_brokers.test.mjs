@@ -15,7 +15,9 @@ import {
   T, world, mkTicket, must, open, closeAll, ack, mark, next, assertOkAck, brokerConfig, sleep,
 } from './lib/rt.mjs';
 import { startBroker, freePort, tmpDir } from './lib/broker.mjs';
-import { startShardedNode, got, restartMidTraffic, restartApi, restartApiOn } from './lib/vcluster.mjs';
+import {
+  startShardedNode, got, restartMidTraffic, restartApi, restartApiOn, shardSubs as shardSubsOn,
+} from './lib/vcluster.mjs';
 import { ctl, env, stack, waitFor } from './lib/pd.mjs';
 
 const w = world();
@@ -28,15 +30,7 @@ const sharded = (...args) => ctl(...args, {
   env: { PUSHDESK_VALKEY_URL: url, PUSHDESK_ADAPTER_MODE: 'sharded' }, json: true,
 });
 
-// Subscribers of a shard channel: only the node owning its slot has any.
-function shardSubs(ch) {
-  let n = 0;
-  for (const p of ports) {
-    const out = stack('redis-cli', '-p', String(p), 'pubsub', 'shardnumsub', ch).trim().split('\n');
-    n += Number(out[1] || 0);
-  }
-  return n;
-}
+const shardSubs = (ch) => shardSubsOn(ports, ch);
 
 async function metric(b, name) {
   const body = await new Promise((res, rej) => {

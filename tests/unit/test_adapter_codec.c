@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "adapter_codec.h"
+#include "pd_wire.h"
 
 #ifndef PD_ADAPTER_FIXTURES
 #define PD_ADAPTER_FIXTURES "tests/unit/fixtures/adapter"
@@ -1113,7 +1114,33 @@ START_TEST(sh_encode_known)
 	pd_buf_init(&out, 0);
 	ck_assert_int_eq(adapter_sh_broadcast_encode(&out, &e, NULL), 0);
 	same_bytes(&out, buf, n);
+	adapter_sh_clear(&m);
+	/* recovery: the stream id spliced in (msgpack) reads back as the
+	 * offset, the rest unchanged */
+	ck_assert_int_eq(pd_wire_sh_offset(&out, "1733500000000-7", 15), 0);
+	ck_assert_int_eq(adapter_sh_decode((const uint8_t *)out.data, out.len, &m, err, sizeof(err)),
+			 0);
+	ck_assert_str_eq(m.offset, "1733500000000-7");
+	ck_assert_uint_eq(m.packet.natt, 1);
+	ck_assert_int_eq(m.packet.att[0].p[2], 3);
+	adapter_sh_clear(&m);
 	pd_buf_free(&out);
+	/* and in JSON; an offset that is no stream id is not one */
+	sh_ok(texts[0], &m);
+	ck_assert_str_eq(m.offset, "");
+	adapter_sh_clear(&m);
+	pd_buf_init(&out, 0);
+	ck_assert_int_eq(pd_buf_append_str(&out, texts[0]), 0);
+	ck_assert_int_eq(pd_wire_sh_offset(&out, "12-0", 4), 0);
+	sh_ok(out.data, &m);
+	ck_assert_str_eq(m.offset, "12-0");
+	adapter_sh_clear(&m);
+	pd_buf_free(&out);
+	const char *bad_off = "{\"type\":3,\"data\":{\"packet\":{\"type\":2,\"data\":[\"e\"]},"
+			      "\"opts\":{\"rooms\":[],\"except\":[],\"flags\":{}}},\"uid\":\"u\","
+			      "\"nsp\":\"/\",\"offset\":\"12-x\"}";
+	sh_ok(bad_off, &m);
+	ck_assert_str_eq(m.offset, "");
 	adapter_sh_clear(&m);
 	/* which broadcasts take a room's channel (computeChannel, dynamic) */
 	const char *one[] = {"room1"}, *sid[] = {"abcdefghijklmnopqrst"}, *two[] = {"a", "b"};

@@ -144,6 +144,46 @@ START_TEST(test_answer_long_id)
 }
 END_TEST
 
+/* pd_wire_sh_offset: the key added last, JSON and msgpack; refusals
+ * leave the message as it was */
+START_TEST(test_sh_offset)
+{
+	struct pd_buf b;
+	pd_buf_init(&b, 0);
+	ck_assert_int_eq(pd_buf_append_str(&b, "{\"type\":3}"), 0);
+	ck_assert_int_eq(pd_wire_sh_offset(&b, "1-2", 3), 0);
+	ck_assert_uint_eq(b.len, strlen("{\"type\":3,\"offset\":\"1-2\"}"));
+	ck_assert_int_eq(memcmp(b.data, "{\"type\":3,\"offset\":\"1-2\"}", b.len), 0);
+	/* not an id: nothing to quote in JSON or to size in msgpack */
+	size_t len = b.len;
+	ck_assert_int_eq(pd_wire_sh_offset(&b, "1\"-2", 4), -EINVAL);
+	ck_assert_int_eq(pd_wire_sh_offset(&b, "", 0), -EINVAL);
+	ck_assert_int_eq(pd_wire_sh_offset(&b, "12345678901234567890-12345678901", 32), -EINVAL);
+	ck_assert_uint_eq(b.len, len);
+	pd_buf_reset(&b);
+	/* msgpack {"a": 1} -> {"a": 1, "offset": "5-0"} */
+	const uint8_t mp[] = {0x81, 0xa1, 'a', 0x01};
+	const uint8_t want[] = {0x82, 0xa1, 'a', 0x01, 0xa6, 'o', 'f', 'f', 's', 'e', 't',
+				0xa3, '5', '-', '0'};
+	ck_assert_int_eq(pd_buf_append(&b, mp, sizeof(mp)), 0);
+	ck_assert_int_eq(pd_wire_sh_offset(&b, "5-0", 3), 0);
+	ck_assert_uint_eq(b.len, sizeof(want));
+	ck_assert_int_eq(memcmp(b.data, want, sizeof(want)), 0);
+	/* neither: an array, a map of 15 keys (no fixmap for 16), too short */
+	const uint8_t arr[] = {0x93, 0x01, 0x02, 0x03}, m15[] = {0x8f, 0x00};
+	pd_buf_reset(&b);
+	ck_assert_int_eq(pd_buf_append(&b, arr, sizeof(arr)), 0);
+	ck_assert_int_eq(pd_wire_sh_offset(&b, "5-0", 3), -EINVAL);
+	pd_buf_reset(&b);
+	ck_assert_int_eq(pd_buf_append(&b, m15, sizeof(m15)), 0);
+	ck_assert_int_eq(pd_wire_sh_offset(&b, "5-0", 3), -EINVAL);
+	pd_buf_reset(&b);
+	ck_assert_int_eq(pd_buf_append(&b, "{", 1), 0);
+	ck_assert_int_eq(pd_wire_sh_offset(&b, "5-0", 3), -EINVAL);
+	pd_buf_free(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pd_wire");
@@ -155,6 +195,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_answer_bad, 0,
 			    (int)(sizeof(bad_answers) / sizeof(bad_answers[0])));
 	tcase_add_test(tc, test_answer_long_id);
+	tcase_add_test(tc, test_sh_offset);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }

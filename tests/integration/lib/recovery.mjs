@@ -46,6 +46,19 @@ export function assertExact(got, count, what) {
   assert.equal(inversions(got), 0, `${what}: in order: ${got.join(' ')}`);
 }
 
+// After a broker's death: some clients moved (disconnected and came back),
+// not all; each keeps its id (ids[i]), a moved one is recovered, and each
+// got every tick of counts[i] once, in order. The moved clients.
+export function assertMoved(socks, ids, counts) {
+  const moved = socks.filter((s) => s.disconnects.length > 0);
+  assert.ok(moved.length > 0 && moved.length < socks.length, `clients on both brokers (moved ${moved.length} of ${socks.length})`);
+  for (const [i, s] of socks.entries()) {
+    assert.equal(s.id, ids[i], `client ${i} keeps its id`);
+    if (s.disconnects.length > 0) assert.equal(s.recovered, true, `moved client ${i}: recovered === true`);
+    assertExact(s.t.got, counts[i], `client ${i} (${s.disconnects.length ? 'moved' : 'stayed'})`);
+  }
+  return moved;
+}
 
 // A counter of the broker's /metrics (adminUrl), 0 when absent.
 export async function metric(adminUrl, name) {

@@ -72,6 +72,17 @@ export async function restartMidTraffic(dir, port, tick) {
   return sent;
 }
 
+// Subscribers of a shard channel on the nodes (ports): only the node owning
+// its slot has any.
+export function shardSubs(ports, ch) {
+  let n = 0;
+  for (const p of ports) {
+    const out = stack('redis-cli', '-p', String(p), 'pubsub', 'shardnumsub', ch).trim().split('\n');
+    n += Number(out[1] || 0);
+  }
+  return n;
+}
+
 // The cluster says it serves all slots (asked of node port).
 export async function clusterOk(port, what) {
   await waitFor(() => { try { return /cluster_state:ok/.test(stack('redis-cli', '-p', String(port), 'cluster', 'info')); } catch { return false; } },
