@@ -32,6 +32,7 @@ struct api_ctx {
 	long token_ttl;
 	long login_n, login_s;      /* login_rate "N/S" */
 	long stream_max;            /* pd_emit_target.stream_max (connection state recovery) */
+	long seen_ms;               /* pd_emit_target.seen_ms: recovery_window */
 	long kv_retry_at;           /* monotonic s: no Valkey reconnect before */
 };
 

@@ -85,7 +85,7 @@ static int ctx_init(struct api_ctx *ctx, const struct pd_cfg *cfg)
 		    0 ||
 	    pd_cfg_get_long(cfg, "token_ttl", 1, 365L * 86400, &ctx->token_ttl, err, sizeof(err)) !=
 		    0 ||
-	    pd_emitter_recovery_cfg(cfg, NULL, NULL, &ctx->stream_max, err, sizeof(err)) != 0) {
+	    pd_emitter_recovery_cfg(cfg, &ctx->seen_ms, NULL, &ctx->stream_max, err, sizeof(err)) != 0) {
 		pd_log(LOG_ERR, "config: %s", err);
 		return -1;
 	}
@@ -187,8 +187,9 @@ static int relay_main(const struct pd_cfg *cfg)
 			continue;
 		g_busy = 1;
 		do {
-			struct pd_emit_target t = {&ctx.kv, ctx.valkey_url, ctx.adapter_key,
-						   ctx.adapter_mode, ctx.stream_max};
+			struct pd_emit_target t = {&ctx.kv,	       ctx.valkey_url,
+						   ctx.adapter_key,    ctx.adapter_mode,
+						   ctx.stream_max,     ctx.seen_ms};
 			n = pd_outbox_publish(ctx.db, &t, NULL, 0, RELAY_BATCH);
 			if (n > 0)
 				pd_log(LOG_INFO, "relay: published %ld outbox events", n);

@@ -364,8 +364,8 @@ void api_publish(struct req *r)
 	/* Valkey down: the rows stay unpublished and the relay retries them. */
 	if ((kv = api_kv(c)) == NULL)
 		return;
-	struct pd_emit_target t = {&c->kv, c->valkey_url, c->adapter_key, c->adapter_mode,
-				   c->stream_max};
+	struct pd_emit_target t = {&c->kv,	   c->valkey_url, c->adapter_key,
+				   c->adapter_mode, c->stream_max, c->seen_ms};
 	rc = pd_outbox_publish(c->db, &t, r->events, r->nevents, 0);
 	if (rc < 0 && c->kv != NULL && c->kv->err != 0)
 		api_kv_drop(c);

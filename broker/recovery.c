@@ -471,6 +471,7 @@ static void on_gap_reply(struct vk *v, const redisReply *rep, void *ud)
 			       rep != NULL && rep->type == REDIS_REPLY_ERROR ? rep->str : "no reply");
 		g->ns[idx].state = 3;
 		g->failed++;
+		catchup_done(r, idx); /* live events flow while Valkey refuses */
 		gap_send(r);
 		return;
 	}
@@ -497,6 +498,8 @@ static void on_gap_reply(struct vk *v, const redisReply *rep, void *ud)
 	pd_buf_free(&ch);
 	/* a full page: the rest from after its last entry */
 	g->ns[idx].state = rep->elements >= (size_t)r->max_events ? 0 : 2;
+	if (g->ns[idx].state == 2)
+		catchup_done(r, idx); /* then what came live meanwhile, each once */
 	gap_send(r);
 }
 
@@ -539,6 +542,7 @@ static void gap_send(struct recovery *r)
 		} else {
 			g->ns[i].state = 1;
 			g->inflight++;
+			r->ns[i].catching = 1; /* live events wait behind the gap */
 		}
 		pending = 1;
 	}
@@ -1236,7 +1240,8 @@ struct recovery *recovery_new(struct cluster *c, long window_ms, long max_events
 	}
 	r->sharded = cluster_is_sharded(c);
 	for (size_t i = 0; r->sharded && i < g_broker.nnsps; i++)
-		if ((r->ns[i].recent = calloc(REC_RECENT, sizeof(struct rec_id))) == NULL) {
+		if (!g_broker.nsps[i].view && /* views offer no recovery */
+		    (r->ns[i].recent = calloc(REC_RECENT, sizeof(struct rec_id))) == NULL) {
 			recovery_free(r);
 			return NULL;
 		}

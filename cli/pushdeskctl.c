@@ -779,9 +779,9 @@ static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, si
 		json_decref(payload);
 		return EXIT_RUNTIME;
 	}
-	struct pd_emit e = {nsp, event, payload, rooms, nrooms, NULL, 0};
+	struct pd_emit e = {nsp, event, payload, rooms, nrooms, NULL, 0, NULL};
 	struct pd_emit_target t = {&kv, pd_cfg_get(c->cfg, "valkey_url"), kv_prefix(c),
-				   (enum pd_emit_mode)mode, 0};
+				   (enum pd_emit_mode)mode, 0, 0};
 	char cerr[256];
 	if (pd_emitter_recovery_cfg(c->cfg, NULL, NULL, &t.stream_max, cerr, sizeof(cerr)) != 0) {
 		json_decref(payload);
@@ -1238,7 +1238,7 @@ static int operands(int argc, int want, const char *what)
 #define EMIT_MAX_ROOMS 64
 
 /* emit's options: --room and --user repeat, so they are collected here
- * rather than by parse(). 0, 1 for --help, or EXIT_USAGE. */
+ * rather than by parse(). -1 for --help, else an exit status (0 done). */
 static int cmd_emit_args(struct ctl *c, int argc, char **argv)
 {
 	static const struct option lo[] = {COMMON_OPTS,
@@ -1262,7 +1262,7 @@ static int cmd_emit_args(struct ctl *c, int argc, char **argv)
 			c->json = 1;
 			break;
 		case OPT_HELP:
-			rc = 1;
+			rc = -1; /* not EXIT_RUNTIME (1): a failed emit is no --help */
 			goto out;
 		case OPT_NAMESPACE:
 			nsp = optarg;
@@ -1363,7 +1363,7 @@ static int run(struct ctl *c, int argc, char **argv)
 	}
 	if (strcmp(cmd, "emit") == 0) {
 		rc = cmd_emit_args(c, argc, argv);
-		return rc == 1 ? (fputs(usage_text, stdout), 0) : rc;
+		return rc == -1 ? (fputs(usage_text, stdout), 0) : rc;
 	}
 	if (strcmp(cmd, "online") == 0 || strcmp(cmd, "rooms") == 0 || strcmp(cmd, "stats") == 0) {
 		const struct option *lo = cmd[0] == 'o' ? lo_online : cmd[0] == 'r' ? lo_rooms : lo_none;

@@ -147,24 +147,44 @@ int pd_emitter_channel(const char *key, const struct pd_emit *e, struct pd_buf *
 	return pd_wire_channel_broadcast(out, key, e->nsp, e->nrooms == 1 ? e->rooms[0] : NULL);
 }
 
-/* XADD e's classic message to its namespace's stream: the id into id
- * (ADAPTER_MAX_OFFSET + 1 bytes). 0 or -EIO/-EINVAL (logged). */
+/* The seen key of e (pd_keys_recovery_seen) when it goes to the stream
+ * once: 1, 0 (no id or no window), -1 (too long). */
+static int seen_key(const struct pd_emit_target *t, const struct pd_emit *e, char *kk, size_t n)
+{
+	if (e->id == NULL || t->seen_ms <= 0)
+		return 0;
+	return pd_keys_recovery_seen(kk, n, t->key, e->id) < 0 ? -1 : 1;
+}
+
+/* XADD e's classic message to its namespace's stream (once per e->id):
+ * the id into id (idsize bytes). 0 or -EIO/-EINVAL (logged). */
 static long stream_add(const struct pd_emit_target *t, const struct pd_emit *e, char *id,
 		       size_t idsize)
 {
 	struct pd_buf msg;
-	char sk[PD_KEYS_MAX], max[24];
+	char sk[PD_KEYS_MAX], kk[PD_KEYS_MAX], max[24], ttl[24];
+	redisReply *r;
 	long rc;
+	int once;
 
 	pd_buf_init(&msg, 0);
-	if ((rc = pd_emitter_encode(e, &msg)) != 0 || stream_key(t->key, e, sk, sizeof(sk)) != 0) {
+	if ((rc = pd_emitter_encode(e, &msg)) != 0 || stream_key(t->key, e, sk, sizeof(sk)) != 0 ||
+	    (once = seen_key(t, e, kk, sizeof(kk))) < 0) {
 		pd_buf_free(&msg);
 		return rc != 0 ? rc : -EINVAL;
 	}
 	snprintf(max, sizeof(max), "%ld", t->stream_max);
-	const char *argv[] = {"XADD", sk, "MAXLEN", "~", max, "*", "m", msg.data};
-	size_t lens[] = {4, strlen(sk), 6, 1, strlen(max), 1, 1, msg.len};
-	redisReply *r = pd_kvc_argv(t->kv, t->url, 8, argv, lens);
+	snprintf(ttl, sizeof(ttl), "%ld", t->seen_ms);
+	if (once) {
+		const char *argv[] = {"EVAL", pd_keys_lua_xadd_once, "2", sk, kk, msg.data, max, ttl};
+		size_t lens[] = {4,	      strlen(pd_keys_lua_xadd_once), 1, strlen(sk), strlen(kk),
+				 msg.len, strlen(max),			  strlen(ttl)};
+		r = pd_kvc_argv(t->kv, t->url, 8, argv, lens);
+	} else {
+		const char *argv[] = {"XADD", sk, "MAXLEN", "~", max, "*", "m", msg.data};
+		size_t lens[] = {4, strlen(sk), 6, 1, strlen(max), 1, 1, msg.len};
+		r = pd_kvc_argv(t->kv, t->url, 8, argv, lens);
+	}
 	rc = -EIO;
 	if (r != NULL && r->type == REDIS_REPLY_STRING && r->len < idsize) {
 		memcpy(id, r->str, r->len + 1);
@@ -184,10 +204,10 @@ long pd_emitter_send(const struct pd_emit_target *t, const struct pd_emit *e)
 {
 	struct pd_buf msg, ch;
 	int sharded = t->mode == PD_EMIT_SHARDED;
-	char sk[PD_KEYS_MAX], max[24], id[48];
-	const char *argv[7];
-	size_t lens[7];
-	int argc;
+	char sk[PD_KEYS_MAX], kk[PD_KEYS_MAX], max[24], ttl[24], id[48];
+	const char *argv[9];
+	size_t lens[9];
+	int argc, once = 0;
 	redisReply *r;
 	long rc;
 
@@ -220,25 +240,31 @@ long pd_emitter_send(const struct pd_emit_target *t, const struct pd_emit *e)
 	}
 	if (!sharded && t->stream_max > 0) {
 		/* XADD + PUBLISH in one script: stream order = channel order,
-		 * the stream id spliced in as the offset (pd_keys_lua_xpub). */
-		if (stream_key(t->key, e, sk, sizeof(sk)) != 0) {
+		 * the stream id spliced in as the offset (pd_keys_lua_xpub; once
+		 * per event id: pd_keys_lua_xpub_once). */
+		if (stream_key(t->key, e, sk, sizeof(sk)) != 0 ||
+		    (once = seen_key(t, e, kk, sizeof(kk))) < 0) {
 			rc = -EINVAL;
 			goto out;
 		}
 		snprintf(max, sizeof(max), "%ld", t->stream_max);
-		argv[0] = "EVAL";
-		argv[1] = pd_keys_lua_xpub;
-		argv[2] = "1";
-		argv[3] = sk;
-		argv[4] = msg.data;
-		lens[4] = msg.len;
-		argv[5] = ch.data;
-		lens[5] = ch.len;
-		argv[6] = max;
-		argc = 7;
+		snprintf(ttl, sizeof(ttl), "%ld", t->seen_ms);
+		argc = 0;
+		argv[argc++] = "EVAL";
+		argv[argc++] = once ? pd_keys_lua_xpub_once : pd_keys_lua_xpub;
+		argv[argc++] = once ? "2" : "1";
+		argv[argc++] = sk;
+		if (once)
+			argv[argc++] = kk;
+		argv[argc++] = msg.data;
+		argv[argc++] = ch.data;
+		argv[argc++] = max;
+		if (once)
+			argv[argc++] = ttl;
 		for (int i = 0; i < argc; i++)
-			if (i != 4 && i != 5)
-				lens[i] = strlen(argv[i]);
+			lens[i] = argv[i] == msg.data ? msg.len
+				  : argv[i] == ch.data ? ch.len
+						       : strlen(argv[i]);
 	} else {
 		argv[0] = sharded ? "SPUBLISH" : "PUBLISH";
 		lens[0] = strlen(argv[0]);
@@ -258,6 +284,6 @@ out:
 
 long pd_emitter_publish(struct redisContext *c, const char *key, const struct pd_emit *e)
 {
-	struct pd_emit_target t = {&c, "", key, PD_EMIT_CLASSIC, 0};
+	struct pd_emit_target t = {&c, "", key, PD_EMIT_CLASSIC, 0, 0};
 	return pd_emitter_send(&t, e);
 }

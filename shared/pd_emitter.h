@@ -32,6 +32,10 @@ struct pd_emit_target {
 	 * length, and carries its id (classic: pd_keys_lua_xpub, one script;
 	 * sharded: XADD, then SPUBLISH with pd_wire_sh_offset) */
 	long stream_max;
+	/* > 0 (recovery_window): events with an id (pd_emit.id) go to the
+	 * stream once, however often they are sent (pd_keys_lua_xpub_once,
+	 * pd_keys_lua_xadd_once): a publisher that lost a reply sends again */
+	long seen_ms;
 };
 
 struct pd_emit {
@@ -42,6 +46,7 @@ struct pd_emit {
 	size_t nrooms;
 	const char *const *except;
 	size_t nexcept;
+	const char *id; /* the publisher's own id of the event, or NULL */
 };
 
 struct pd_cfg;

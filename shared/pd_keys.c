@@ -20,6 +20,19 @@ const char pd_keys_lua_xpub[] =
     "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[1])\n"
     "return redis.call('PUBLISH', ARGV[2], '\\148' .. string.sub(ARGV[1], 2) .. cmsgpack.pack(id))\n";
 
+const char pd_keys_lua_xpub_once[] =
+    "if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end\n"
+    "local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[1])\n"
+    "redis.call('SET', KEYS[2], id, 'PX', ARGV[4])\n"
+    "return redis.call('PUBLISH', ARGV[2], '\\148' .. string.sub(ARGV[1], 2) .. cmsgpack.pack(id))\n";
+
+const char pd_keys_lua_xadd_once[] =
+    "local id = redis.call('GET', KEYS[2])\n"
+    "if id then return id end\n"
+    "id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'm', ARGV[1])\n"
+    "redis.call('SET', KEYS[2], id, 'PX', ARGV[3])\n"
+    "return id\n";
+
 const char *pd_keys_prefix(const char *adapter_key)
 {
 	return adapter_key != NULL && adapter_key[0] != '\0' ? adapter_key : PD_KEYS_DEFAULT_PREFIX;
@@ -90,4 +103,9 @@ int pd_keys_recovery_stream(char *buf, size_t n, const char *prefix, const char 
 int pd_keys_recovery_session(char *buf, size_t n, const char *prefix, const char *pid)
 {
 	return key(buf, n, prefix, ":{recovery}:session:%s", pid);
+}
+
+int pd_keys_recovery_seen(char *buf, size_t n, const char *prefix, const char *event_id)
+{
+	return key(buf, n, prefix, ":{recovery}:seen:%s", event_id);
 }

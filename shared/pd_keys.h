@@ -48,6 +48,9 @@ int pd_keys_presence_lock(char *buf, size_t n, const char *prefix);
  * and one dropped socket's session (by its private id, pid). */
 int pd_keys_recovery_stream(char *buf, size_t n, const char *prefix, const char *nsp);
 int pd_keys_recovery_session(char *buf, size_t n, const char *prefix, const char *pid);
+/* A publish already appended to the stream, by the publisher's own id of
+ * the event (the API's outbox row): its value is the stream id. */
+int pd_keys_recovery_seen(char *buf, size_t n, const char *prefix, const char *event_id);
 
 /* ---- Lua ---- */
 
@@ -90,5 +93,15 @@ extern const char pd_keys_lua_live[];
  * and channel order is stream order. KEYS: the stream; ARGV: message,
  * channel, max events. Returns PUBLISH's receiver count. */
 extern const char pd_keys_lua_xpub[];
+/* The same once per event: KEYS: the stream, the event's seen key
+ * (pd_keys_recovery_seen); ARGV: message, channel, max events, the seen
+ * key's time to live (ms). A second run (a publisher that lost the first
+ * one's reply) publishes nothing and returns 0. */
+extern const char pd_keys_lua_xpub_once[];
+/* Sharded mode's append (the SPUBLISH follows from the publisher): XADD
+ * once per event. KEYS: the stream, the seen key; ARGV: message, max
+ * events, time to live (ms). Returns the stream id, the first run's on a
+ * second run. */
+extern const char pd_keys_lua_xadd_once[];
 
 #endif

@@ -750,6 +750,7 @@ long pd_outbox_publish(PGconn *c, const struct pd_emit_target *t, const long lon
 		json_t *payload = pd_json_parse(ps, strlen(ps), err, sizeof(err));
 		const char **rv = NULL, **ev = NULL;
 		struct pd_emit e = {0};
+		char eid[40];
 		long rc = -1;
 
 		if (rooms == NULL || exc == NULL || payload == NULL) {
@@ -761,6 +762,9 @@ long pd_outbox_publish(PGconn *c, const struct pd_emit_target *t, const long lon
 			e.payload = payload;
 			e.rooms = rv;
 			e.except = ev;
+			/* sent again after a lost reply: into the stream once */
+			snprintf(eid, sizeof(eid), "outbox:%lld", order[k][0]);
+			e.id = eid;
 			rc = pd_emitter_send(t, &e);
 		}
 		if (rc == -EINVAL) {

@@ -74,6 +74,9 @@ expect_error "token for an unknown user" 1 ctl token --user 00000000-0000-4000-8
 expect_error "a bad --ttl" 2 ctl token --user "$user" --ttl soon
 expect_error "an unreachable database" 1 pd__env_clean PUSHDESK_DATABASE_URL="postgresql://pushdesk@127.0.0.1:1/x?connect_timeout=2" \
 	timeout 60 "$PD_BUILD/cli/pushdeskctl" --config "$PD_CONF" org add Nope
+# an emit that reached no Valkey failed: exit 1, not the help text and 0
+expect_error "an emit with Valkey unreachable" 1 pd__env_clean PUSHDESK_VALKEY_URL="redis://127.0.0.1:1" \
+	timeout 60 "$PD_BUILD/cli/pushdeskctl" --config "$PD_CONF" emit --room org:x ev '{}'
 
 # A token: three parts, the user's claims, HS256 over the configured secret.
 tok=$(ctl token --user "$user" --ttl 600 2>&1)

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { T, world, client, outcome, closeAll, sleep, brokerConfig } from './lib/rt.mjs';
 import { startBroker, freePort, tmpDir } from './lib/broker.mjs';
 import { clusterOk, shardSubs as shardSubsOn } from './lib/vcluster.mjs';
-import { ctl, stack, waitFor } from './lib/pd.mjs';
+import { ctlAsync, stack, waitFor } from './lib/pd.mjs';
 import { startNginx, sampleRoutes } from './lib/nginx_cluster.mjs';
 import { ticks, assertExact, assertMoved, metric } from './lib/recovery.mjs';
 
@@ -38,7 +38,8 @@ function owner(name) {
 
 const shardSubs = (ch) => shardSubsOn(ports, ch);
 
-const emit = (room, payload) => ctl('emit', '--room', room, 'rec:tick', JSON.stringify(payload), {
+// pushdeskctl emit, not blocking the sockets' event loop
+const emit = (room, payload) => ctlAsync('emit', '--room', room, 'rec:tick', JSON.stringify(payload), {
   env: { PUSHDESK_VALKEY_URL: url, PUSHDESK_ADAPTER_MODE: 'sharded', PUSHDESK_ADAPTER_KEY: key },
   json: true,
 });
@@ -85,7 +86,7 @@ test('sharded: the master owning a room channel restarts mid-traffic; every emit
     let stop = false;
     const pub = (async () => {
       while (!stop) {
-        try { emit(room, { run, n }); n++; } catch { failed++; }
+        try { await emit(room, { run, n }); n++; } catch { failed++; }
         await sleep(50);
       }
     })();
@@ -140,7 +141,7 @@ test('sharded: kill -9 of a broker; its clients are recovered on the other, whic
     const pub = (async () => {
       while (!stop) {
         for (const [i, u] of users.entries()) {
-          try { emit(`user:${u.id}`, { run, n: sent[i] }); sent[i]++; } catch { /* counted as not sent */ }
+          try { await emit(`user:${u.id}`, { run, n: sent[i] }); sent[i]++; } catch { /* counted as not sent */ }
         }
         await sleep(20);
       }

@@ -203,7 +203,7 @@ static void expect_sharded(const char *payload, const char *nsp, const char *con
 {
 	json_error_t je;
 	json_t *p = payload != NULL ? json_loads(payload, JSON_DECODE_ANY, &je) : NULL;
-	struct pd_emit e = {nsp, event, p, rooms, nrooms, except, nexcept};
+	struct pd_emit e = {nsp, event, p, rooms, nrooms, except, nexcept, NULL};
 	struct pd_buf b, ch;
 	pd_buf_init(&b, 0);
 	pd_buf_init(&ch, 0);

@@ -50,6 +50,13 @@ START_TEST(test_slots)
 	SLOT_IS(pd_keys_presence_org(b, sizeof(b), "pd", "o1"), pres);
 	SLOT_IS(pd_keys_presence_all(b, sizeof(b), "pd"), pres);
 	SLOT_IS(pd_keys_presence_lock(b, sizeof(b), "pd"), pres);
+	/* a script of recovery touches the stream with the session or with
+	 * an event's seen key: one slot */
+	unsigned rec = pd_slot_of("recovery", 8);
+	SLOT_IS(pd_keys_recovery_stream(b, sizeof(b), "pd", "/dashboard"), rec);
+	SLOT_IS(pd_keys_recovery_session(b, sizeof(b), "pd", "Pq1"), rec);
+	SLOT_IS(pd_keys_recovery_seen(b, sizeof(b), "x", "outbox:42"), rec);
+	ck_assert_str_eq(b, "x:{recovery}:seen:outbox:42");
 #undef SLOT_IS
 	ck_assert_uint_ne(pres, brokers);
 }

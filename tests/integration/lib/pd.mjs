@@ -11,7 +11,7 @@
 //   stack(fn, ...args)           a function of tests/lib/stack.sh (pd_stop_pg, ...)
 //   waitFor(fn, {timeout, interval, what})  polls fn until it returns a truthy value
 //   uniq(prefix?)                a name no other test uses
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
 function need(name) {
@@ -49,12 +49,33 @@ export function uniq(prefix = 't') {
 
 // ctl('org', 'add', 'Acme') -> stdout. A last argument that is an object
 // gives options: {input: 'stdin text', env: {PUSHDESK_X: ...}, json: true}.
-export function ctl(...args) {
+function ctlArgs(args) {
   let opts = {};
   if (args.length && typeof args[args.length - 1] === 'object' && args[args.length - 1] !== null) {
     opts = args.pop();
   }
-  const argv = ['--config', env.conf, ...(opts.json ? ['--json'] : []), ...args.map(String)];
+  return [opts, ['--config', env.conf, ...(opts.json ? ['--json'] : []), ...args.map(String)]];
+}
+
+// ctl without blocking the event loop (sockets keep working meanwhile).
+export function ctlAsync(...args) {
+  const [opts, argv] = ctlArgs(args);
+  return new Promise((resolve, reject) => {
+    execFile(`${env.build}/cli/pushdeskctl`, argv, { env: cleanEnv(opts.env), encoding: 'utf8', timeout: 60_000 },
+      (err, out, stderr) => {
+        if (err) {
+          const e = new Error(`pushdeskctl ${args.join(' ')}: ${(stderr || '').trim() || err.message}`);
+          e.status = err.code;
+          reject(e);
+        } else {
+          resolve(opts.json ? JSON.parse(out.trim()) : out.trim());
+        }
+      });
+  });
+}
+
+export function ctl(...args) {
+  const [opts, argv] = ctlArgs(args);
   try {
     const out = execFileSync(`${env.build}/cli/pushdeskctl`, argv, {
       input: opts.input ?? '',

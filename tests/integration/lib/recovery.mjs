@@ -2,6 +2,8 @@
 // a publisher through the API (POST /emit) and the count of what a client
 // received against what was published.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { must, sleep } from './rt.mjs';
 
 // POST /emit of `rec:tick` {run, n} to target ({users: [...]} or {} for
@@ -65,4 +67,13 @@ export async function metric(adminUrl, name) {
   const r = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(3000) });
   const m = new RegExp(`^pushdesk_broker_${name} (\\d+)$`, 'm').exec(await r.text());
   return m ? Number(m[1]) : 0;
+}
+
+// A Lua script of shared/pd_keys.c (its one home), from its C string literal.
+export function luaOf(name, src = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..')) {
+  const c = readFileSync(path.join(src, 'shared', 'pd_keys.c'), 'utf8');
+  const m = new RegExp(`${name}\\[\\] =([\\s\\S]*?);\\n`).exec(c);
+  if (!m) throw new Error(`${name} not found in shared/pd_keys.c`);
+  return [...m[1].matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => x[1]).join('')
+    .replace(/\\n/g, '\n').replace(/\\\\/g, '\\');
 }
