@@ -8,7 +8,7 @@
 //   mkOrg(name?)                 a new organization's id
 //   mkUser(org, role, opts?)     a new user {id, org, role, name, email, password, team, token}
 //   token(userId, ttl?)          a signed access token
-//   stack(fn, ...args)           a function of tests/lib/stack.sh (pd_stop_pg, ...)
+//   stack(fn, ...args, {env}?)   a function of tests/lib/stack.sh (pd_stop_pg, ...)
 //   waitFor(fn, {timeout, interval, what})  polls fn until it returns a truthy value
 //   uniq(prefix?)                a name no other test uses
 import { execFile, execFileSync } from 'node:child_process';
@@ -152,11 +152,17 @@ export function token(userId, ttl) {
   return ctl(...args);
 }
 
-// stack('pd_stop_pg') runs a function of tests/lib/stack.sh in bash.
+// stack('pd_stop_pg') runs a function of tests/lib/stack.sh in bash. A last
+// argument that is an object gives options: {env: {PD_DIR: ...}} (variables
+// added to the environment; a value null removes one).
 export function stack(fn, ...args) {
+  let opts = {};
+  if (args.length && typeof args[args.length - 1] === 'object' && args[args.length - 1] !== null) opts = args.pop();
+  const e = { ...process.env, ...opts.env };
+  for (const [k, v] of Object.entries(e)) if (v === null || v === undefined) delete e[k];
   const quoted = [fn, ...args].map((a) => `'${String(a).replace(/'/g, `'\\''`)}'`).join(' ');
   return execFileSync('bash', ['-c', `source "$PD_STACK" && ${quoted}`], {
-    env: process.env,
+    env: e,
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 180_000,
