@@ -3,22 +3,23 @@
 // SETSLOT IMPORTING/MIGRATING, then NODE on the new owner, the old one and
 // the third, as redis-cli --cluster does for one slot). Redis 7 keeps
 // serving the slot's SSUBSCRIBE and SPUBLISH on the old owner during the
-// window, then ends the subscriptions there ("sunsubscribe" pushes); the
-// brokers must subscribe again on the new owner. Checked with real
-// socket.io-client sockets on two brokers: every event published (before,
-// during the window, after) reaches every member once and in order, a
-// member joined during the window too, and SHARDNUMSUB shows the brokers
-// on the new owner only.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+// window (no ASK), then ends the subscriptions there ("sunsubscribe"
+// pushes); the brokers must subscribe again on the new owner at once.
+// Checked with real socket.io-client sockets on two brokers and a
+// publisher running on its own: every event reaches every member once and
+// in order, those of the window too (a member joined in the window as
+// well), except that an event emitted in the moment the slot changes hands
+// may be lost (at most once: counted in the diagnostics, never twice nor
+// out of order); SHARDNUMSUB then shows the brokers on the new owner only.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { T, world, mkTicket, open, closeAll, ack, mark, seen, assertOkAck, brokerConfig } from './lib/rt.mjs';
-import { startBroker, freePort, tmpDir } from './lib/broker.mjs';
+import { startBroker, freePort, tmpDir, withTimeout } from './lib/broker.mjs';
 import { metric } from './lib/vcluster.mjs';
 import { ctl, env, stack, waitFor } from './lib/pd.mjs';
-
-const run = promisify(execFile);
 
 const w = world();
 let A, B, ports, dir, url;
@@ -44,25 +45,67 @@ function owner(slot) {
 }
 
 // Numbered events to room, one pushdeskctl emit (SPUBLISH that follows
-// MOVED) after the other in a process of its own, so that they run on
-// while this process waits or moves the slot; published holds the numbers
-// Valkey accepted, in order.
+// MOVED) after the other, from a shell loop of its own: they go on while
+// this process is busy moving the slot. published holds the numbers
+// Valkey accepted, in order; span[i] when emit i ran [start, end] (ms, the
+// clock of Date.now).
 function traffic(room, ev) {
-  const published = [];
-  let n = 0, failed = 0, on = true;
+  const published = [], span = {};
+  let failed = 0, buf = '';
   const e = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PUSHDESK_')));
   Object.assign(e, { PUSHDESK_VALKEY_URL: url, PUSHDESK_ADAPTER_MODE: 'sharded' });
-  const argv = (i) => ['--config', env.conf, '--json', 'emit', '--room', room, ev, String(i)];
-  const done = (async () => {
-    while (on) {
-      const i = ++n;
-      try {
-        await run(`${env.build}/cli/pushdeskctl`, argv(i), { env: e, timeout: 30000 });
-        published.push(i);
-      } catch { failed++; }
+  const stopFile = path.join(dir, `stop-${ev}`);
+  const loop = 'i=0; while [ ! -e "$4" ]; do i=$((i+1)); ' +
+    't0=$EPOCHREALTIME; if "$0" --config "$1" --json emit --room "$2" "$3" "$i" >/dev/null 2>&1; ' +
+    'then echo "ok $i $t0 $EPOCHREALTIME"; else echo "no $i"; fi; done';
+  const p = spawn('bash', ['-c', loop, `${env.build}/cli/pushdeskctl`, env.conf, room, ev, stopFile],
+    { env: e, stdio: ['ignore', 'pipe', 'inherit'] });
+  p.stdout.on('data', (d) => {
+    buf += d;
+    const lines = buf.split('\n');
+    buf = lines.pop();
+    for (const l of lines) {
+      const [k, i, t0, t1] = l.split(' ');
+      if (k !== 'ok') { failed++; continue; }
+      published.push(Number(i));
+      span[i] = [Number(t0) * 1000, Number(t1) * 1000];
     }
-  })();
-  return { published, stop: async () => { on = false; await done; }, get failed() { return failed; } };
+  });
+  const exited = new Promise((r) => p.on('close', r)); // stdout read to its end
+  return {
+    published,
+    span,
+    get failed() { return failed; },
+    stop: async () => { // after the emit in flight, which is counted
+      writeFileSync(stopFile, '');
+      await withTimeout(exited, 30000, 'the end of the emits');
+    },
+  };
+}
+
+// got: the numbers of tr's events a member received. They must come once
+// each and in order, with every event that started after `from` except
+// those that ran while a slot was changing hands (the gaps, [a, b] ms):
+// between the new owner taking the slot and the brokers' SSUBSCRIBE there
+// an SPUBLISH may find nobody (Redis pub/sub is at most once). Returns
+// how many of those were lost.
+function check(who, got, tr, { from = -Infinity, gaps = [] } = {}) {
+  const all = tr.published;
+  const pos = new Map(all.map((n, k) => [n, k]));
+  for (const [k, n] of got.entries()) {
+    assert.ok(pos.has(n), `${who}: event ${n} was published`);
+    if (k > 0) assert.ok(pos.get(n) > pos.get(got[k - 1]), `${who}: ${n} after ${got[k - 1]}: once each, in order`);
+  }
+  const have = new Set(got);
+  let lost = 0;
+  for (const n of all) {
+    const [t0, t1] = tr.span[n];
+    if (t0 <= from || have.has(n)) continue;
+    const inGap = gaps.some(([a, b]) => t1 >= a && t0 <= b);
+    assert.ok(inGap, `${who}: event ${n} (emitted ${t0.toFixed(1)}..${t1.toFixed(1)}) is missing; gaps ${JSON.stringify(gaps)}`);
+    lost++;
+  }
+  return lost;
 }
 
 const more = (tr, k, what) => {
@@ -86,7 +129,7 @@ after(async () => {
   try { stack('pd_stop_vcluster', dir, ...ports); } catch { /* reported by the harness */ }
 });
 
-test('a room\'s slot moves to another master mid-traffic: every member gets every event once, in order', T, async (tc) => {
+test('a room\'s slot moves to another master mid-traffic: every member gets every event once, in order (but in the handover)', T, async (tc) => {
   const c = w.user('customer');
   const t = await mkTicket(c);
   const room = `ticket:${t.id}`;
@@ -112,8 +155,8 @@ test('a room\'s slot moves to another master mid-traffic: every member gets ever
     const inWindow = tr.published.length;
     const onB = [await open(w.agent2, { url: B.url }), await open(w.admin, { url: B.url })];
     for (const s of onB) assertOkAck(await ack(s, 'ticket:join', t.id));
-    await waitFor(() => subsOn(src, ch) === 2, { timeout: 10000, what: `B's SSUBSCRIBE at ${src} during the window` });
-    const bFrom = tr.published.length; // B has everything from here on
+    await waitFor(() => subsOn(src, ch) === 2, { timeout: 10000, interval: 50, what: `B's SSUBSCRIBE at ${src} during the window` });
+    const bFrom = Date.now(); // B has every event from here on
     const marksB = onB.map((s) => mark(s));
     // one publish here by hand: the old owner takes it, both brokers get it
     const one = sharded('emit', '--room', room, 'mig:window', '{"w":1}');
@@ -122,27 +165,25 @@ test('a room\'s slot moves to another master mid-traffic: every member gets ever
     assert.ok(cli(src, 'cluster', 'nodes').includes(`[${slot}->-${dstId}]`), 'still migrating');
     const atMove = tr.published.length;
     // the move: the new owner first (no ping-pong), the old one, the third
+    const gap = [Date.now()];
     for (const p of [dst, src, third]) assert.equal(cli(p, 'cluster', 'setslot', slot, 'node', dstId), 'OK');
     await waitFor(() => subsOn(dst, ch) === 2 && subsOn(src, ch) === 0,
-      { timeout: 15000, interval: 50, what: `both brokers subscribed to ${ch} at the new owner ${dst}` });
-    const resubAt = tr.published.length;
+      { timeout: 15000, interval: 20, what: `both brokers subscribed to ${ch} at the new owner ${dst}` });
+    gap.push(Date.now());
     await more(tr, 10, 'events after the move');
     await tr.stop();
     assert.equal(owner(slot), dst, 'the slot moved');
     const all = tr.published;
-    tc.diagnostic(`slot ${slot} ${src} -> ${dst}: ${all.length} events (${inWindow}..${atMove} in the window, ` +
-      `${atMove}..${resubAt} until both brokers were on ${dst}), ${tr.failed} emits refused`);
+    const last = all[all.length - 1]; // emitted after the move: everyone has it
     const nums = (s) => seen(s, 'mig:n').map(Number);
-    await waitFor(() => onA.every((s) => nums(s).length >= all.length), { timeout: 15000, what: 'every event on A' });
-    for (const s of onA) assert.deepEqual(nums(s), all, `${s.user.role} on A: every event once, in order`);
-    // B's members: a suffix of the events, with every one since B subscribed
-    await waitFor(() => onB.every((s) => nums(s).includes(all[all.length - 1])), { timeout: 15000, what: 'the last event on B' });
-    for (const s of onB) {
-      const got = nums(s);
-      const first = all.indexOf(got[0]);
-      assert.ok(first >= 0 && first <= bFrom, `${s.user.role} on B from event ${got[0]} (subscribed by ${all[bFrom]})`);
-      assert.deepEqual(got, all.slice(first), `${s.user.role} on B: once, in order`);
-    }
+    await waitFor(() => [...onA, ...onB].every((s) => nums(s).includes(last)), { timeout: 15000, what: `event ${last} on every member` });
+    const lost = [...onA.map((s) => check(`${s.user.role} on A`, nums(s), tr, { gaps: [gap] })),
+      ...onB.map((s) => check(`${s.user.role} on B`, nums(s), tr, { from: bFrom, gaps: [gap] }))];
+    tc.diagnostic(`slot ${slot} ${src} -> ${dst}: ${all.length} events (${all.length - inWindow} from the window on, ` +
+      `${all.length - atMove} from the move on), ${tr.failed} emits refused; lost in the ` +
+      `${(gap[1] - gap[0]).toFixed(0)} ms the slot changed hands: ${lost.join(' ')}`);
+    // B got the window's events: its subscription made there moved too
+    for (const s of onB) assert.ok(nums(s).some((n) => all.indexOf(n) < atMove), `${s.user.role} on B got events of the window`);
     for (const [i, s] of onB.entries()) {
       assert.deepEqual(seen(s, 'mig:window', () => true, marksB[i]), [{ w: 1 }]);
     }
@@ -156,7 +197,7 @@ test('a room\'s slot moves to another master mid-traffic: every member gets ever
   }
 });
 
-test('the slot moves back at once (no pause in the window) mid-traffic: nothing lost, nothing twice', T, async (tc) => {
+test('the slot moved twice at once (no pause in the window) mid-traffic: the brokers follow it, nothing twice', T, async (tc) => {
   const c = w.user('customer');
   const t = await mkTicket(c);
   const room = `ticket:${t.id}`;
@@ -169,24 +210,28 @@ test('the slot moves back at once (no pause in the window) mid-traffic: nothing 
   const tr = traffic(room, 'mig:b');
   try {
     let at = src;
+    const gaps = [];
     for (const to of ports.filter((p) => p !== src)) {
       await more(tr, 5, `events on ${at}`);
       const [fromId, toId] = [cli(at, 'cluster', 'myid'), cli(to, 'cluster', 'myid')];
+      const gap = [Date.now()];
       cli(to, 'cluster', 'setslot', slot, 'importing', fromId);
       cli(at, 'cluster', 'setslot', slot, 'migrating', toId);
       for (const p of [to, at, ...ports.filter((x) => x !== to && x !== at)]) cli(p, 'cluster', 'setslot', slot, 'node', toId);
       await waitFor(() => subsOn(to, ch) === 2 && subsOn(at, ch) === 0,
-        { timeout: 15000, interval: 50, what: `both brokers at ${to}` });
+        { timeout: 15000, interval: 20, what: `both brokers at ${to}` });
+      gaps.push([...gap, Date.now()]);
       at = to;
     }
     await more(tr, 10, 'events after the moves');
     await tr.stop();
     const all = tr.published;
-    tc.diagnostic(`slot ${slot} moved twice from ${src} to ${at}: ${all.length} events, ${tr.failed} refused`);
+    const last = all[all.length - 1];
     const nums = (s) => seen(s, 'mig:b').map(Number);
-    await waitFor(() => socks.every((s) => nums(s).length >= all.length), { timeout: 15000, what: 'every event' })
-      .catch(() => { /* the comparison below says which */ });
-    for (const s of socks) assert.deepEqual(nums(s), all, `${s.user.role}: every event once, in order`);
+    await waitFor(() => socks.every((s) => nums(s).includes(last)), { timeout: 15000, what: `event ${last} on both members` });
+    const lost = socks.map((s) => check(s.user.role, nums(s), tr, { gaps }));
+    tc.diagnostic(`slot ${slot} moved twice from ${src} to ${at}: ${all.length} events, ${tr.failed} refused; ` +
+      `lost while it changed hands (${gaps.map(([a, b]) => (b - a).toFixed(0)).join(', ')} ms): ${lost.join(' ')}`);
   } finally {
     await tr.stop();
   }
