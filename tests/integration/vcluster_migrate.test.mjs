@@ -127,6 +127,8 @@ after(async () => {
   closeAll();
   await Promise.all([A && A.stop(), B && B.stop()]);
   try { stack('pd_stop_vcluster', dir, ...ports); } catch { /* reported by the harness */ }
+  // these brokers' logs are not the harness's: a sanitizer build's reports
+  for (const b of [A, B]) assert.doesNotMatch(b ? b.log : '', /Sanitizer|runtime error:/, 'a sanitizer report');
 });
 
 test('a room\'s slot moves to another master mid-traffic: every member gets every event once, in order (but in the handover)', T, async (tc) => {
