@@ -11,12 +11,16 @@
 // well), except that an event emitted in the moment the slot changes hands
 // may be lost (at most once: counted in the diagnostics, never twice nor
 // out of order); SHARDNUMSUB then shows the brokers on the new owner only.
+// And SETSLOT NODE given to the old owner first (the two then answer MOVED
+// to each other): the brokers do not ping-pong between them.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { T, world, mkTicket, open, closeAll, ack, mark, seen, assertOkAck, brokerConfig } from './lib/rt.mjs';
+import {
+  T, world, mkTicket, open, closeAll, ack, mark, next, seen, assertOkAck, brokerConfig, sleep,
+} from './lib/rt.mjs';
 import { startBroker, freePort, tmpDir, withTimeout } from './lib/broker.mjs';
 import { metric } from './lib/vcluster.mjs';
 import { ctl, env, stack, waitFor } from './lib/pd.mjs';
@@ -237,4 +241,37 @@ test('the slot moved twice at once (no pause in the window) mid-traffic: the bro
   } finally {
     await tr.stop();
   }
+});
+
+test('SETSLOT NODE on the old owner before the new one: no MOVED ping-pong, the brokers follow once the new owner has the slot', T, async (tc) => {
+  const c = w.user('customer');
+  const t = await mkTicket(c);
+  const room = `ticket:${t.id}`;
+  const ch = `socket.io#/#${room}#`;
+  const socks = [await open(c, { url: A.url }), await open(w.agent, { url: B.url })];
+  for (const s of socks) assertOkAck(await ack(s, 'ticket:join', t.id));
+  const slot = Number(cli(ports[0], 'cluster', 'keyslot', ch));
+  const src = owner(slot);
+  await waitFor(() => subsOn(src, ch) === 2, { timeout: 10000, what: `both brokers on ${ch}` });
+  const [dst, third] = ports.filter((p) => p !== src);
+  const [srcId, dstId] = [cli(src, 'cluster', 'myid'), cli(dst, 'cluster', 'myid')];
+  // MOVED answers given (INFO errorstats; a refused command is not in commandstats)
+  const moved = () => [src, dst].reduce((n, p) => n + Number((/errorstat_MOVED:count=(\d+)/.exec(cli(p, 'info', 'errorstats')) || [0, 0])[1]), 0);
+  cli(dst, 'cluster', 'setslot', slot, 'importing', srcId);
+  cli(src, 'cluster', 'setslot', slot, 'migrating', dstId);
+  const m0 = moved();
+  // the old owner lets go first: it ends the subscriptions and says MOVED
+  // to the new owner, which (still importing) says MOVED back
+  cli(src, 'cluster', 'setslot', slot, 'node', dstId);
+  await sleep(2000);
+  const spent = moved() - m0;
+  tc.diagnostic(`slot ${slot}: ${spent} MOVED from ${src} and ${dst} in 2 s while they disagreed`);
+  // a redirect loop would be thousands; the brokers retry every 500 ms
+  assert.ok(spent < 300, `${spent} MOVED in 2 s: a ping-pong`);
+  for (const p of [dst, third]) cli(p, 'cluster', 'setslot', slot, 'node', dstId);
+  await waitFor(() => subsOn(dst, ch) === 2 && subsOn(src, ch) === 0,
+    { timeout: 15000, interval: 50, what: `both brokers at ${dst} once it has the slot` });
+  const marks = socks.map((s) => mark(s));
+  assert.equal(sharded('emit', '--room', room, 'mig:after', '{"a":1}').servers, 2);
+  for (const [i, s] of socks.entries()) await next(s, 'mig:after', (x) => x.a === 1, { since: marks[i] });
 });
