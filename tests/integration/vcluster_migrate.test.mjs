@@ -117,6 +117,21 @@ const more = (tr, k, what) => {
   return waitFor(() => tr.published.length >= at + k, { timeout: 20000, interval: 20, what });
 };
 
+// A new ticket's room with a member on A and one on B, once both brokers
+// are subscribed to its channel at the slot's owner (src).
+async function roomOnBoth() {
+  const c = w.user('customer');
+  const t = await mkTicket(c);
+  const room = `ticket:${t.id}`;
+  const ch = `socket.io#/#${room}#`;
+  const socks = [await open(c, { url: A.url }), await open(w.agent, { url: B.url })];
+  for (const s of socks) assertOkAck(await ack(s, 'ticket:join', t.id));
+  const slot = Number(cli(ports[0], 'cluster', 'keyslot', ch));
+  const src = owner(slot);
+  await waitFor(() => subsOn(src, ch) === 2, { timeout: 10000, what: `both brokers on ${ch}` });
+  return { room, ch, socks, slot, src };
+}
+
 before(async () => {
   ports = [await freePort(), await freePort(), await freePort()];
   dir = tmpDir('pd-vcluster-mig-');
@@ -204,15 +219,7 @@ test('a room\'s slot moves to another master mid-traffic: every member gets ever
 });
 
 test('the slot moved twice at once (no pause in the window) mid-traffic: the brokers follow it, nothing twice', T, async (tc) => {
-  const c = w.user('customer');
-  const t = await mkTicket(c);
-  const room = `ticket:${t.id}`;
-  const ch = `socket.io#/#${room}#`;
-  const socks = [await open(c, { url: A.url }), await open(w.agent, { url: B.url })];
-  for (const s of socks) assertOkAck(await ack(s, 'ticket:join', t.id));
-  const slot = Number(cli(ports[0], 'cluster', 'keyslot', ch));
-  const src = owner(slot);
-  await waitFor(() => subsOn(src, ch) === 2, { timeout: 10000, what: `both brokers on ${ch}` });
+  const { room, ch, socks, slot, src } = await roomOnBoth();
   const tr = traffic(room, 'mig:b');
   try {
     let at = src;
@@ -244,15 +251,7 @@ test('the slot moved twice at once (no pause in the window) mid-traffic: the bro
 });
 
 test('SETSLOT NODE on the old owner before the new one: no MOVED ping-pong, the brokers follow once the new owner has the slot', T, async (tc) => {
-  const c = w.user('customer');
-  const t = await mkTicket(c);
-  const room = `ticket:${t.id}`;
-  const ch = `socket.io#/#${room}#`;
-  const socks = [await open(c, { url: A.url }), await open(w.agent, { url: B.url })];
-  for (const s of socks) assertOkAck(await ack(s, 'ticket:join', t.id));
-  const slot = Number(cli(ports[0], 'cluster', 'keyslot', ch));
-  const src = owner(slot);
-  await waitFor(() => subsOn(src, ch) === 2, { timeout: 10000, what: `both brokers on ${ch}` });
+  const { room, ch, socks, slot, src } = await roomOnBoth();
   const [dst, third] = ports.filter((p) => p !== src);
   const [srcId, dstId] = [cli(src, 'cluster', 'myid'), cli(dst, 'cluster', 'myid')];
   // MOVED answers given (INFO errorstats; a refused command is not in commandstats)
