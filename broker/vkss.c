@@ -190,10 +190,14 @@ static void on_reply(struct vkss_node *n, const redisReply *r)
 	struct vkss *s = n->s;
 	struct pd_slot_redirect rd;
 	if (r->type == REDIS_REPLY_ERROR) {
-		if (pd_slot_redirect_parse(r->str, r->len, &rd) != 0 || rd.host[0] == '\0')
+		if (pd_slot_redirect_parse(r->str, r->len, &rd) != 0) {
 			pd_log(LOG_WARNING, "valkey shard subscriber error addr=%s:%d err=\"%.*s\"", n->ip,
 			       n->port, (int)r->len, r->str);
-		else if (rd.ask)
+			return;
+		}
+		if (rd.host[0] == '\0') /* the node answering */
+			snprintf(rd.host, sizeof(rd.host), "%s", n->ip);
+		if (rd.ask)
 			on_ask(n, &rd);
 		else
 			on_moved(s, &rd);
