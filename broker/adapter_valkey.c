@@ -114,6 +114,9 @@ static void v_metrics(const struct adapter *a, struct pd_buf *b)
 			      "counter", st.bytes);
 		admin_counter(b, "sharded_node_losses_total", "Shard subscriber connections lost.",
 			      "counter", st.node_losses);
+		admin_counter(b, "sharded_slot_moves_total",
+			      "Shard subscriptions ended by a slot move, sent to the new owner.",
+			      "counter", st.slot_moves);
 	}
 	if (v->p == NULL)
 		return;

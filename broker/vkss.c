@@ -1,6 +1,15 @@
 /* vkss: one non-blocking hiredis context per cluster node that holds a
  * subscribed shard channel, a slot -> node map from CLUSTER SLOTS and
- * MOVED, and a retry timer for the channels of a lost node. */
+ * MOVED, and a retry timer for the channels of a lost node.
+ *
+ * A slot moving between masters (CLUSTER SETSLOT ... MIGRATING/IMPORTING,
+ * then NODE), as Redis 7.0 does it: during the window the old owner still
+ * serves SSUBSCRIBE and SPUBLISH of the slot's channels (no ASK: a channel
+ * is not a key that could be missing), the importing node answers MOVED
+ * back to it; once the new owner has the slot, the old one ends every
+ * subscription of the slot's channels with an "sunsubscribe" push and
+ * answers MOVED. Such a push makes us learn the slots again and subscribe
+ * at once where the channel lives now. */
 #include "vkss.h"
 
 #include <errno.h>
@@ -19,6 +28,7 @@
 #include "vk.h"
 
 #define VKSS_NODES_MAX 64
+#define VKSS_HOPS_MAX 5 /* redirects of one channel before waiting VKSS_RETRY_MS */
 
 struct vkss_node {
 	struct loop_watch w;
@@ -34,6 +44,8 @@ struct vkss_node {
 struct vkss_ch {
 	struct hnode hn;
 	int node; /* index in nodes, -1: not sent */
+	int ok;   /* the node confirmed the SSUBSCRIBE */
+	int hops; /* MOVED followed since the last confirmation or retry */
 	unsigned slot;
 	int gap; /* its subscription was lost: messages may be missing */
 	char name[];
@@ -94,6 +106,13 @@ static void ch_lost(struct vkss *s, struct vkss_ch *ch)
 		s->gap_since = wall_ms();
 }
 
+static void learn_slots(struct vkss *s);
+
+static void retry_later(struct vkss *s)
+{
+	loop_timer_set(s->l, &s->retry, s->l->now + VKSS_RETRY_MS);
+}
+
 /* ---- one node's connection ---- */
 
 static void node_flush(struct vkss_node *n)
@@ -128,13 +147,9 @@ static struct vkss_ch *ch_find(struct vkss *s, const char *name, size_t len)
 
 static void route(struct vkss *s, struct vkss_ch *ch);
 
-static void on_moved(struct vkss *s, const redisReply *r)
+static void on_moved(struct vkss *s, const struct pd_slot_redirect *r)
 {
-	struct pd_slot_redirect rd;
-	if (pd_slot_redirect_parse(r->str, r->len, &rd) != 0 || rd.host[0] == '\0') {
-		pd_log(LOG_WARNING, "valkey shard subscribe refused err=\"%.*s\"", (int)r->len, r->str);
-		return;
-	}
+	struct pd_slot_redirect rd = *r;
 	s->st.moved++;
 	int to = -1;
 	for (int i = 0; i < s->nnodes; i++)
@@ -155,26 +170,82 @@ static void on_moved(struct vkss *s, const redisReply *r)
 	struct hnode *cur = NULL, *h;
 	while ((h = hmap_next(&s->chans, &i, &cur)) != NULL) {
 		struct vkss_ch *ch = (struct vkss_ch *)h;
-		if (ch->slot == rd.slot && ch->node != to) {
-			ch->node = -1;
+		if (ch->slot != rd.slot || ch->node == to)
+			continue;
+		ch->node = -1;
+		if (++ch->hops <= VKSS_HOPS_MAX) {
 			route(s, ch);
+			continue;
 		}
+		/* the nodes disagree (SETSLOT NODE given to the old owner
+		 * before the new one): no ping-pong, ask again later */
+		s->mapped = 0;
+		retry_later(s);
 	}
+}
+
+/* ASK: the slot is migrating and this node refused the SSUBSCRIBE. ASKING
+ * would have to come right before it, and a connection already in
+ * subscribed mode refuses ASKING; so the channels of that slot this node
+ * has not confirmed go again to the owner after VKSS_RETRY_MS (MOVED
+ * names the new one once the slot has moved). Redis 7.0 never sends it
+ * for a shard channel; a server that does is not left looping. */
+static void on_ask(struct vkss_node *n, const struct pd_slot_redirect *rd)
+{
+	struct vkss *s = n->s;
+	int idx = (int)(n - s->nodes);
+	s->st.asks++;
+	size_t i = 0;
+	struct hnode *cur = NULL, *h;
+	while ((h = hmap_next(&s->chans, &i, &cur)) != NULL) {
+		struct vkss_ch *ch = (struct vkss_ch *)h;
+		if (ch->slot == rd->slot && ch->node == idx && !ch->ok)
+			ch->node = -1;
+	}
+	retry_later(s);
+}
+
+/* The server ended ch's subscription on n without our asking: its slot
+ * has moved (or, rarely, ours crossed a SUNSUBSCRIBE of an earlier
+ * subscription of the same name: subscribing again is harmless). */
+static void on_server_unsubscribe(struct vkss_node *n, struct vkss_ch *ch)
+{
+	struct vkss *s = n->s;
+	ch_lost(s, ch); /* what was published meanwhile is read from the stream */
+	ch->hops = 0;
+	s->st.slot_moves++;
+	if (!s->mapping)
+		pd_log(LOG_INFO,
+		       "valkey shard channel slot moved slot=%u from=%s:%d (subscribing at its owner)",
+		       ch->slot, n->ip, n->port);
+	/* who owns the slot now: one CLUSTER SLOTS for every channel of the
+	 * slot (MOVED corrects a node that has not heard yet) */
+	s->mapped = 0;
+	learn_slots(s);
 }
 
 static void on_reply(struct vkss_node *n, const redisReply *r)
 {
 	struct vkss *s = n->s;
+	struct pd_slot_redirect rd;
 	if (r->type == REDIS_REPLY_ERROR) {
-		if (r->len > 6 && (strncmp(r->str, "MOVED ", 6) == 0 || strncmp(r->str, "ASK ", 4) == 0))
-			on_moved(s, r);
-		else if (strncmp(r->str, "CLUSTERDOWN", 11) == 0 || strncmp(r->str, "TRYAGAIN", 8) == 0)
+		if (strncmp(r->str, "CLUSTERDOWN", 11) == 0 || strncmp(r->str, "TRYAGAIN", 8) == 0) {
 			/* an SSUBSCRIBE refused (which one the error does not
 			 * say): this node's channels again, from a new connection */
 			node_lost(n, r->str);
-		else
+			return;
+		}
+		if (pd_slot_redirect_parse(r->str, r->len, &rd) != 0) {
 			pd_log(LOG_WARNING, "valkey shard subscriber error addr=%s:%d err=\"%.*s\"", n->ip,
 			       n->port, (int)r->len, r->str);
+			return;
+		}
+		if (rd.host[0] == '\0') /* the node answering */
+			snprintf(rd.host, sizeof(rd.host), "%s", n->ip);
+		if (rd.ask)
+			on_ask(n, &rd);
+		else
+			on_moved(s, &rd);
 		return;
 	}
 	/* PING: ["pong", ""] while subscribed to something, else +PONG */
@@ -193,14 +264,16 @@ static void on_reply(struct vkss_node *n, const redisReply *r)
 		s->st.messages++;
 		s->st.bytes += r->element[2]->len;
 		s->fn(chn->str, chn->len, r->element[2]->str, r->element[2]->len, s->ud);
-	} else if (strcmp(kind, "sunsubscribe") == 0) {
-		/* ours (then the channel is gone or was sent again), or the
-		 * server's when the slot moved: subscribe where it lives now */
+	} else if (strcmp(kind, "ssubscribe") == 0) {
 		struct vkss_ch *ch = ch_find(s, chn->str, chn->len);
-		if (ch != NULL && ch->node == (int)(n - s->nodes)) {
-			ch_lost(s, ch);
-			loop_timer_set(s->l, &s->retry, s->l->now + VKSS_RETRY_MS);
-		}
+		if (ch != NULL && ch->node == (int)(n - s->nodes))
+			ch->ok = 1, ch->hops = 0;
+	} else if (strcmp(kind, "sunsubscribe") == 0) {
+		/* ours (then the channel is gone), or the server's when the
+		 * slot moved: subscribe where it lives now */
+		struct vkss_ch *ch = ch_find(s, chn->str, chn->len);
+		if (ch != NULL && ch->node == (int)(n - s->nodes))
+			on_server_unsubscribe(n, ch);
 	}
 }
 
@@ -296,7 +369,7 @@ static void node_lost(struct vkss_node *n, const char *why)
 	n->pings = n->want = 0;
 	s->syncing = 0; /* its PONG will not come: sync again once all is sent */
 	s->mapped = 0; /* ask the cluster who owns what now */
-	loop_timer_set(s->l, &s->retry, s->l->now + VKSS_RETRY_MS);
+	retry_later(s);
 }
 
 /* ---- routing ---- */
@@ -332,11 +405,12 @@ static void route(struct vkss *s, struct vkss_ch *ch)
 		return;
 	struct vkss_node *n = &s->nodes[i];
 	if (n->c == NULL && node_open(s, n) < 0) {
-		loop_timer_set(s->l, &s->retry, s->l->now + VKSS_RETRY_MS);
+		retry_later(s);
 		return;
 	}
 	if (node_send(n, "SSUBSCRIBE", ch->name) == 0 && n->c != NULL) {
 		ch->node = i;
+		ch->ok = 0;
 		s->st.subscribes++;
 	}
 }
@@ -373,7 +447,7 @@ static void on_slots(struct vk *v, const redisReply *r, void *ud)
 	(void)v;
 	s->mapping = 0;
 	if (r == NULL) {
-		loop_timer_set(s->l, &s->retry, s->l->now + VKSS_RETRY_MS);
+		retry_later(s);
 		return;
 	}
 	memset(s->slot_node, 0, sizeof(s->slot_node));
@@ -412,7 +486,7 @@ static void learn_slots(struct vkss *s)
 	if (vk_command(s->v, on_slots, s, 2, argv, NULL) == 0)
 		s->mapping = 1;
 	else
-		loop_timer_set(s->l, &s->retry, s->l->now + VKSS_RETRY_MS);
+		retry_later(s);
 }
 
 static void on_retry(struct loop_timer *t)
@@ -420,6 +494,11 @@ static void on_retry(struct loop_timer *t)
 	struct vkss *s = (struct vkss *)((char *)t - offsetof(struct vkss, retry));
 	if (!s->up)
 		return;
+	/* a new round of redirects for every channel */
+	size_t i = 0;
+	struct hnode *cur = NULL, *h;
+	while ((h = hmap_next(&s->chans, &i, &cur)) != NULL)
+		((struct vkss_ch *)h)->hops = 0;
 	if (!s->mapped)
 		learn_slots(s);
 	else
@@ -587,6 +666,7 @@ int vkss_subscribe(struct vkss *s, const char *channel)
 	memcpy(ch->name, channel, len + 1);
 	ch->node = -1;
 	ch->gap = 0;
+	ch->ok = ch->hops = 0;
 	ch->slot = pd_slot_of(channel, len);
 	if (hmap_put(&s->chans, &ch->hn, ch->name, len) < 0) {
 		free(ch);

@@ -2,8 +2,10 @@
  * Cluster, or on one Valkey. A shard channel can only be subscribed on
  * the node that owns its slot, so this keeps one subscriber connection
  * per node it needs, learns the slot owners with CLUSTER SLOTS (through
- * vk's command connection), follows MOVED, and subscribes every channel
- * again after a node's connection is lost (a restart) or vk comes back.
+ * vk's command connection), follows MOVED, subscribes a channel again at
+ * its new owner when the server ends it because its slot moved, and every
+ * channel again after a node's connection is lost (a restart) or vk comes
+ * back.
  *
  * hiredis 0.14's async layer knows SUBSCRIBE and PSUBSCRIBE only (an
  * "smessage" would hit an assert), so these connections use the sync
@@ -64,6 +66,8 @@ struct vkss_stats {
 	uint64_t channels;         /* subscribed now */
 	uint64_t messages, bytes;  /* received (payload bytes) */
 	uint64_t subscribes, unsubscribes, moved, node_losses;
+	uint64_t slot_moves; /* subscriptions the server ended as their slot moved */
+	uint64_t asks;       /* ASK answers to an SSUBSCRIBE (sent again later) */
 };
 void vkss_get_stats(const struct vkss *s, struct vkss_stats *out);
 

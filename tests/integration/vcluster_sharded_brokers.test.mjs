@@ -10,13 +10,12 @@
 // mid-traffic.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import {
   T, world, mkTicket, must, open, closeAll, ack, mark, next, assertOkAck, brokerConfig, sleep,
 } from './lib/rt.mjs';
 import { startBroker, freePort, tmpDir } from './lib/broker.mjs';
 import {
-  startShardedNode, got, restartMidTraffic, restartApi, restartApiOn, shardSubs as shardSubsOn,
+  startShardedNode, got, restartMidTraffic, restartApi, restartApiOn, metric, shardSubs as shardSubsOn,
 } from './lib/vcluster.mjs';
 import { ctl, env, stack, waitFor } from './lib/pd.mjs';
 
@@ -31,18 +30,6 @@ const sharded = (...args) => ctl(...args, {
 });
 
 const shardSubs = (ch) => shardSubsOn(ports, ch);
-
-async function metric(b, name) {
-  const body = await new Promise((res, rej) => {
-    http.get(`${b.adminUrl}/metrics`, (r) => {
-      let d = '';
-      r.on('data', (c) => { d += c; });
-      r.on('end', () => res(d));
-    }).on('error', rej);
-  });
-  const m = new RegExp(`^\\S*${name}\\S* (\\d+)`, 'm').exec(body);
-  return m ? Number(m[1]) : NaN;
-}
 
 const ups = (b) => (b.log.match(/valkey up/g) || []).length;
 

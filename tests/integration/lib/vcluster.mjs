@@ -106,3 +106,17 @@ export function restartApiOn(dir, url, extra = {}) {
   writeFileSync(conf, [...lines, ...add, ''].join('\n'));
   restartApi(conf);
 }
+
+// The value of a counter or gauge (name, without its prefix) on broker b's
+// /metrics; NaN when it is not there.
+export async function metric(b, name) {
+  const body = await new Promise((res, rej) => {
+    http.get(`${b.adminUrl}/metrics`, (r) => {
+      let d = '';
+      r.on('data', (c) => { d += c; });
+      r.on('end', () => res(d));
+    }).on('error', rej);
+  });
+  const m = new RegExp(`^\\S*${name}\\S* (\\d+)`, 'm').exec(body);
+  return m ? Number(m[1]) : NaN;
+}
