@@ -1,8 +1,8 @@
 // What connection state recovery costs (contract 8, issue 12), same run:
 // one broker (2 loops) on a redis-server of its own, N idle WebSocket
 // sockets of one org, EVENTS room emits to org:<org> at RATE/s. Rounds
-// alternate a broker with recovery_window = 0 and one with the default
-// window, in one adapter_mode:
+// pair a broker with recovery_window = 0 and one with the default window,
+// in one adapter_mode:
 //   mode=classic (default): off, the emitter's msgpack PUBLISHed; on,
 //     pd_keys_lua_xpub (XADD + PUBLISH in one EVAL, one round trip; the
 //     script is read from shared/pd_keys.c, its one home).
@@ -17,7 +17,8 @@
 // in the stream and the Valkey commands they ran must be the same bytes
 // and counts (ids aside), or the bench stops.
 // Then the publisher's wall time per emit, 1,000 back to back with nothing
-// else running. Reported per round: the broker's CPU (utime+stime from
+// else running (publishUs). Rounds: off then on, then on then off, and so
+// on. Reported per round: the broker's CPU (utime+stime from
 // /proc) per delivery, Valkey commands per emit (INFO commandstats, the
 // publisher's and the broker's), the publisher's round trips per emit, the
 // broker's RSS per idle socket, and that every socket got every event.
@@ -162,12 +163,20 @@ async function checkWire(r, rc, recovery) {
 }
 
 // Wall time of one emit, back to back, with no broker and no sockets (in
-// the rounds the clients share the publisher's process and core).
-async function publishUs(rc, recovery, n = 1000) {
+// the rounds the clients share the publisher's process and core): blocks
+// of 200 emits, off and on interleaved so that a change of the machine's
+// load falls on both. Resolves to [µs off, µs on].
+async function publishUs(rc, blocks = 5, n = 200) {
   const data = { id: 'm', content: 'x'.repeat(200) };
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) await publish(rc, recovery, 'bench-latency', 'message:new', data);
-  return Math.round(Number((process.hrtime.bigint() - t0) / 1000n) / n);
+  const ns = [0n, 0n];
+  for (let k = 0; k < blocks; k++) {
+    for (const on of [0, 1]) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) await publish(rc, !!on, 'bench-latency', 'message:new', data);
+      ns[on] += process.hrtime.bigint() - t0;
+    }
+  }
+  return ns.map((x) => Math.round(Number(x / 1000n) / (blocks * n)));
 }
 
 const pinned = (() => {
@@ -228,15 +237,15 @@ await rc.connect();
 try {
   for (const recovery of [false, true]) {
     const cmds = await checkWire(r, rc, recovery);
-    console.log(JSON.stringify({
-      mode: MODE, recovery, wireCheck: 'same as pushdeskctl emit', commands: cmds, publisherUsPerEmit: await publishUs(rc, recovery),
-    }));
+    console.log(JSON.stringify({ mode: MODE, recovery, wireCheck: 'same as pushdeskctl emit', commands: cmds }));
   }
+  const [off, on] = await publishUs(rc);
+  console.log(JSON.stringify({ mode: MODE, publisherUsPerEmit: { recoveryOff: off, recoveryOn: on } }));
   if (!pinned) console.log(JSON.stringify({ note: 'not pinned: no taskset or fewer than 2 cores' }));
   const res = [];
   for (let k = 0; k < ROUNDS; k++) {
-    res.push(await round(r, rc, false));
-    res.push(await round(r, rc, true));
+    // which goes first alternates: the machine's load drifts
+    for (const recovery of k % 2 ? [true, false] : [false, true]) res.push(await round(r, rc, recovery));
   }
   for (const x of res) console.log(JSON.stringify(x));
 } finally {
