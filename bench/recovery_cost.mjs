@@ -230,6 +230,7 @@ async function round(r, rc, recovery) {
   };
 }
 
+process.setMaxListeners(4 * ROUNDS + 16); // an exit hook per broker's temporary folder
 const r = await startRedis();
 const { createClient } = requireNode('redis');
 const rc = createClient({ url: r.url });
@@ -248,6 +249,16 @@ try {
     for (const recovery of k % 2 ? [true, false] : [false, true]) res.push(await round(r, rc, recovery));
   }
   for (const x of res) console.log(JSON.stringify(x));
+  // the figure to read: single rounds of one configuration vary by 2x on
+  // a shared machine, the sums of the rounds less
+  const side = (on) => res.filter((x) => x.recovery === on);
+  const sum = (on) => side(on).reduce((a, x) => a + x.usPerDelivery, 0);
+  const rss = (on) => Math.round(side(on).reduce((a, x) => a + x.rssBytesPerSocket, 0) / side(on).length);
+  console.log(JSON.stringify({
+    mode: MODE, allDelivered: res.every((x) => x.delivered === x.expected),
+    usPerDeliveryOff: side(false).map((x) => x.usPerDelivery), usPerDeliveryOn: side(true).map((x) => x.usPerDelivery),
+    cpuRatioOnOff: +(sum(true) / sum(false)).toFixed(2), rssPerSocketOff: rss(false), rssPerSocketOn: rss(true),
+  }));
 } finally {
   await rc.quit().catch(() => {});
   await r.stop();
