@@ -16,12 +16,12 @@
 // event to a room of its own, and what arrives on the channel, what lands
 // in the stream and the Valkey commands they ran must be the same bytes
 // and counts (ids aside), or the bench stops.
-// Then the publisher's wall time per emit, 1,000 back to back with nothing
-// else running (publishUs). Rounds: off then on, then on then off, and so
-// on. Reported per round: the broker's CPU (utime+stime from
-// /proc) per delivery, Valkey commands per emit (INFO commandstats, the
-// publisher's and the broker's), the publisher's round trips per emit, the
-// broker's RSS per idle socket, and that every socket got every event.
+// Rounds: off then on, then on then off, and so on. Reported per round:
+// the broker's CPU (utime+stime from /proc) per delivery, Valkey commands
+// per emit (INFO commandstats, the publisher's and the broker's), the
+// publisher's round trips per emit (commands it waited for in turn), the
+// broker's RSS per idle socket, and that every socket got every event;
+// then a summary (CPU ratio on/off of the rounds' sums).
 // When taskset is there and there are 2 cores or more, the broker is
 // pinned to core 0; run the script itself under `taskset -c 1` so that the
 // clients, redis-server and the publisher stay off the broker's core.
@@ -162,23 +162,6 @@ async function checkWire(r, rc, recovery) {
   return js.cmds;
 }
 
-// Wall time of one emit, back to back, with no broker and no sockets (in
-// the rounds the clients share the publisher's process and core): blocks
-// of 200 emits, off and on interleaved so that a change of the machine's
-// load falls on both. Resolves to [µs off, µs on].
-async function publishUs(rc, blocks = 5, n = 200) {
-  const data = { id: 'm', content: 'x'.repeat(200) };
-  const ns = [0n, 0n];
-  for (let k = 0; k < blocks; k++) {
-    for (const on of [0, 1]) {
-      const t0 = process.hrtime.bigint();
-      for (let i = 0; i < n; i++) await publish(rc, !!on, 'bench-latency', 'message:new', data);
-      ns[on] += process.hrtime.bigint() - t0;
-    }
-  }
-  return ns.map((x) => Math.round(Number(x / 1000n) / (blocks * n)));
-}
-
 const pinned = (() => {
   try { execFileSync('taskset', ['-V'], { stdio: 'ignore' }); } catch { return false; }
   return os.cpus().length >= 2;
@@ -240,8 +223,6 @@ try {
     const cmds = await checkWire(r, rc, recovery);
     console.log(JSON.stringify({ mode: MODE, recovery, wireCheck: 'same as pushdeskctl emit', commands: cmds }));
   }
-  const [off, on] = await publishUs(rc);
-  console.log(JSON.stringify({ mode: MODE, publisherUsPerEmit: { recoveryOff: off, recoveryOn: on } }));
   if (!pinned) console.log(JSON.stringify({ note: 'not pinned: no taskset or fewer than 2 cores' }));
   const res = [];
   for (let k = 0; k < ROUNDS; k++) {
