@@ -228,15 +228,16 @@ static int ids_has(const struct rec_id *v, size_t n, struct rec_id id)
 }
 
 /* To this broker's members, with the offset. */
-static void emit_item(struct recovery *r, size_t nsp_idx, const struct rec_item *it)
+static void emit_item(struct recovery *r, size_t nsp_idx, const struct rec_item *it, int gap)
 {
 	const struct adapter_broadcast *b = &it->b;
 	struct msg *m = event_msg(g_broker.nsps[nsp_idx].name, b, b->packet.data);
 	if (m == NULL)
 		return;
-	room_emit(worker_of(r->home), nsp_idx, (const char *const *)b->rooms.v, b->rooms.n,
-		  (const char *const *)b->except.v, b->except.n, m,
-		  b->packet.natt == 0 ? b->packet.data : NULL, b->offset);
+	(gap ? room_emit_gap : room_emit)(worker_of(r->home), nsp_idx,
+					  (const char *const *)b->rooms.v, b->rooms.n,
+					  (const char *const *)b->except.v, b->except.n, m,
+					  b->packet.natt == 0 ? b->packet.data : NULL, b->offset);
 	msg_unref(m);
 }
 
@@ -251,7 +252,7 @@ static void deliver_live(struct recovery *r, size_t nsp_idx, struct rec_item *it
 		if (adapter_offset_cmp(it->b.offset, ns->last) <= 0)
 			return; /* delivered already (catch-up and live overlap) */
 		memcpy(ns->last, it->b.offset, sizeof(ns->last));
-		emit_item(r, nsp_idx, it);
+		emit_item(r, nsp_idx, it, 0);
 		return;
 	}
 	struct rec_id id = id_of(it->b.offset);
@@ -265,7 +266,7 @@ static void deliver_live(struct recovery *r, size_t nsp_idx, struct rec_item *it
 		if (ns->rn < REC_RECENT)
 			ns->rn++;
 	}
-	emit_item(r, nsp_idx, it);
+	emit_item(r, nsp_idx, it, 0);
 }
 
 static int on_broadcast(void *ud, size_t nsp_idx, struct adapter_broadcast *b)
@@ -491,7 +492,7 @@ static void on_gap_reply(struct vk *v, const redisReply *rep, void *ud)
 			gapset_add(r, ns, id);
 			CNT(r, caught_up, 1);
 			g->delivered++;
-			emit_item(r, idx, it);
+			emit_item(r, idx, it, 1);
 		}
 		item_unref(it);
 	}

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "broker.h"
 #include "dialect.h"
@@ -31,6 +32,23 @@ int room_has(const struct sio_socket *s, const char *name)
 		if (strcmp(s->rooms[i].r->name, name) == 0)
 			return 1;
 	return 0;
+}
+
+/* Stream ids are wall-clock ms; a membership's join time is kept in the
+ * 4 bytes its struct pads anyway, as 4 ms ticks modulo 2^32 (198 days). */
+#define ROOM_TICK_MS 4
+#define ROOM_JOIN_HORIZON (2u * 86400000u / ROOM_TICK_MS) /* past any recovery_window */
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint32_t wall_tick(uint64_t ms)
+{
+	return (uint32_t)(ms / ROOM_TICK_MS);
 }
 
 int room_join(struct sio_socket *s, const char *name)
@@ -87,6 +105,7 @@ int room_join(struct sio_socket *s, const char *name)
 	r->m[r->n] = s;
 	s->rooms[s->nrooms].r = r;
 	s->rooms[s->nrooms].idx = r->n;
+	s->rooms[s->nrooms].joined = wall_tick(wall_ms());
 	s->nrooms++;
 	r->n++;
 	return 0;
@@ -279,6 +298,7 @@ struct room_ev {
 	char **names; /* rooms then except, aliases resolved */
 	char off[48]; /* connection state recovery offset, "" = none */
 	uint64_t off_ms, off_seq; /* off as numbers */
+	int gap; /* read back from the stream: not for sockets that joined later */
 };
 
 /* enc[] value of a dialect that drops the event */
@@ -342,11 +362,36 @@ static struct msg *ev_msg(struct room_ev *e, int d)
 	return m == DROPPED ? NULL : m;
 }
 
+/* 1 when every membership of s that e selects it by (any, for a
+ * broadcast to the namespace) began after e was published: e was not
+ * addressed to s. Memberships older than the horizon began before. */
+static int joined_after(const struct sio_socket *s, const struct room_ev *e)
+{
+	uint32_t now = wall_tick(wall_ms()), at = wall_tick(e->off_ms);
+	int matched = 0;
+	for (uint16_t i = 0; i < s->nrooms; i++) {
+		const struct sio_membership *mb = &s->rooms[i];
+		int sel = e->nrooms == 0;
+		for (size_t k = 0; !sel && k < e->nrooms; k++)
+			sel = strcmp(e->names[k], mb->r->name) == 0;
+		if (!sel)
+			continue;
+		matched = 1;
+		if ((uint32_t)(now - mb->joined) >= ROOM_JOIN_HORIZON ||
+		    (int32_t)(mb->joined - at) <= 0)
+			return 0;
+	}
+	return matched;
+}
+
 /* sio_send of s's dialect's msg, then the namespace's delivery hook for a
  * watched socket (it sees the internal encoding). */
 static int send_ev(struct nsp_rt *n, struct sio_socket *s, struct room_ev *e)
 {
 	struct msg *m = e->m;
+	/* recovery hook: a gap read's event for a socket that joined later */
+	if (e->gap && joined_after(s, e))
+		return -1;
 	/* recovery hook: replayed to this restored socket already */
 	if (e->off[0] != '\0' && (e->off_ms < s->rec_until_ms ||
 				 (e->off_ms == s->rec_until_ms && e->off_seq <= s->rec_until_seq)))
@@ -453,9 +498,9 @@ static void emit_done(struct loop *l, struct loop_each *each)
 	ev_unref(container_of(each, struct room_ev, each));
 }
 
-int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, size_t nrooms,
-	      const char *const *except, size_t nexcept, struct msg *m, const json_t *data,
-	      const char *offset)
+static int emit(struct worker *self, size_t nsp_idx, const char *const *rooms, size_t nrooms,
+		const char *const *except, size_t nexcept, struct msg *m, const json_t *data,
+		const char *offset, int gap)
 {
 	struct msg *om = NULL; /* recovery hook: the offset as last argument */
 	char *end;
@@ -470,8 +515,23 @@ int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, siz
 		strcpy(e->off, offset);
 		e->off_ms = strtoull(offset, &end, 10);
 		e->off_seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
+		e->gap = gap;
 	}
 	/* delivered here at once; the last loop to deliver frees e */
 	loop_each(&e->each, self->loops, self->nloops, self->loop, emit_each, emit_done, NULL);
 	return 0;
+}
+
+int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, size_t nrooms,
+	      const char *const *except, size_t nexcept, struct msg *m, const json_t *data,
+	      const char *offset)
+{
+	return emit(self, nsp_idx, rooms, nrooms, except, nexcept, m, data, offset, 0);
+}
+
+int room_emit_gap(struct worker *self, size_t nsp_idx, const char *const *rooms, size_t nrooms,
+		  const char *const *except, size_t nexcept, struct msg *m, const json_t *data,
+		  const char *offset)
+{
+	return emit(self, nsp_idx, rooms, nrooms, except, nexcept, m, data, offset, 1);
 }

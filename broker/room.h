@@ -73,5 +73,12 @@ size_t room_count(struct nsp_rt *n, const char *const *rooms, size_t nrooms,
 int room_emit(struct worker *self, size_t nsp_idx, const char *const *rooms, size_t nrooms,
 	      const char *const *except, size_t nexcept, struct msg *m, const json_t *data,
 	      const char *offset);
+/* The same for an event read back from the recovery stream after shard
+ * subscriptions were lost (offset required): not delivered to a socket
+ * whose memberships selecting it all began after the event's offset time,
+ * to which it was never addressed. */
+int room_emit_gap(struct worker *self, size_t nsp_idx, const char *const *rooms, size_t nrooms,
+		  const char *const *except, size_t nexcept, struct msg *m, const json_t *data,
+		  const char *offset);
 
 #endif

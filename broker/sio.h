@@ -33,7 +33,8 @@ struct sio_ident {
 
 struct sio_membership {
 	struct room *r;
-	uint32_t idx; /* our slot in r->m */
+	uint32_t idx;    /* our slot in r->m */
+	uint32_t joined; /* wall clock in 4 ms ticks, modulo 2^32 (room_emit_gap) */
 };
 
 typedef void (*sio_ack_fn)(struct sio_socket *s, const json_t *args, const struct sio_bin *bins,
