@@ -7,9 +7,11 @@
 // (INFO stats total_connections_received, summed over the nodes) over 200
 // messages posted to 20 tickets through the API; and every one of them
 // reaches the sharded broker's socket. pushdeskctl emit opens at most one
-// connection per node per run.
+// connection per node per run. ASK (a slot being migrated) sends the
+// command once to the importing node, after ASKING.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import {
   T, world, mkTicket, must, open, closeAll, ack, mark, assertOkAck, brokerConfig, confValue, sleep,
 } from './lib/rt.mjs';
@@ -110,4 +112,46 @@ test('pushdeskctl emit: at most one connection per node per run, and delivered',
   tc.diagnostic(`${tickets.length} pushdeskctl emits: the nodes accepted ${used} connections`);
   assert.equal(ticks(), tickets.length, 'every emit reached the socket');
   assert.ok(used <= tickets.length * ports.length, `${used} connections for ${tickets.length} runs`);
+});
+
+// CLUSTER NODES of node port: {id, port, slots: [[from, to], ...]} of each master
+function masters() {
+  return stack('redis-cli', '-p', String(ports[0]), 'cluster', 'nodes').trim().split('\n')
+    .map((l) => l.trim().split(' '))
+    .filter((f) => f[2].includes('master'))
+    .map((f) => ({
+      id: f[0],
+      port: Number(/:(\d+)@/.exec(f[1])[1]),
+      slots: f.slice(8).filter((r) => /^\d+(-\d+)?$/.test(r)).map((r) => r.split('-').map(Number)).map(([a, b]) => [a, b ?? a]),
+    }));
+}
+
+test('ASK during a slot migration: the stream\'s XADD lands on the importing node, once', T, async () => {
+  // a new adapter key: its stream does not exist on the migrating node,
+  // which answers ASK (all recovery streams share the {recovery} slot)
+  const key = `kvcask${Date.now()}`;
+  const stream = `${key}:{recovery}:events:/`;
+  const slot = Number(stack('redis-cli', '-p', String(ports[0]), 'cluster', 'keyslot', stream).trim());
+  const ms = masters();
+  const from = ms.find((m) => m.slots.some(([a, b]) => slot >= a && slot <= b));
+  const to = ms.find((m) => m !== from);
+  assert.ok(from && to, 'the slot\'s owner and another master');
+  const cli = (m, ...a) => stack('redis-cli', '-p', String(m.port), ...a.map(String)).trim();
+  assert.equal(cli(to, 'cluster', 'setslot', slot, 'importing', from.id), 'OK');
+  assert.equal(cli(from, 'cluster', 'setslot', slot, 'migrating', to.id), 'OK');
+  try {
+    assert.match(cli(from, 'xlen', stream), /^ASK /, 'the migrating node redirects a missing key');
+    const r = ctl('emit', '--room', 'kvc:ask', 'kvc:ask', '1', {
+      env: { PUSHDESK_VALKEY_URL: url, PUSHDESK_ADAPTER_MODE: 'sharded', PUSHDESK_ADAPTER_KEY: key }, json: true,
+    });
+    assert.equal(r.servers, 0, 'no broker on that adapter key');
+    const onTo = execFileSync('redis-cli', ['-p', String(to.port)], { input: `ASKING\nXLEN ${stream}\n`, encoding: 'utf8' }).trim().split('\n');
+    assert.deepEqual(onTo, ['OK', '1'], 'one entry on the importing node');
+    assert.match(cli(from, 'xlen', stream), /^ASK /, 'none on the migrating node');
+  } finally {
+    // back as it was (the entry stays behind on the importing node: this
+    // cluster goes with the file)
+    cli(to, 'cluster', 'setslot', slot, 'stable');
+    cli(from, 'cluster', 'setslot', slot, 'stable');
+  }
 });
