@@ -95,7 +95,8 @@ struct pd_kvc *api_kv(struct api_ctx *ctx);
 /* Drop a context after an I/O error so that the next call reconnects. */
 void api_kv_drop(struct api_ctx *ctx);
 /* A command on ctx's client (api_kv first), sent to the node of its
- * key's slot on a Valkey Cluster (shared/pd_kvc.h). The reply, or NULL: the caller drops the context. */
+ * key's slot on a Valkey Cluster (shared/pd_kvc.h). The reply, or NULL:
+ * the caller drops the context. */
 struct redisReply *api_kv_cmd(struct api_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void api_db_drop(struct api_ctx *ctx);

@@ -249,7 +249,8 @@ long pd_emitter_send(const struct pd_emit_target *t, const struct pd_emit *e)
 		argc = 3;
 	}
 	r = pd_kvc_argv(t->kv, argc, argv, lens);
-	rc = publish_result(pd_kvc_ctx(t->kv), t->stream_max > 0 ? "PUBLISH (recovery stream)" : argv[0], r);
+	rc = publish_result(pd_kvc_ctx(t->kv),
+			    t->stream_max > 0 ? "PUBLISH (recovery stream)" : argv[0], r);
 out:
 	pd_buf_free(&msg);
 	pd_buf_free(&ch);

@@ -166,7 +166,8 @@ static redisReply *run_follow(struct pd_kvc *k, const char *cmd, size_t len)
 			c = nc;
 		} else {
 			if (r == NULL)
-				pd_log(LOG_WARNING, "valkey node %s:%d: %s", host, rd.port, nc->errstr);
+				pd_log(LOG_WARNING, "valkey node %s:%d: %s", host, rd.port,
+				       nc->errstr);
 			redisFree(nc);
 		}
 		if (r == NULL)
