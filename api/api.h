@@ -16,12 +16,13 @@
 
 struct pd_cfg;
 struct redisContext;
+struct pd_kvc;
 
 struct api_ctx {
 	const struct pd_cfg *cfg;
 	struct pd_jwt *jwt;
 	PGconn *db;                 /* NULL until first use or after a failure */
-	struct redisContext *kv;    /* idem */
+	struct pd_kvc *kv;          /* idem (shared/pd_kvc.h) */
 	const char *adapter_key;
 	int adapter_mode;           /* enum pd_emit_mode */
 	const char *valkey_url;     /* "" = no Valkey */
@@ -90,13 +91,13 @@ PGconn *api_db(struct req *r);
 void api_db_check(struct api_ctx *ctx);
 /* Reply for a failed store/db call: UNAVAILABLE names the database. */
 void api_db_error(struct req *r, enum pd_err e, const char *msg);
-/* The Valkey context, (re)connected; NULL if down (no reply sent). */
-struct redisContext *api_kv(struct api_ctx *ctx);
+/* The Valkey client, (re)connected; NULL if down (no reply sent). */
+struct pd_kvc *api_kv(struct api_ctx *ctx);
 /* Drop a context after an I/O error so that the next call reconnects. */
 void api_kv_drop(struct api_ctx *ctx);
-/* A command on ctx's connection (api_kv first), following a Valkey
- * Cluster's redirects (shared/pd_kvc.h; ctx's connection may become
- * another node's). The reply, or NULL: the caller drops the context. */
+/* A command on ctx's client (api_kv first), sent to the node of its
+ * key's slot on a Valkey Cluster (shared/pd_kvc.h). The reply, or NULL:
+ * the caller drops the context. */
 struct redisReply *api_kv_cmd(struct api_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void api_db_drop(struct api_ctx *ctx);

@@ -20,7 +20,7 @@ void h_health(struct req *r)
 	struct api_ctx *c = r->ctx;
 	const char *db = "down", *kv = "down";
 	PGresult *res;
-	redisContext *k;
+	struct pd_kvc *k;
 
 	api_db_check(c);
 	if (c->db == NULL)
@@ -34,7 +34,7 @@ void h_health(struct req *r)
 	if (c->valkey_url[0] == '\0') {
 		kv = "disabled";
 	} else if ((k = api_kv(c)) != NULL) {
-		redisReply *rep = redisCommand(k, "PING");
+		redisReply *rep = pd_kvc_command(k, "PING");
 		if (rep != NULL && rep->type != REDIS_REPLY_ERROR)
 			kv = "ok";
 		else
@@ -77,11 +77,10 @@ static int kv_presence(struct api_ctx *c, json_t *data, int online)
 
 	/* every presence hash is in one slot: pipeline on its node */
 	if (pd_keys_presence_all(tag, sizeof(tag), c->adapter_key) < 0 ||
-	    pd_kvc_route(&c->kv, c->valkey_url, tag) != 0) {
+	    (kv = pd_kvc_route(c->kv, tag)) == NULL) {
 		api_kv_drop(c);
 		return -1;
 	}
-	kv = c->kv;
 
 	json_array_foreach(data, i, item)
 	{
@@ -128,7 +127,7 @@ static void presence_online(struct req *r)
 {
 	char cursor[64];
 	long limit;
-	redisContext *kv = NULL;
+	struct pd_kvc *kv = NULL;
 	redisReply *set = NULL;
 	const char **ids = NULL;
 	size_t n = 0, from = 0;
@@ -197,7 +196,7 @@ void h_presence(struct req *r)
 	size_t n = 0;
 	PGconn *db;
 	PGresult *res;
-	redisContext *kv = NULL;
+	struct pd_kvc *kv = NULL;
 	json_t *data;
 	int rc;
 

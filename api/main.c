@@ -22,6 +22,7 @@
 #include "config.h"
 #include "pd_cfg.h"
 #include "pd_keys.h"
+#include "pd_kvc.h"
 #include "pd_db.h"
 #include "pd_emitter.h"
 #include "pd_log.h"
@@ -157,7 +158,6 @@ static int relay_main(const struct pd_cfg *cfg)
 		return 1;
 	while (!g_stop) {
 		struct timespec ts = {interval / 1000, (interval % 1000) * 1000000L};
-		struct redisContext *kv;
 		long n;
 
 		nanosleep(&ts, NULL);
@@ -183,19 +183,18 @@ static int relay_main(const struct pd_cfg *cfg)
 				continue;
 			pd_log(LOG_INFO, "relay: holding the outbox relay lock");
 		}
-		if ((kv = api_kv(&ctx)) == NULL)
+		if (api_kv(&ctx) == NULL)
 			continue;
 		g_busy = 1;
 		do {
-			struct pd_emit_target t = {&ctx.kv,	       ctx.valkey_url,
-						   ctx.adapter_key,    ctx.adapter_mode,
-						   ctx.stream_max,     ctx.seen_ms};
+			struct pd_emit_target t = {ctx.kv, ctx.adapter_key, ctx.adapter_mode,
+						   ctx.stream_max, ctx.seen_ms};
 			n = pd_outbox_publish(ctx.db, &t, NULL, 0, RELAY_BATCH);
 			if (n > 0)
 				pd_log(LOG_INFO, "relay: published %ld outbox events", n);
 		} while (n == RELAY_BATCH && !g_stop);
 		g_busy = 0;
-		if (n < 0 && ctx.kv != NULL && ctx.kv->err != 0)
+		if (n < 0 && ctx.kv != NULL && pd_kvc_ctx(ctx.kv)->err != 0)
 			api_kv_drop(&ctx);
 	}
 	ctx_fini(&ctx);

@@ -3,7 +3,6 @@
  * per-worker database and Valkey connections, and the one log line. */
 #include <ctype.h>
 #include <errno.h>
-#include <poll.h>
 #include <hiredis.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -252,8 +251,7 @@ void api_db_error(struct req *r, enum pd_err e, const char *msg)
 
 void api_kv_drop(struct api_ctx *ctx)
 {
-	if (ctx->kv != NULL)
-		redisFree(ctx->kv);
+	pd_kvc_free(ctx->kv);
 	ctx->kv = NULL;
 }
 
@@ -264,12 +262,12 @@ struct redisReply *api_kv_cmd(struct api_ctx *ctx, const char *fmt, ...)
 	if (api_kv(ctx) == NULL)
 		return NULL;
 	va_start(ap, fmt);
-	r = pd_kvc_vcommand(&ctx->kv, ctx->valkey_url, fmt, ap);
+	r = pd_kvc_vcommand(ctx->kv, fmt, ap);
 	va_end(ap);
 	return r;
 }
 
-struct redisContext *api_kv(struct api_ctx *ctx)
+struct pd_kvc *api_kv(struct api_ctx *ctx)
 {
 	struct pd_redis_url u; /* all its seeds: pd_kvc_connect tries them */
 	struct timeval ctv = {0, 500000}, tv = {1, 0};
@@ -278,16 +276,10 @@ struct redisContext *api_kv(struct api_ctx *ctx)
 
 	struct timespec now;
 
-	if (ctx->kv != NULL && ctx->kv->err == 0) {
-		/* An idle synchronous context has no reply pending: a readable
-		 * socket is Valkey closing it (restart, client timeout). Reconnect
-		 * now rather than fail this caller's first command. */
-		struct pollfd p = {ctx->kv->fd, POLLIN, 0};
-		int n;
-		do
-			n = poll(&p, 1, 0);
-		while (n < 0 && errno == EINTR);
-		if (n == 0)
+	if (ctx->kv != NULL && pd_kvc_ctx(ctx->kv)->err == 0) {
+		/* Valkey closed the idle connection (restart, client timeout):
+		 * reconnect now rather than fail this caller's first command. */
+		if (pd_kvc_usable(ctx->kv))
 			return ctx->kv;
 		pd_log(LOG_NOTICE, "valkey connection closed by the server: reconnecting");
 		ctx->kv_retry_at = 0;
@@ -325,9 +317,12 @@ struct redisContext *api_kv(struct api_ctx *ctx)
 		}
 		freeReplyObject(rep);
 	}
-	ctx->kv = c;
+	if ((ctx->kv = pd_kvc_new(c, ctx->valkey_url)) == NULL) {
+		rep = NULL;
+		goto fail;
+	}
 	ctx->kv_retry_at = 0;
-	return c;
+	return ctx->kv;
 fail:
 	if (rep != NULL)
 		freeReplyObject(rep);
@@ -344,7 +339,6 @@ void api_publish_later(struct req *r, const long long *ids, size_t n)
 void api_publish(struct req *r)
 {
 	struct api_ctx *c = r->ctx;
-	struct redisContext *kv;
 	long rc;
 
 	if (r->nevents == 0)
@@ -362,12 +356,12 @@ void api_publish(struct req *r)
 	if (c->valkey_url[0] == '\0' || c->db == NULL)
 		return;
 	/* Valkey down: the rows stay unpublished and the relay retries them. */
-	if ((kv = api_kv(c)) == NULL)
+	if (api_kv(c) == NULL)
 		return;
-	struct pd_emit_target t = {&c->kv,	   c->valkey_url, c->adapter_key,
-				   c->adapter_mode, c->stream_max, c->seen_ms};
+	struct pd_emit_target t = {c->kv, c->adapter_key, c->adapter_mode, c->stream_max,
+				   c->seen_ms};
 	rc = pd_outbox_publish(c->db, &t, r->events, r->nevents, 0);
-	if (rc < 0 && c->kv != NULL && c->kv->err != 0)
+	if (rc < 0 && c->kv != NULL && pd_kvc_ctx(c->kv)->err != 0)
 		api_kv_drop(c);
 	if (pd_db_dead(c->db))
 		api_db_drop(c);

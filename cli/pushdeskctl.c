@@ -671,13 +671,13 @@ out:
 
 /* A command's reply, or NULL after printing why (the context is then dead).
  * A cluster's redirects are followed (*kv may become another node's). */
-static redisReply *kv_cmd(struct ctl *c, redisContext **kv, const char *what, int argc,
+static redisReply *kv_cmd(struct ctl *c, struct pd_kvc *kv, const char *what, int argc,
 			  const char **argv, const size_t *lens)
 {
-	redisReply *r = pd_kvc_argv(kv, pd_cfg_get(c->cfg, "valkey_url"), argc, argv, lens);
+	redisReply *r = pd_kvc_argv(kv, argc, argv, lens);
 	if (r == NULL) {
 		fail(EXIT_RUNTIME, "valkey %s: %s", what,
-		     (*kv)->errstr[0] ? (*kv)->errstr : "no reply");
+		     pd_kvc_ctx(kv)->errstr[0] ? pd_kvc_ctx(kv)->errstr : "no reply");
 		return NULL;
 	}
 	if (r->type == REDIS_REPLY_ERROR) {
@@ -688,13 +688,14 @@ static redisReply *kv_cmd(struct ctl *c, redisContext **kv, const char *what, in
 	return r;
 }
 
-/* A connection to valkey_url (AUTH, SELECT done), or NULL after fail(). */
-static redisContext *kv_connect(struct ctl *c)
+/* A client of valkey_url (AUTH, SELECT done), or NULL after fail(). */
+static struct pd_kvc *kv_connect(struct ctl *c)
 {
 	const char *url = pd_cfg_get(c->cfg, "valkey_url");
 	struct pd_redis_url u;
 	struct timeval tv = {KV_TIMEOUT_MS / 1000, (KV_TIMEOUT_MS % 1000) * 1000};
-	redisContext *kv;
+	redisContext *rc;
+	struct pd_kvc *kv;
 
 	if (url[0] == '\0') {
 		fail(EXIT_RUNTIME, "valkey_url is not set: there is no cluster to ask");
@@ -704,20 +705,20 @@ static redisContext *kv_connect(struct ctl *c)
 		fail(EXIT_RUNTIME, "valkey_url: expected redis://host:port[/db]");
 		return NULL;
 	}
-	kv = pd_kvc_connect(&u, tv);
-	if (kv == NULL || kv->err != 0) {
+	rc = pd_kvc_connect(&u, tv);
+	if (rc == NULL || rc->err != 0 || (kv = pd_kvc_new(rc, url)) == NULL) {
 		fail(EXIT_RUNTIME, "valkey %s:%d: %s", u.unix_path[0] ? u.unix_path : u.host, u.port,
-		     kv != NULL ? kv->errstr : "out of memory");
-		if (kv != NULL)
-			redisFree(kv);
+		     rc != NULL && rc->err != 0 ? rc->errstr : "out of memory");
+		if (rc != NULL)
+			redisFree(rc);
 		return NULL;
 	}
-	redisSetTimeout(kv, tv);
+	redisSetTimeout(rc, tv);
 	if (u.password[0] != '\0') {
 		const char *a[3] = {"AUTH", u.user[0] ? u.user : u.password, u.password};
-		redisReply *r = kv_cmd(c, &kv, "AUTH", u.user[0] ? 3 : 2, a, NULL);
+		redisReply *r = kv_cmd(c, kv, "AUTH", u.user[0] ? 3 : 2, a, NULL);
 		if (r == NULL) {
-			redisFree(kv);
+			pd_kvc_free(kv);
 			return NULL;
 		}
 		freeReplyObject(r);
@@ -726,9 +727,9 @@ static redisContext *kv_connect(struct ctl *c)
 		char db[16];
 		snprintf(db, sizeof(db), "%d", u.db);
 		const char *a[2] = {"SELECT", db};
-		redisReply *r = kv_cmd(c, &kv, "SELECT", 2, a, NULL);
+		redisReply *r = kv_cmd(c, kv, "SELECT", 2, a, NULL);
 		if (r == NULL) {
-			redisFree(kv);
+			pd_kvc_free(kv);
 			return NULL;
 		}
 		freeReplyObject(r);
@@ -757,7 +758,7 @@ static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, si
 {
 	char err[256];
 	json_t *payload;
-	redisContext *kv;
+	struct pd_kvc *kv;
 	long n;
 	int mode;
 
@@ -780,17 +781,16 @@ static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, si
 		return EXIT_RUNTIME;
 	}
 	struct pd_emit e = {nsp, event, payload, rooms, nrooms, NULL, 0, NULL};
-	struct pd_emit_target t = {&kv, pd_cfg_get(c->cfg, "valkey_url"), kv_prefix(c),
-				   (enum pd_emit_mode)mode, 0, 0};
+	struct pd_emit_target t = {kv, kv_prefix(c), (enum pd_emit_mode)mode, 0, 0};
 	char cerr[256];
 	if (pd_emitter_recovery_cfg(c->cfg, NULL, NULL, &t.stream_max, cerr, sizeof(cerr)) != 0) {
 		json_decref(payload);
-		redisFree(kv);
+		pd_kvc_free(kv);
 		return fail(EXIT_USAGE, "emit: %s", cerr);
 	}
 	n = pd_emitter_send(&t, &e);
 	json_decref(payload);
-	redisFree(kv);
+	pd_kvc_free(kv);
 	if (n < 0)
 		return fail(EXIT_RUNTIME, "emit: %s", n == -EIO ? "valkey publish failed"
 							       : strerror((int)-n));
@@ -802,7 +802,7 @@ static int cmd_emit(struct ctl *c, const char *nsp, const char *const *rooms, si
 }
 
 /* Appends {org, userId, status, lastSeen} for each user of set key to list. */
-static int online_org(struct ctl *c, redisContext **kv, const char *org, json_t *list)
+static int online_org(struct ctl *c, struct pd_kvc *kv, const char *org, json_t *list)
 {
 	char key[PD_KEYS_MAX];
 	const char *a[2] = {"SMEMBERS", key};
@@ -845,7 +845,7 @@ static int online_org(struct ctl *c, redisContext **kv, const char *org, json_t 
 
 static int cmd_online(struct ctl *c, const char *org)
 {
-	redisContext *kv;
+	struct pd_kvc *kv;
 	json_t *list;
 	int rc = 0;
 
@@ -855,26 +855,26 @@ static int cmd_online(struct ctl *c, const char *org)
 		return EXIT_RUNTIME;
 	list = json_array();
 	if (org != NULL) {
-		rc = online_org(c, &kv, org, list);
+		rc = online_org(c, kv, org, list);
 	} else {
 		/* every org with someone online: SCAN the org sets */
 		char pattern[PD_KEYS_MAX], cursor[32] = "0";
 		if (pd_keys_presence_org(pattern, sizeof(pattern), kv_prefix(c), "*") != 0) {
 			json_decref(list);
-			redisFree(kv);
+			pd_kvc_free(kv);
 			return fail(EXIT_RUNTIME, "adapter_key too long");
 		}
 		size_t plen = strlen(pattern) - 1;
 		/* SCAN reads one node: on a cluster, the node of the org sets'
 		 * slot (one hash tag), whichever was connected first */
-		if (pd_kvc_route(&kv, pd_cfg_get(c->cfg, "valkey_url"), pattern) != 0) {
+		if (pd_kvc_route(kv, pattern) == NULL) {
 			json_decref(list);
-			redisFree(kv);
+			pd_kvc_free(kv);
 			return fail(EXIT_RUNTIME, "valkey: no reply");
 		}
 		do {
 			const char *a[6] = {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"};
-			redisReply *r = kv_cmd(c, &kv, "SCAN", 6, a, NULL);
+			redisReply *r = kv_cmd(c, kv, "SCAN", 6, a, NULL);
 			if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
 				if (r != NULL)
 					freeReplyObject(r);
@@ -885,12 +885,12 @@ static int cmd_online(struct ctl *c, const char *org)
 			for (size_t i = 0; rc == 0 && i < r->element[1]->elements; i++) {
 				const char *k = r->element[1]->element[i]->str;
 				if (k != NULL && strlen(k) > plen)
-					rc = online_org(c, &kv, k + plen, list);
+					rc = online_org(c, kv, k + plen, list);
 			}
 			freeReplyObject(r);
 		} while (rc == 0 && strcmp(cursor, "0") != 0);
 	}
-	redisFree(kv);
+	pd_kvc_free(kv);
 	if (rc != 0) {
 		json_decref(list);
 		return EXIT_RUNTIME;
@@ -916,7 +916,7 @@ static int cmd_online(struct ctl *c, const char *org)
 
 /* The uids of the brokers whose lease is live, as an array reply (owned),
  * or NULL after fail(). */
-static redisReply *live_brokers(struct ctl *c, redisContext **kv)
+static redisReply *live_brokers(struct ctl *c, struct pd_kvc *kv)
 {
 	char key[PD_KEYS_MAX];
 	const char *a[4] = {"EVAL", pd_keys_lua_live, "1", key};
@@ -940,7 +940,7 @@ static const char *str_or(const json_t *v)
 
 static int cmd_stats(struct ctl *c)
 {
-	redisContext *kv;
+	struct pd_kvc *kv;
 	redisReply *live;
 	json_t *brokers, *total;
 	long long sum[4] = {0, 0, 0, 0};
@@ -948,8 +948,8 @@ static int cmd_stats(struct ctl *c)
 
 	if ((kv = kv_connect(c)) == NULL)
 		return EXIT_RUNTIME;
-	if ((live = live_brokers(c, &kv)) == NULL) {
-		redisFree(kv);
+	if ((live = live_brokers(c, kv)) == NULL) {
+		pd_kvc_free(kv);
 		return EXIT_RUNTIME;
 	}
 	brokers = json_array();
@@ -959,10 +959,10 @@ static int cmd_stats(struct ctl *c)
 		if (uid == NULL || pd_keys_broker(key, sizeof(key), kv_prefix(c), uid) != 0)
 			continue;
 		const char *a[2] = {"GET", key};
-		redisReply *r = kv_cmd(c, &kv, "GET", 2, a, NULL);
+		redisReply *r = kv_cmd(c, kv, "GET", 2, a, NULL);
 		if (r == NULL) {
 			freeReplyObject(live);
-			redisFree(kv);
+			pd_kvc_free(kv);
 			json_decref(brokers);
 			return EXIT_RUNTIME;
 		}
@@ -981,7 +981,7 @@ static int cmd_stats(struct ctl *c)
 		json_array_append_new(brokers, b);
 	}
 	freeReplyObject(live);
-	redisFree(kv);
+	pd_kvc_free(kv);
 	total = json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "brokers",
 			  (json_int_t)json_array_size(brokers), "connections", (json_int_t)sum[0],
 			  "sockets", (json_int_t)sum[1], "events_in", (json_int_t)sum[2],
@@ -1029,7 +1029,7 @@ static long long mono_now_ms(void)
 
 static int cmd_rooms(struct ctl *c, const char *nsp)
 {
-	redisContext *kv = NULL, *sub = NULL;
+	struct pd_kvc *kv = NULL, *sub = NULL;
 	redisReply *live = NULL, *r;
 	json_t *rooms = json_object(), *answered = json_array();
 	struct pd_buf req, ch, rch;
@@ -1052,7 +1052,7 @@ static int cmd_rooms(struct ctl *c, const char *nsp)
 		goto out;
 	}
 	if ((kv = kv_connect(c)) == NULL || (sub = kv_connect(c)) == NULL ||
-	    (live = live_brokers(c, &kv)) == NULL)
+	    (live = live_brokers(c, kv)) == NULL)
 		goto out;
 	/* a requester uid of our own: the brokers answer on its channel */
 	static const char abc[] = "0123456789abcdefghijklmnopqrstuvwxyz";
@@ -1068,7 +1068,7 @@ static int cmd_rooms(struct ctl *c, const char *nsp)
 		goto out;
 	}
 	const char *sa[2] = {"SUBSCRIBE", rch.data};
-	if ((r = kv_cmd(c, &sub, "SUBSCRIBE", 2, sa, NULL)) == NULL)
+	if ((r = kv_cmd(c, sub, "SUBSCRIBE", 2, sa, NULL)) == NULL)
 		goto out;
 	freeReplyObject(r);
 	json_t *arg = json_pack("{s:s}", "nsp", nsp);
@@ -1080,7 +1080,7 @@ static int cmd_rooms(struct ctl *c, const char *nsp)
 	}
 	const char *pa[3] = {"PUBLISH", ch.data, req.data};
 	size_t pl[3] = {7, ch.len, req.len};
-	if ((r = kv_cmd(c, &kv, "PUBLISH", 3, pa, pl)) == NULL)
+	if ((r = kv_cmd(c, kv, "PUBLISH", 3, pa, pl)) == NULL)
 		goto out;
 	freeReplyObject(r);
 
@@ -1091,9 +1091,9 @@ static int cmd_rooms(struct ctl *c, const char *nsp)
 		if (left <= 0)
 			break;
 		struct timeval tv = {left / 1000, (left % 1000) * 1000};
-		redisSetTimeout(sub, tv);
+		redisSetTimeout(pd_kvc_ctx(sub), tv);
 		void *rp = NULL;
-		if (redisGetReply(sub, &rp) != REDIS_OK || rp == NULL)
+		if (redisGetReply(pd_kvc_ctx(sub), &rp) != REDIS_OK || rp == NULL)
 			break; /* timeout or connection lost: report what came */
 		r = rp;
 		if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
@@ -1161,9 +1161,9 @@ out:
 	if (live != NULL)
 		freeReplyObject(live);
 	if (kv != NULL)
-		redisFree(kv);
+		pd_kvc_free(kv);
 	if (sub != NULL)
-		redisFree(sub);
+		pd_kvc_free(sub);
 	json_decref(rooms);
 	json_decref(answered);
 	pd_buf_free(&req);

@@ -179,11 +179,11 @@ static long stream_add(const struct pd_emit_target *t, const struct pd_emit *e, 
 		const char *argv[] = {"EVAL", pd_keys_lua_xadd_once, "2", sk, kk, msg.data, max, ttl};
 		size_t lens[] = {4,	      strlen(pd_keys_lua_xadd_once), 1, strlen(sk), strlen(kk),
 				 msg.len, strlen(max),			  strlen(ttl)};
-		r = pd_kvc_argv(t->kv, t->url, 8, argv, lens);
+		r = pd_kvc_argv(t->kv, 8, argv, lens);
 	} else {
 		const char *argv[] = {"XADD", sk, "MAXLEN", "~", max, "*", "m", msg.data};
 		size_t lens[] = {4, strlen(sk), 6, 1, strlen(max), 1, 1, msg.len};
-		r = pd_kvc_argv(t->kv, t->url, 8, argv, lens);
+		r = pd_kvc_argv(t->kv, 8, argv, lens);
 	}
 	rc = -EIO;
 	if (r != NULL && r->type == REDIS_REPLY_STRING && r->len < idsize) {
@@ -191,7 +191,7 @@ static long stream_add(const struct pd_emit_target *t, const struct pd_emit *e, 
 		rc = 0;
 	} else {
 		pd_log(LOG_WARNING, "valkey XADD (recovery stream) failed: %s",
-		       r == NULL ? (*t->kv)->errstr
+		       r == NULL ? pd_kvc_ctx(t->kv)->errstr
 				 : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 	}
 	if (r != NULL)
@@ -232,8 +232,8 @@ long pd_emitter_send(const struct pd_emit_target *t, const struct pd_emit *e)
 		lens[0] = 8;
 		lens[1] = ch.len;
 		lens[2] = msg.len;
-		r = pd_kvc_argv(t->kv, t->url, 3, argv, lens);
-		rc = publish_result(*t->kv, "SPUBLISH (after XADD)", r);
+		r = pd_kvc_argv(t->kv, 3, argv, lens);
+		rc = publish_result(pd_kvc_ctx(t->kv), "SPUBLISH (after XADD)", r);
 		if (rc < 0)
 			rc = 0; /* in the stream: delivered by the brokers' catch-up */
 		goto out;
@@ -274,8 +274,9 @@ long pd_emitter_send(const struct pd_emit_target *t, const struct pd_emit *e)
 		lens[2] = msg.len;
 		argc = 3;
 	}
-	r = pd_kvc_argv(t->kv, t->url, argc, argv, lens);
-	rc = publish_result(*t->kv, t->stream_max > 0 ? "PUBLISH (recovery stream)" : argv[0], r);
+	r = pd_kvc_argv(t->kv, argc, argv, lens);
+	rc = publish_result(pd_kvc_ctx(t->kv),
+			    t->stream_max > 0 ? "PUBLISH (recovery stream)" : argv[0], r);
 out:
 	pd_buf_free(&msg);
 	pd_buf_free(&ch);
@@ -284,6 +285,8 @@ out:
 
 long pd_emitter_publish(struct redisContext *c, const char *key, const struct pd_emit *e)
 {
-	struct pd_emit_target t = {&c, "", key, PD_EMIT_CLASSIC, 0, 0};
-	return pd_emitter_send(&t, e);
+	struct pd_emit_target t = {pd_kvc_new(c, ""), key, PD_EMIT_CLASSIC, 0, 0};
+	long rc = t.kv != NULL ? pd_emitter_send(&t, e) : -ENOMEM;
+	pd_kvc_release(t.kv); /* c stays the caller's */
+	return rc;
 }

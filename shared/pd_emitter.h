@@ -20,11 +20,11 @@ enum pd_emit_mode { PD_EMIT_CLASSIC = 0, PD_EMIT_SHARDED = 1 };
 /* "classic" -> PD_EMIT_CLASSIC, "sharded" -> PD_EMIT_SHARDED, else -1. */
 int pd_emitter_mode(const char *s);
 
-/* Where and how to publish: a connection that may be replaced (a
- * cluster's MOVED, shared/pd_kvc.h), its valkey_url, adapter_key, mode. */
+/* Where and how to publish: a client that follows a cluster's
+ * redirects (shared/pd_kvc.h), adapter_key, mode. */
+struct pd_kvc;
 struct pd_emit_target {
-	struct redisContext **kv;
-	const char *url;
+	struct pd_kvc *kv;
 	const char *key;
 	enum pd_emit_mode mode;
 	/* > 0: connection state recovery is on (recovery_max_events): the
@@ -90,7 +90,8 @@ int pd_emitter_channel_sharded(const char *key, const struct pd_emit *e, struct 
 /* Encode e in t->mode's format and PUBLISH (classic) or SPUBLISH
  * (sharded) it on t->kv, following a cluster's redirects (SPUBLISH goes to
  * the node owning the channel's slot). Returns the receivers counted by
- * the node (>= 0), or -EIO (*t->kv may then be dead: the caller drops it),
+ * the node (>= 0), or -EIO (pd_kvc_ctx(t->kv) may then be dead: the
+ * caller drops t->kv),
  * -EINVAL/-ENOMEM as encode. */
 long pd_emitter_send(const struct pd_emit_target *t, const struct pd_emit *e);
 

@@ -107,3 +107,103 @@ int pd_slot_redirect_parse(const char *e, size_t n, struct pd_slot_redirect *out
 	out->port = (int)port;
 	return 0;
 }
+
+/* A decimal after cmd[*at], up to "\r\n" (consumed): 0, or -1 malformed. */
+static int resp_num(const char *cmd, size_t len, size_t *at, size_t *out)
+{
+	size_t i = *at, v = 0, digits = 0;
+	for (; i < len && cmd[i] >= '0' && cmd[i] <= '9'; i++, digits++) {
+		if (digits >= 9) /* 512 MB is Valkey's bulk limit: 9 digits do */
+			return -1;
+		v = v * 10 + (size_t)(cmd[i] - '0');
+	}
+	if (digits == 0 || len - i < 2 || cmd[i] != '\r' || cmd[i + 1] != '\n')
+		return -1;
+	*at = i + 2;
+	*out = v;
+	return 0;
+}
+
+int pd_slot_resp_args(const char *cmd, size_t len, int max, const char **argv, size_t *lens)
+{
+	size_t at = 1, n, blen;
+	int got = 0;
+	if (len < 1 || cmd[0] != '*' || resp_num(cmd, len, &at, &n) != 0)
+		return -1;
+	for (; got < max && (size_t)got < n; got++) {
+		if (at >= len || cmd[at] != '$')
+			return -1;
+		at++;
+		if (resp_num(cmd, len, &at, &blen) != 0 || len - at < blen + 2 ||
+		    cmd[at + blen] != '\r' || cmd[at + blen + 1] != '\n')
+			return -1;
+		argv[got] = cmd + at;
+		lens[got] = blen;
+		at += blen + 2;
+	}
+	return got;
+}
+
+struct pd_slot_map {
+	struct {
+		char host[PD_SLOT_HOST_MAX];
+		int port;
+	} nodes[PD_SLOT_NODES_MAX];
+	int nnodes;
+	unsigned char slot_node[PD_SLOT_COUNT]; /* node index + 1; 0: not known */
+};
+
+struct pd_slot_map *pd_slot_map_new(void)
+{
+	return calloc(1, sizeof(struct pd_slot_map));
+}
+
+void pd_slot_map_free(struct pd_slot_map *m)
+{
+	free(m);
+}
+
+int pd_slot_map_node(struct pd_slot_map *m, const char *host, int port)
+{
+	size_t hl = strlen(host);
+	for (int i = 0; i < m->nnodes; i++)
+		if (m->nodes[i].port == port && strcmp(m->nodes[i].host, host) == 0)
+			return i;
+	if (hl == 0 || hl >= PD_SLOT_HOST_MAX || m->nnodes >= PD_SLOT_NODES_MAX)
+		return -1;
+	memcpy(m->nodes[m->nnodes].host, host, hl + 1);
+	m->nodes[m->nnodes].port = port;
+	return m->nnodes++;
+}
+
+const char *pd_slot_map_addr(const struct pd_slot_map *m, int i, int *port)
+{
+	if (i < 0 || i >= m->nnodes)
+		return NULL;
+	*port = m->nodes[i].port;
+	return m->nodes[i].host;
+}
+
+void pd_slot_map_set(struct pd_slot_map *m, unsigned slot, int i)
+{
+	if (slot < PD_SLOT_COUNT && i < m->nnodes)
+		m->slot_node[slot] = (unsigned char)(i < 0 ? 0 : i + 1);
+}
+
+void pd_slot_map_forget(struct pd_slot_map *m, int i)
+{
+	for (size_t s = 0; i >= 0 && s < PD_SLOT_COUNT; s++)
+		if (m->slot_node[s] == i + 1)
+			m->slot_node[s] = 0;
+}
+
+int pd_slot_map_route(const struct pd_slot_map *m, const char *cmd, size_t len)
+{
+	const char *argv[4]; /* EVAL's first key is argv[3] */
+	size_t lens[4];
+	int argc, k;
+	if (m->nnodes == 0 || (argc = pd_slot_resp_args(cmd, len, 4, argv, lens)) < 0 ||
+	    (k = pd_slot_cmd_key(argc, argv, lens)) < 0)
+		return -1;
+	return (int)m->slot_node[pd_slot_of(argv[k], lens[k])] - 1;
+}

@@ -39,4 +39,40 @@ struct pd_slot_redirect {
  * (or is malformed: bad slot, port, a host too long). */
 int pd_slot_redirect_parse(const char *e, size_t n, struct pd_slot_redirect *out);
 
+/* The first arguments (at most max) of a command formatted in RESP as
+ * hiredis formats it ("*N\r\n" then N "$len\r\nbytes\r\n"): pointers into
+ * cmd[0..len) and their lengths. The count stored, or -1 when cmd is not
+ * such an array (bounds checked: no byte past len is read). */
+int pd_slot_resp_args(const char *cmd, size_t len, int max, const char **argv, size_t *lens);
+
+/* ---- a client's slot map: the node of each slot as MOVED told it ------
+ * At most PD_SLOT_NODES_MAX nodes, each an index that the client pairs
+ * with its connection (pd_kvc). A slot not known (and a command with no
+ * key) goes to whatever node the client holds, which redirects. No I/O. */
+#define PD_SLOT_NODES_MAX 16
+
+struct pd_slot_map;
+
+/* An empty map, or NULL (out of memory). */
+struct pd_slot_map *pd_slot_map_new(void);
+void pd_slot_map_free(struct pd_slot_map *m);
+
+/* The index of node host:port, added when new. -1: the map is full, or
+ * host is empty or longer than PD_SLOT_HOST_MAX - 1. */
+int pd_slot_map_node(struct pd_slot_map *m, const char *host, int port);
+
+/* Node i's host (borrowed) and *port, or NULL: no node i. */
+const char *pd_slot_map_addr(const struct pd_slot_map *m, int i, int *port);
+
+/* Route slot to node i from now on (i < 0: not known again). */
+void pd_slot_map_set(struct pd_slot_map *m, unsigned slot, int i);
+
+/* Node i failed: none of its slots is known any more. */
+void pd_slot_map_forget(struct pd_slot_map *m, int i);
+
+/* The node serving command cmd[0..len) (RESP, pd_slot_resp_args) by the
+ * slot of its key (pd_slot_cmd_key), or -1: no key, a slot not known, or
+ * an empty map (a plain Valkey: nothing parsed). */
+int pd_slot_map_route(const struct pd_slot_map *m, const char *cmd, size_t len);
+
 #endif

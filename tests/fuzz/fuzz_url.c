@@ -1,8 +1,10 @@
 /* Fuzz target for the Valkey address parsers: the input is a valkey_url
  * (pd_redis_url_parse) and, as it comes from a server, a redirect error
- * (pd_slot_redirect_parse). Properties: every field stays NUL-terminated
- * within its buffer, 1 <= seeds <= PD_URL_SEEDS_MAX with valid ports, and
- * a redirect's slot and port are in range. */
+ * (pd_slot_redirect_parse), and as a formatted command whose key pd_kvc
+ * routes on (pd_slot_resp_args). Properties: every field stays
+ * NUL-terminated within its buffer, 1 <= seeds <= PD_URL_SEEDS_MAX with
+ * valid ports, a redirect's slot and port are in range, and a command's
+ * arguments lie within its bytes. */
 #include "pd_slot.h"
 #include "pd_url.h"
 
@@ -41,6 +43,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (pd_slot_of(s, size) >= PD_SLOT_COUNT)
 		abort();
+	const char *argv[4];
+	size_t lens[4];
+	int argc = pd_slot_resp_args((const char *)data, size, 4, argv, lens);
+	if (argc > 4)
+		abort();
+	for (int i = 0; i < argc; i++)
+		if (argv[i] < (const char *)data || lens[i] > size ||
+		    (size_t)(argv[i] - (const char *)data) > size - lens[i])
+			abort();
 	free(s);
 	return 0;
 }

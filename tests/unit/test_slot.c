@@ -1,9 +1,13 @@
 /* Unit tests for pd_slot: the key slots of the Redis Cluster specification
  * (its CRC16 check value and its hash tag examples; the slots were also
  * asked of redis-server 7 with CLUSTER KEYSLOT), the key position of the
- * commands pushdesk sends, and redirect errors good and bad. */
+ * commands pushdesk sends, redirect errors good and bad, the arguments of a
+ * formatted command, and a client's slot map (pd_kvc's routing). */
 #include "pd_slot.h"
 
+#include <hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_run.h"
@@ -140,6 +144,156 @@ START_TEST(test_redirect_long_host)
 }
 END_TEST
 
+/* argv formatted by hiredis, as pd_kvc gets it: *len its length */
+static char *fmt(int argc, const char **argv, size_t *len)
+{
+	char *cmd = NULL;
+	int n = redisFormatCommandArgv(&cmd, argc, argv, NULL);
+	ck_assert_int_ge(n, 0);
+	*len = (size_t)n;
+	return cmd;
+}
+
+START_TEST(test_resp_args)
+{
+	const char *set[] = {"SET", "k", "v"};
+	const char *bin[] = {"SPUBLISH", "a\r\nb", ""};
+	const char *argv[4];
+	size_t lens[4], n;
+	char *cmd = fmt(3, set, &n);
+
+	ck_assert_int_eq(n, strlen("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"));
+	ck_assert_int_eq(memcmp(cmd, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", n), 0);
+	ck_assert_int_eq(pd_slot_resp_args(cmd, n, 4, argv, lens), 3);
+	ck_assert_int_eq(lens[0], 3);
+	ck_assert_int_eq(memcmp(argv[0], "SET", 3), 0);
+	ck_assert_int_eq(lens[1], 1);
+	ck_assert_int_eq(argv[1][0], 'k');
+	ck_assert_int_eq(pd_slot_resp_args(cmd, n, 2, argv, lens), 2); /* at most max */
+	ck_assert_int_eq(pd_slot_resp_args(cmd, n, 0, argv, lens), 0);
+	/* only n bytes are read: a command cut short is not one */
+	for (size_t cut = 0; cut < n; cut++)
+		ck_assert_int_lt(pd_slot_resp_args(cmd, cut, 4, argv, lens), 3);
+	free(cmd);
+	cmd = fmt(3, bin, &n); /* CR LF inside an argument, an empty one */
+	ck_assert_int_eq(pd_slot_resp_args(cmd, n, 4, argv, lens), 3);
+	ck_assert_int_eq(lens[1], 4);
+	ck_assert_int_eq(memcmp(argv[1], "a\r\nb", 4), 0);
+	ck_assert_int_eq(lens[2], 0);
+	free(cmd);
+}
+END_TEST
+
+static const char *const bad_resp[] = {
+    "",
+    "PING\r\n",                         /* inline, not an array */
+    "*\r\n",
+    "*1\r\n",                           /* an argument missing */
+    "*1\r\n$4\r\nPIN",
+    "*1\r\n$4\r\nPINGxx",               /* no CR LF after the bytes */
+    "*1\r\n:4\r\nPING\r\n",             /* not a bulk string */
+    "*1\r\n$-1\r\n",
+    "*1\r\n$4",
+    "*1\r\n$4\n\rPING\r\n",
+    "*1\r\n$9999999999\r\nPING\r\n",    /* over 9 digits */
+    "*1\r\n$99999999\r\nPING\r\n",      /* past the end */
+    "*x\r\n",
+};
+
+START_TEST(test_resp_bad)
+{
+	const char *argv[4];
+	size_t lens[4];
+	const char *c = bad_resp[_i];
+	ck_assert_int_eq(pd_slot_resp_args(c, strlen(c), 4, argv, lens), -1);
+}
+END_TEST
+
+/* The node m routes argv to. */
+static int route(const struct pd_slot_map *m, int argc, const char **argv)
+{
+	size_t n;
+	char *cmd = fmt(argc, argv, &n);
+	int i = pd_slot_map_route(m, cmd, n);
+	free(cmd);
+	return i;
+}
+
+START_TEST(test_map)
+{
+	struct pd_slot_map *m = pd_slot_map_new();
+	const char *xadd[] = {"XADD", "socket.io:{recovery}:events:/", "MAXLEN", "~", "10", "*",
+			      "m", "x"};
+	const char *spub[] = {"SPUBLISH", "socket.io#/#ticket:1#", "msg"};
+	const char *get[] = {"GET", "{recovery}"};
+	const char *eval[] = {"EVAL", "return 1", "1", "socket.io#/#ticket:1#", "a"};
+	const char *eval0[] = {"EVAL", "return 1", "0", "a"};
+	const char *pub[] = {"PUBLISH", "socket.io#/#ticket:1#", "msg"};
+	const char *ping[] = {"PING"};
+	unsigned rec = pd_slot_of("{recovery}", 10);
+	unsigned room = pd_slot_of(spub[1], strlen(spub[1]));
+	char host[32];
+	int port;
+
+	ck_assert_ptr_nonnull(m);
+	/* empty (a plain Valkey): every command goes where the client is */
+	ck_assert_int_eq(route(m, 8, xadd), -1);
+	ck_assert_int_eq(pd_slot_map_node(m, "127.0.0.1", 7000), 0);
+	ck_assert_int_eq(pd_slot_map_node(m, "127.0.0.1", 7001), 1);
+	ck_assert_int_eq(pd_slot_map_node(m, "127.0.0.1", 7000), 0); /* known */
+	ck_assert_int_eq(pd_slot_map_node(m, "", 7002), -1);
+	ck_assert_str_eq(pd_slot_map_addr(m, 1, &port), "127.0.0.1");
+	ck_assert_int_eq(port, 7001);
+	ck_assert_ptr_null(pd_slot_map_addr(m, 2, &port));
+	ck_assert_ptr_null(pd_slot_map_addr(m, -1, &port));
+	/* slots not told yet */
+	ck_assert_int_eq(route(m, 8, xadd), -1);
+	ck_assert_int_eq(route(m, 3, spub), -1);
+	/* MOVED told them */
+	pd_slot_map_set(m, rec, 0);
+	pd_slot_map_set(m, room, 1);
+	ck_assert_int_eq(route(m, 8, xadd), 0);
+	ck_assert_int_eq(route(m, 2, get), 0); /* the same tag */
+	ck_assert_int_eq(route(m, 3, spub), 1);
+	ck_assert_int_eq(route(m, 5, eval), 1); /* EVAL's first key */
+	ck_assert_int_eq(route(m, 4, eval0), -1);
+	ck_assert_int_eq(route(m, 3, pub), -1); /* any node delivers PUBLISH */
+	ck_assert_int_eq(route(m, 1, ping), -1);
+	ck_assert_int_eq(pd_slot_map_route(m, "garbage", 7), -1);
+	/* node 1 failed: its slots go back to the redirects */
+	pd_slot_map_forget(m, 1);
+	ck_assert_int_eq(route(m, 3, spub), -1);
+	ck_assert_int_eq(route(m, 8, xadd), 0);
+	pd_slot_map_set(m, rec, -1);
+	ck_assert_int_eq(route(m, 8, xadd), -1);
+	pd_slot_map_set(m, rec, 5); /* no node 5: ignored */
+	ck_assert_int_eq(route(m, 8, xadd), -1);
+	/* bounded: PD_SLOT_NODES_MAX nodes, then none more */
+	for (int i = 2; i < PD_SLOT_NODES_MAX; i++) {
+		snprintf(host, sizeof(host), "10.0.0.%d", i);
+		ck_assert_int_eq(pd_slot_map_node(m, host, 6379), i);
+	}
+	ck_assert_int_eq(pd_slot_map_node(m, "10.0.1.1", 6379), -1);
+	ck_assert_int_eq(pd_slot_map_node(m, "10.0.0.2", 6379), 2); /* still found */
+	pd_slot_map_set(m, PD_SLOT_COUNT - 1, PD_SLOT_NODES_MAX - 1);
+	pd_slot_map_free(m);
+	pd_slot_map_free(NULL);
+}
+END_TEST
+
+START_TEST(test_map_long_host)
+{
+	struct pd_slot_map *m = pd_slot_map_new();
+	char host[PD_SLOT_HOST_MAX + 1];
+	memset(host, 'h', PD_SLOT_HOST_MAX);
+	host[PD_SLOT_HOST_MAX] = '\0';
+	ck_assert_int_eq(pd_slot_map_node(m, host, 1), -1);
+	host[PD_SLOT_HOST_MAX - 1] = '\0'; /* what a redirect holds at most */
+	ck_assert_int_eq(pd_slot_map_node(m, host, 1), 0);
+	pd_slot_map_free(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("pd_slot");
@@ -151,6 +305,10 @@ int main(void)
 	tcase_add_loop_test(tc, test_redirect_bad, 0,
 			    (int)(sizeof(bad_redirects) / sizeof(bad_redirects[0])));
 	tcase_add_test(tc, test_redirect_long_host);
+	tcase_add_test(tc, test_resp_args);
+	tcase_add_loop_test(tc, test_resp_bad, 0, (int)(sizeof(bad_resp) / sizeof(bad_resp[0])));
+	tcase_add_test(tc, test_map);
+	tcase_add_test(tc, test_map_long_host);
 	suite_add_tcase(s, tc);
 	return check_run(s);
 }
