@@ -33,6 +33,7 @@
 #define REC_RECENT 8192          /* ids delivered lately, per namespace */
 #define REC_GAP_MARGIN_MS 2000   /* a gap is read from this long before the loss */
 #define REC_GAP_RETRY_MS 500    /* a gap read Valkey refused is sent again after this */
+#define REC_GAP_HOLD_MS 10000    /* live events wait this long at most for a refused gap read */
 #define REC_GAPSET_MS 10000      /* how long late live copies of a gap read are skipped */
 
 struct rec_id {
@@ -387,6 +388,7 @@ struct gap_read {
 	int inflight;  /* XRANGEs sent */
 	int failed;    /* namespaces to read again (Valkey refused) */
 	int logged;    /* a refusal was logged */
+	uint64_t hold_until; /* home's clock: live events held until then */
 	unsigned long long delivered;
 	struct loop_timer retry;
 	struct gap_nsp {
@@ -472,7 +474,12 @@ static void on_gap_reply(struct vk *v, const redisReply *rep, void *ud)
 			       rep != NULL && rep->type == REDIS_REPLY_ERROR ? rep->str : "no reply");
 		g->ns[idx].state = 3;
 		g->failed++;
-		catchup_done(r, idx); /* live events flow while Valkey refuses */
+		/* live events wait behind the gap (stream order) while Valkey
+		 * refuses for a short while (a cluster healing), then flow */
+		if (g->hold_until == 0)
+			g->hold_until = r->home->now + REC_GAP_HOLD_MS;
+		if (r->home->now >= g->hold_until)
+			catchup_done(r, idx);
 		gap_send(r);
 		return;
 	}
