@@ -20,10 +20,10 @@ import path from 'node:path';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  T, world, mkTicket, open, closeAll, ack, mark, next, seen, assertOkAck, brokerConfig, sleep,
+  T, world, mkTicket, open, closeAll, ack, mark, next, seen, assertOkAck, sleep,
 } from './lib/rt.mjs';
-import { startBroker, freePort, tmpDir, withTimeout } from './lib/broker.mjs';
-import { metric } from './lib/vcluster.mjs';
+import { withTimeout } from './lib/broker.mjs';
+import { metric, shardedPair } from './lib/vcluster.mjs';
 import { ctl, env, stack, waitFor } from './lib/pd.mjs';
 
 const w = world();
@@ -34,7 +34,6 @@ const sharded = (...args) => ctl(...args, {
   env: { PUSHDESK_VALKEY_URL: url, PUSHDESK_ADAPTER_MODE: 'sharded' }, json: true,
 });
 const subsOn = (p, ch) => Number(cli(p, 'pubsub', 'shardnumsub', ch).split('\n')[1] || 0);
-const ups = (b) => (b.log.match(/valkey up/g) || []).length;
 
 // The master serving slot, from its own CLUSTER NODES line.
 function owner(slot) {
@@ -134,13 +133,7 @@ async function roomOnBoth() {
 }
 
 before(async () => {
-  ports = [await freePort(), await freePort(), await freePort()];
-  dir = tmpDir('pd-vcluster-mig-');
-  stack('pd_start_vcluster', dir, ...ports);
-  url = `redis://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`;
-  const conf = brokerConfig({ valkey_url: url, adapter_mode: 'sharded', presence_ttl: 4, lease_ttl: 2 });
-  [A, B] = await Promise.all([startBroker({ config: conf }), startBroker({ config: conf })]);
-  await waitFor(() => ups(A) > 0 && ups(B) > 0, { timeout: 15000, what: 'both brokers on the cluster' });
+  ({ ports, dir, url, A, B } = await shardedPair('pd-vcluster-mig-'));
 });
 
 after(async () => {

@@ -13,9 +13,10 @@ import assert from 'node:assert/strict';
 import {
   T, world, mkTicket, must, open, closeAll, ack, mark, next, assertOkAck, brokerConfig, sleep,
 } from './lib/rt.mjs';
-import { startBroker, freePort, tmpDir } from './lib/broker.mjs';
+import { startBroker } from './lib/broker.mjs';
 import {
   startShardedNode, got, restartMidTraffic, restartApi, restartApiOn, metric, shardSubs as shardSubsOn,
+  shardedPair, valkeyUps,
 } from './lib/vcluster.mjs';
 import { ctl, env, stack, waitFor } from './lib/pd.mjs';
 
@@ -31,16 +32,10 @@ const sharded = (...args) => ctl(...args, {
 
 const shardSubs = (ch) => shardSubsOn(ports, ch);
 
-const ups = (b) => (b.log.match(/valkey up/g) || []).length;
+const ups = valkeyUps;
 
 before(async () => {
-  ports = [await freePort(), await freePort(), await freePort()];
-  dir = tmpDir('pd-vcluster-shb-');
-  stack('pd_start_vcluster', dir, ...ports);
-  url = `redis://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`;
-  const conf = brokerConfig({ valkey_url: url, adapter_mode: 'sharded', presence_ttl: 4, lease_ttl: 2 });
-  [A, B] = await Promise.all([startBroker({ config: conf }), startBroker({ config: conf })]);
-  await waitFor(() => ups(A) > 0 && ups(B) > 0, { timeout: 15000, what: 'both brokers on the cluster' });
+  ({ ports, dir, url, A, B } = await shardedPair('pd-vcluster-shb-'));
   // each broker's namespace channel, on its node
   await waitFor(() => shardSubs('socket.io#/#') >= 2, { timeout: 15000, what: 'both brokers SSUBSCRIBEd socket.io#/#' });
 });

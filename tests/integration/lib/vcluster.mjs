@@ -5,7 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { freePort, requireNode, withTimeout, sleep } from './broker.mjs';
+import { freePort, requireNode, withTimeout, sleep, startBroker, tmpDir } from './broker.mjs';
+import { brokerConfig } from './rt.mjs';
 import { env, stack, waitFor } from './pd.mjs';
 
 // A socket.io server on the cluster's nodes (ports) with the sharded
@@ -119,4 +120,20 @@ export async function metric(b, name) {
   });
   const m = new RegExp(`^\\S*${name}\\S* (\\d+)`, 'm').exec(body);
   return m ? Number(m[1]) : NaN;
+}
+
+// Brokers whose Valkey connection came up (their log says so), count.
+export const valkeyUps = (b) => (b.log.match(/valkey up/g) || []).length;
+
+// A 3-master cluster under a new folder (prefix) and two brokers on it in
+// adapter_mode sharded, both connected: {ports, dir, url, A, B}.
+export async function shardedPair(prefix) {
+  const ports = [await freePort(), await freePort(), await freePort()];
+  const dir = tmpDir(prefix);
+  stack('pd_start_vcluster', dir, ...ports);
+  const url = `redis://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`;
+  const conf = brokerConfig({ valkey_url: url, adapter_mode: 'sharded', presence_ttl: 4, lease_ttl: 2 });
+  const [A, B] = await Promise.all([startBroker({ config: conf }), startBroker({ config: conf })]);
+  await waitFor(() => valkeyUps(A) > 0 && valkeyUps(B) > 0, { timeout: 15000, what: 'both brokers on the cluster' });
+  return { ports, dir, url, A, B };
 }
