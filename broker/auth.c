@@ -8,6 +8,7 @@
 
 #include "pd_jwt.h"
 #include "pd_log.h"
+#include "pd_rooms.h"
 #include "room.h"
 
 static struct sio_ident *ident_new(const struct pd_claims *cl)
@@ -72,23 +73,15 @@ int auth_authorize_admin(struct sio_client *c, const json_t *auth, struct sio_id
 int auth_join_rooms(struct sio_socket *s)
 {
 	const struct sio_ident *id = s->ident;
-	char name[ROOM_NAME_MAX + 1];
-	int rc = 0;
+	char names[PD_ROOM_AUTO_MAX][PD_ROOM_MAX];
+	int n, rc = 0;
+
 	if (id == NULL)
 		return 0;
-#define JOIN(...)                                                                    \
-	do {                                                                         \
-		int n_ = snprintf(name, sizeof(name), __VA_ARGS__);                  \
-		if (n_ > 0 && (size_t)n_ < sizeof(name) && rc == 0)                  \
-			rc = room_join(s, name);                                     \
-	} while (0)
-	JOIN("user:%s", id->sub);
-	JOIN("org:%s", id->org);
-	JOIN("role:%s:%s", id->org, id->role);
-	if (strcmp(id->role, "agent") == 0 || strcmp(id->role, "admin") == 0)
-		JOIN("agents:%s", id->org);
-	if (id->team[0] != '\0')
-		JOIN("team:%s", id->team);
-#undef JOIN
-	return rc;
+	/* A name too long for a room (ids are bounded by the token's checks,
+	 * so this does not happen) joins none rather than some. */
+	n = pd_room_auto(id->sub, id->org, id->role, id->team, names, PD_ROOM_AUTO_MAX);
+	for (int i = 0; i < n && rc == 0; i++)
+		rc = room_join(s, names[i]);
+	return n < 0 ? n : rc;
 }

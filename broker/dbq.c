@@ -16,6 +16,7 @@
 #include "pd_db.h"
 #include "pd_emitter.h"
 #include "pd_json.h"
+#include "pd_jwt.h"
 #include "pd_log.h"
 
 static unsigned long long mono_ms(void)
@@ -45,17 +46,11 @@ static enum pd_err answer(enum pd_err *err, char *msg, enum pd_err e, const char
 
 int dbq_who_set(struct dbq_who *w, const char *sub, const char *org, const char *role)
 {
-	static const char *const ROLES[] = {"customer", "agent", "admin", "service"};
 	memset(w, 0, sizeof(*w));
-	if (copy_uuid(w->id, sub) != 0 || copy_uuid(w->org, org) != 0 || role == NULL)
+	if (copy_uuid(w->id, sub) != 0 || copy_uuid(w->org, org) != 0 || !pd_role_valid(role))
 		return -EINVAL;
-	for (size_t i = 0; i < sizeof(ROLES) / sizeof(ROLES[0]); i++) {
-		if (strcmp(role, ROLES[i]) == 0) {
-			snprintf(w->role, sizeof(w->role), "%s", role);
-			return 0;
-		}
-	}
-	return -EINVAL;
+	snprintf(w->role, sizeof(w->role), "%s", role);
+	return 0;
 }
 
 /* ---- grant cache ---- */

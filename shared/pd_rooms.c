@@ -70,6 +70,36 @@ int pd_room_ticket(char *out, size_t len, const char *ticket)
 	return fmt(out, len, "ticket:%s", ticket);
 }
 
+int pd_role_staff(const char *role)
+{
+	return role != NULL && (strcmp(role, "agent") == 0 || strcmp(role, "admin") == 0);
+}
+
+int pd_room_auto(const char *sub, const char *org, const char *role, const char *team,
+		 char (*out)[PD_ROOM_MAX], size_t max)
+{
+	size_t n = 0;
+	int rc;
+
+#define AUTO(call)                                                                   \
+	do {                                                                         \
+		if (n >= max)                                                        \
+			return -ENOSPC;                                              \
+		if ((rc = (call)) < 0)                                               \
+			return rc;                                                   \
+		n++;                                                                 \
+	} while (0)
+	AUTO(pd_room_user(out[n], PD_ROOM_MAX, sub));
+	AUTO(pd_room_org(out[n], PD_ROOM_MAX, org));
+	AUTO(pd_room_role(out[n], PD_ROOM_MAX, org, role));
+	if (pd_role_staff(role))
+		AUTO(pd_room_agents(out[n], PD_ROOM_MAX, org));
+	if (team != NULL && team[0] != '\0')
+		AUTO(pd_room_team(out[n], PD_ROOM_MAX, team));
+#undef AUTO
+	return (int)n;
+}
+
 /* 1..PD_ROOM_NAME_MAX bytes, no control characters (they would be invisible
  * in logs and `pushdeskctl rooms`). */
 static int name_ok(const char *name)

@@ -58,6 +58,17 @@ int pd_room_ticket(char *out, size_t len, const char *ticket);
 /* free:<org>:<name>; -EINVAL if name is not a valid free room name. */
 int pd_room_free(char *out, size_t len, const char *org, const char *name);
 
+/* The rooms a connection of this identity joins at CONNECT (contract 3.1),
+ * in this order: user:<sub>, org:<org>, role:<org>:<role>, agents:<org>
+ * for staff (agent, admin), team:<team> when team is not empty. Writes up
+ * to max names of PD_ROOM_MAX bytes each into out; returns how many, or
+ * -ENAMETOOLONG (a name does not fit) or -ENOSPC (max too small). */
+#define PD_ROOM_AUTO_MAX 5
+int pd_room_auto(const char *sub, const char *org, const char *role, const char *team,
+		 char (*out)[PD_ROOM_MAX], size_t max);
+/* 1 if role is staff (agent or admin): the role that sees agents:<org>. */
+int pd_role_staff(const char *role);
+
 /* What a client-given name is, from its prefix only (no lookup). */
 enum pd_room_kind pd_room_classify(const char *name);
 /* 1 if name starts with a reserved prefix (free: included), else 0. */

@@ -30,6 +30,27 @@ START_TEST(test_canonical)
 }
 END_TEST
 
+/* The automatic rooms of contract 3.1: staff alone get agents:, a team
+ * only when the token names one; a buffer too small is an error. */
+START_TEST(test_auto)
+{
+	char n[PD_ROOM_AUTO_MAX][PD_ROOM_MAX];
+	ck_assert_int_eq(pd_room_auto("u1", ORG, "agent", "t1", n, PD_ROOM_AUTO_MAX), 5);
+	ck_assert_str_eq(n[0], "user:u1");
+	ck_assert_str_eq(n[1], "org:" ORG);
+	ck_assert_str_eq(n[2], "role:" ORG ":agent");
+	ck_assert_str_eq(n[3], "agents:" ORG);
+	ck_assert_str_eq(n[4], "team:t1");
+	ck_assert_int_eq(pd_room_auto("u2", ORG, "admin", "", n, PD_ROOM_AUTO_MAX), 4);
+	ck_assert_str_eq(n[3], "agents:" ORG);
+	ck_assert_int_eq(pd_room_auto("u3", ORG, "customer", NULL, n, PD_ROOM_AUTO_MAX), 3);
+	ck_assert_str_eq(n[2], "role:" ORG ":customer");
+	ck_assert_int_eq(pd_room_auto("u1", ORG, "agent", "t1", n, 4), -ENOSPC);
+	ck_assert(pd_role_staff("agent") && pd_role_staff("admin"));
+	ck_assert(!pd_role_staff("customer") && !pd_role_staff("service") && !pd_role_staff(NULL));
+}
+END_TEST
+
 START_TEST(test_too_long)
 {
 	char b[8];
@@ -180,6 +201,7 @@ int main(void)
 	Suite *s = suite_create("pd_rooms");
 	TCase *tc = tcase_create("rooms");
 	tcase_add_test(tc, test_canonical);
+	tcase_add_test(tc, test_auto);
 	tcase_add_test(tc, test_too_long);
 	tcase_add_loop_test(tc, test_classify, 0, (int)(sizeof(classify) / sizeof(classify[0])));
 	tcase_add_loop_test(tc, test_resolve, 0, (int)(sizeof(resolve) / sizeof(resolve[0])));
