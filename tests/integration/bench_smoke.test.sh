@@ -4,6 +4,7 @@
 # $PD_BUILD/broker/pushdesk-broker exists, against pushdesk-broker; checks
 # that every client connected, that every pd-loadgen summary is valid JSON,
 # and that the table was printed. Figures are not judged here.
+# tests/run: long (two servers through every workload: about 3 minutes)
 set -u -o pipefail
 
 SRC=${PD_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}

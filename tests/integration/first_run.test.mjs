@@ -3,6 +3,7 @@
 // logins `up` printed; the customer's new ticket shows on the agent's list
 // without a reload, and a reply goes each way. Nothing from the test stack of
 // tests/run is used: the clone has its own state folder and ports.
+// tests/run: long (a clone and a build of its own).
 //
 // The clone is `git clone` of PD_SRC (its committed HEAD); a source tree
 // that is no git checkout (the tarball of `make distcheck`) is copied.
