@@ -532,6 +532,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < g_broker.nloops; i++) {
 		struct loop *l = &g_broker.loops[i];
 		struct worker *w = &g_broker.workers[i];
+		w->cfg = &g_broker; /* sio_worker_init reads the namespaces there */
 		int rc = loop_init(l, i);
 		if (rc < 0 || sio_worker_init(w) < 0) {
 			fprintf(stderr, "pushdesk-broker: loop init: %s\n", strerror(rc < 0 ? -rc : ENOMEM));
@@ -541,13 +542,12 @@ int main(int argc, char **argv)
 		w->loops = g_broker.loops;
 		w->nloops = g_broker.nloops;
 		w->nnsps = g_broker.nnsps;
-		w->cfg = &g_broker;
 		w->nconn = &g_broker.nconn;
 		hmap_init(&w->sessions, eio_session_key);
 		l->data = w;
 	}
 	struct loop *l0 = &g_broker.loops[0];
-	if (app_setup(cfg, l0, err, sizeof(err)) < 0) {
+	if (app_setup(cfg, l0, &g_broker, err, sizeof(err)) < 0) {
 		fprintf(stderr, "pushdesk-broker: %s\n", err);
 		return 1;
 	}
