@@ -71,6 +71,8 @@ void fb_init(int nloops)
 		w->loops = g_broker.loops;
 		w->nloops = nloops;
 		w->nnsps = NDEFS;
+		w->cfg = &g_broker;
+		w->nconn = &g_broker.nconn;
 		l->data = w;
 		hmap_init(&w->sessions, sock_key);
 		hmap_init(&w->sockets, sock_key);
@@ -118,6 +120,11 @@ void fb_done(void)
 {
 	done_flag = 1;
 	loop_stop(&g_broker.loops[0]);
+}
+
+struct broker *fb_broker(void)
+{
+	return &g_broker;
 }
 
 struct worker *fb_worker(int i)
