@@ -85,6 +85,7 @@ int app_setup(const struct pd_cfg *cfg, struct loop *home, struct broker *b, cha
 		    .loops = b->loops,
 		    .workers = b->workers,
 		    .nloops = b->nloops,
+		    .broker = b,
 		    .sharded = pd_emitter_mode(pd_cfg_get(cfg, "adapter_mode")) == PD_EMIT_SHARDED,
 		};
 		g_app.adapter = adapter_valkey_new(home, &cc, cfg, normal, ptl * 1000, g_app.main_idx, err,

@@ -281,7 +281,7 @@ int main(void)
 				  .request_timeout_ms = 20000, .command_timeout_ms = 1000,
 				  .nsps = g_broker.nsps, .nnsps = g_broker.nnsps,
 				  .loops = g_broker.loops, .workers = g_broker.workers,
-				  .nloops = g_broker.nloops};
+				  .nloops = g_broker.nloops, .broker = fb_broker()};
 	A = cluster_new(&L, &cfg, err, sizeof(err));
 	B = cluster_new(&L, &cfg, err, sizeof(err));
 	if (A == NULL || B == NULL) {
