@@ -555,7 +555,7 @@ int main(int argc, char **argv)
 	const char *la = pd_cfg_get(cfg, "broker_listen");
 	int lfd = http_listen(la, err, sizeof(err));
 	if (lfd < 0 || loop_watch_add(l0, sigfd, EPOLLIN, &sigwatch) < 0 ||
-	    http_start(l0, lfd, err, sizeof(err)) < 0) {
+	    http_start(l0, &g_broker, lfd, err, sizeof(err)) < 0) {
 		fprintf(stderr, "pushdesk-broker: %s\n", err);
 		return 1;
 	}
