@@ -562,7 +562,7 @@ int main(int argc, char **argv)
 	pd_log(LOG_NOTICE, "listening addr=%s port=%d profile=%s loops=%d path=%s", la,
 	       http_bound_port(lfd), profile ? profile : "main", g_broker.nloops, g_broker.path);
 	const char *aa = pd_cfg_get(cfg, "broker_admin_listen");
-	if (aa[0] != '\0' && admin_start(l0, aa, err, sizeof(err)) < 0) {
+	if (aa[0] != '\0' && admin_start(l0, &g_broker, aa, err, sizeof(err)) < 0) {
 		fprintf(stderr, "pushdesk-broker: %s\n", err);
 		return 1;
 	}
