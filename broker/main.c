@@ -27,7 +27,9 @@
 
 #define SHUTDOWN_GRACE_MS 3000
 
-struct broker g_broker;
+/* The process's settings: passed on from here (the workers' cfg,
+ * app_setup, http_start, admin_start), named nowhere else. */
+static struct broker g_broker;
 
 static struct loop_watch sigwatch;
 static int sigfd = -1;

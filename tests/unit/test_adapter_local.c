@@ -17,7 +17,7 @@
 
 static struct loop *L0(void)
 {
-	return &g_broker.loops[0];
+	return &fb_broker()->loops[0];
 }
 
 /* ---- the typed query ---- */
