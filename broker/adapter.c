@@ -47,14 +47,15 @@ static int str_list(const json_t *a, const char ***out, size_t *n)
 	return 0;
 }
 
-int adapter_query_from_json(struct adapter_query *q, enum adapter_kind kind, const json_t *arg)
+int adapter_query_from_json(struct adapter_query *q, enum adapter_kind kind, const json_t *arg,
+			    const struct sio_nsp_def *nsps, size_t nnsps)
 {
 	memset(q, 0, sizeof(*q));
 	q->kind = kind;
 	const char *nsp = json_string_value(json_object_get(arg, "nsp"));
 	q->nsp_idx = ADAPTER_NO_NSP;
-	for (size_t i = 0; i < g_broker.nnsps; i++)
-		if (strcmp(g_broker.nsps[i].name, nsp ? nsp : "/") == 0)
+	for (size_t i = 0; i < nnsps; i++)
+		if (strcmp(nsps[i].name, nsp ? nsp : "/") == 0)
 			q->nsp_idx = i;
 	if (kind == AK_USER_SOCKETS || kind == AK_ONLINE)
 		q->id = json_string_value(json_object_get(arg, kind == AK_USER_SOCKETS ? "user" : "org"));
@@ -74,11 +75,12 @@ static json_t *names_json(const char *const *v, size_t n)
 	return a;
 }
 
-json_t *adapter_query_to_json(const struct adapter_query *q)
+json_t *adapter_query_to_json(const struct adapter_query *q, const struct sio_nsp_def *nsps,
+			      size_t nnsps)
 {
-	if (q->nsp_idx >= g_broker.nnsps)
+	if (q->nsp_idx >= nnsps)
 		return NULL;
-	json_t *o = json_pack("{s:s}", "nsp", g_broker.nsps[q->nsp_idx].name);
+	json_t *o = json_pack("{s:s}", "nsp", nsps[q->nsp_idx].name);
 	if (o == NULL)
 		return NULL;
 	if (q->nrooms > 0)

@@ -24,6 +24,7 @@ struct loop;
 struct worker;
 struct adapter;
 struct pd_buf;
+struct sio_nsp_def;
 
 /* ---- typed queries (one loop, one broker, every broker) ---- */
 
@@ -63,11 +64,15 @@ struct adapter_query {
 };
 
 /* Decode a query from its wire form: arg {nsp, rooms, except, targets,
- * user | org, close} (strings borrowed from arg). 0 or -ENOMEM;
- * adapter_query_clear in every case. */
-int adapter_query_from_json(struct adapter_query *q, enum adapter_kind kind, const json_t *arg);
-/* The wire form of q (for pushdesk's request). NULL on ENOMEM. */
-json_t *adapter_query_to_json(const struct adapter_query *q);
+ * user | org, close} (strings borrowed from arg), nsp looked up in the
+ * broker's namespaces nsps. 0 or -ENOMEM; adapter_query_clear in every
+ * case. */
+int adapter_query_from_json(struct adapter_query *q, enum adapter_kind kind, const json_t *arg,
+			    const struct sio_nsp_def *nsps, size_t nnsps);
+/* The wire form of q (for pushdesk's request), nsp_idx an index of nsps.
+ * NULL on ENOMEM or an index out of nsps. */
+json_t *adapter_query_to_json(const struct adapter_query *q, const struct sio_nsp_def *nsps,
+			      size_t nnsps);
 void adapter_query_clear(struct adapter_query *q);
 
 /* The part of q on loop w (its thread): owned JSON, NULL for none. */

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "admin.h"
-#include "broker.h" /* g_broker.recovery: sio.c and admin.c find it there */
+#include "broker.h" /* broker.recovery: sio.c and admin.c find it there */
 #include "hmap.h"
 #include "cluster.h"
 #include "cluster_int.h"
@@ -27,6 +27,7 @@ struct valkey {
 	struct presence *p; /* NULL: no presence (the bench profile) */
 	size_t nsp_idx;     /* where presence events go */
 	struct adapter *local;
+	struct broker *b; /* cluster_cfg's: holds the recovery we make */
 };
 
 static struct valkey *valkey_of(struct adapter *a)
@@ -46,7 +47,7 @@ static int v_start(struct adapter *a, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot start the Valkey connection");
 		return -1;
 	}
-	if (g_broker.recovery != NULL && recovery_start(g_broker.recovery) < 0) {
+	if (v->b->recovery != NULL && recovery_start(v->b->recovery) < 0) {
 		snprintf(err, errlen, "cannot start connection state recovery");
 		return -1;
 	}
@@ -67,8 +68,8 @@ static void v_free(struct adapter *a)
 {
 	struct valkey *v = valkey_of(a);
 	presence_free(v->p);
-	recovery_free(g_broker.recovery);
-	g_broker.recovery = NULL;
+	recovery_free(v->b->recovery);
+	v->b->recovery = NULL;
 	cluster_free(v->c);
 	v->local->ops->free(v->local);
 	free(v);
@@ -390,6 +391,7 @@ struct adapter *adapter_valkey_new(struct loop *home, const struct cluster_cfg *
 	}
 	v->base.ops = &valkey_ops;
 	v->nsp_idx = nsp_idx;
+	v->b = cfg->broker;
 	char e[512];
 	if ((v->c = cluster_new(home, cfg, e, sizeof(e))) == NULL) {
 		snprintf(err, errlen, "valkey: %s", e);
@@ -397,7 +399,7 @@ struct adapter *adapter_valkey_new(struct loop *home, const struct cluster_cfg *
 	}
 	/* connection state recovery (contract 8) on the main profile, which
 	 * is the one with presence; in both modes (recovery.h) */
-	if (with_presence && recovery_setup(v->c, pcfg, e, sizeof(e)) < 0) {
+	if (with_presence && recovery_setup(v->c, v->b, pcfg, e, sizeof(e)) < 0) {
 		snprintf(err, errlen, "%s", e);
 		goto fail;
 	}
@@ -407,8 +409,8 @@ struct adapter *adapter_valkey_new(struct loop *home, const struct cluster_cfg *
 	}
 	return &v->base;
 fail:
-	recovery_free(g_broker.recovery);
-	g_broker.recovery = NULL;
+	recovery_free(v->b->recovery);
+	v->b->recovery = NULL;
 	cluster_free(v->c);
 	v->local->ops->free(v->local);
 	free(v);

@@ -17,12 +17,14 @@
 #include "pd_log.h"
 #include "sio.h"
 
+static const struct broker *cfg; /* admin_start's: its loops, namespaces, recovery */
+
 /* The sum over every loop of one counter of struct metrics. */
 static unsigned long long sum_at(size_t off)
 {
 	unsigned long long s = 0;
-	for (int i = 0; i < g_broker.nloops; i++) {
-		atomic_ullong *v = (atomic_ullong *)((char *)&g_broker.workers[i].m + off);
+	for (int i = 0; i < cfg->nloops; i++) {
+		atomic_ullong *v = (atomic_ullong *)((char *)&cfg->workers[i].m + off);
 		s += atomic_load_explicit(v, memory_order_relaxed);
 	}
 	return s;
@@ -78,8 +80,8 @@ static void rates(double *in, double *out)
 static void delivery_histogram(struct pd_buf *b)
 {
 	unsigned long long bucket[MSG_LAT_BUCKETS] = {0}, sum_ns = 0;
-	for (int i = 0; i < g_broker.nloops; i++) {
-		struct msg_lat *h = &g_broker.workers[i].m.delivery;
+	for (int i = 0; i < cfg->nloops; i++) {
+		struct msg_lat *h = &cfg->workers[i].m.delivery;
 		for (size_t k = 0; k < MSG_LAT_BUCKETS; k++)
 			bucket[k] += atomic_load_explicit(&h->bucket[k], memory_order_relaxed);
 		sum_ns += atomic_load_explicit(&h->sum_ns, memory_order_relaxed);
@@ -112,26 +114,26 @@ static int metrics_text(struct pd_buf *b)
 		      SUM(conn_ws), SUM(conn_polling));
 	pd_buf_printf(b, "# HELP pushdesk_broker_sockets Socket.IO sockets by namespace.\n"
 			 "# TYPE pushdesk_broker_sockets gauge\n");
-	for (size_t k = 0; k < g_broker.nnsps; k++) {
+	for (size_t k = 0; k < cfg->nnsps; k++) {
 		size_t n = 0;
-		for (int i = 0; i < g_broker.nloops; i++)
-			n += atomic_load_explicit(&g_broker.workers[i].nsps[k].nsockets,
+		for (int i = 0; i < cfg->nloops; i++)
+			n += atomic_load_explicit(&cfg->workers[i].nsps[k].nsockets,
 						  memory_order_relaxed);
 		pd_buf_printf(b, "pushdesk_broker_sockets{namespace=\"%s\"} %zu\n",
-			      g_broker.nsps[k].name, n);
+			      cfg->nsps[k].name, n);
 	}
 	pd_buf_printf(b, "# HELP pushdesk_broker_rooms Rooms by namespace (summed over loops).\n"
 			 "# TYPE pushdesk_broker_rooms gauge\n");
-	for (size_t k = 0; k < g_broker.nnsps; k++) {
+	for (size_t k = 0; k < cfg->nnsps; k++) {
 		size_t n = 0;
-		for (int i = 0; i < g_broker.nloops; i++)
-			n += atomic_load_explicit(&g_broker.workers[i].nsps[k].nrooms,
+		for (int i = 0; i < cfg->nloops; i++)
+			n += atomic_load_explicit(&cfg->workers[i].nsps[k].nrooms,
 						  memory_order_relaxed);
 		pd_buf_printf(b, "pushdesk_broker_rooms{namespace=\"%s\"} %zu\n",
-			      g_broker.nsps[k].name, n);
+			      cfg->nsps[k].name, n);
 	}
-	admin_counter(b, "namespaces", "Namespaces served.", "gauge", g_broker.nnsps);
-	admin_counter(b, "loops", "Event loops.", "gauge", (unsigned long long)g_broker.nloops);
+	admin_counter(b, "namespaces", "Namespaces served.", "gauge", cfg->nnsps);
+	admin_counter(b, "loops", "Event loops.", "gauge", (unsigned long long)cfg->nloops);
 	admin_counter(b, "sessions_total", "Engine.IO sessions opened.", "counter", SUM(sessions_total));
 	admin_counter(b, "messages_received_total", "Engine.IO message packets received.", "counter",
 		SUM(events_in));
@@ -187,9 +189,9 @@ static int metrics_text(struct pd_buf *b)
 			(unsigned long long)d.connected);
 	}
 	g_app.adapter->ops->metrics(g_app.adapter, b);
-	if (g_broker.recovery != NULL) { /* recovery hook */
+	if (cfg->recovery != NULL) { /* recovery hook */
 		struct recovery_stats rs;
-		recovery_get_stats(g_broker.recovery, &rs);
+		recovery_get_stats(cfg->recovery, &rs);
 		admin_counter(b, "recovery_sessions_recovered_total",
 			"Sockets restored by connection state recovery.", "counter", rs.recovered);
 		admin_counter(b, "recovery_missed_total",
@@ -247,12 +249,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			  21);
 }
 
-int admin_start(struct loop *l, const char *addr, char *err, size_t errlen)
+int admin_start(struct loop *l, const struct broker *b, const char *addr, char *err,
+		size_t errlen)
 {
 	int fd = http_listen(addr, err, errlen);
 	if (fd < 0)
 		return -1;
 	admin_loop = l;
+	cfg = b;
 	loop_timer_init(&rate_timer, rate_sample);
 	struct MHD_Daemon *d = MHD_start_daemon(
 	    MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, NULL,

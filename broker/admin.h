@@ -6,10 +6,13 @@
 
 #include "loop.h"
 
+struct broker;
 struct pd_buf;
 
-/* 0, or -1 with err filled. */
-int admin_start(struct loop *l, const char *addr, char *err, size_t errlen);
+/* On loop l, for broker b (kept: its loops' counters, its namespaces).
+ * 0, or -1 with err filled. */
+int admin_start(struct loop *l, const struct broker *b, const char *addr, char *err,
+		size_t errlen);
 
 /* One metric line set (HELP, TYPE, value) named pushdesk_broker_<name>:
  * for the adapters' own lines of /metrics. */

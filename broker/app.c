@@ -26,7 +26,8 @@ struct app g_app;
 
 /* ---- life cycle ---- */
 
-int app_setup(const struct pd_cfg *cfg, struct loop *home, char *err, size_t errlen)
+int app_setup(const struct pd_cfg *cfg, struct loop *home, struct broker *b, char *err,
+	      size_t errlen)
 {
 	long lease, ptl, reqto, grant_s;
 	char e[512];
@@ -45,11 +46,12 @@ int app_setup(const struct pd_cfg *cfg, struct loop *home, char *err, size_t err
 		snprintf(err, errlen, "%s", e);
 		return -1;
 	}
-	int normal = g_broker.profile == PROFILE_NORMAL;
-	int dash = sio_nsp_index("/dashboard"), main = sio_nsp_index("/");
+	g_app.broker = b;
+	int normal = b->profile == PROFILE_NORMAL;
+	int dash = sio_nsp_index(b, "/dashboard"), main = sio_nsp_index(b, "/");
 	g_app.dash_idx = dash >= 0 ? (size_t)dash : (size_t)-1;
 	g_app.main_idx = main >= 0 ? (size_t)main : 0;
-	if (!normal && g_broker.profile != PROFILE_BENCH) {
+	if (!normal && b->profile != PROFILE_BENCH) {
 		/* the protocol profiles: this process's rooms only */
 		if ((g_app.adapter = adapter_local_new(g_app.main_idx)) == NULL) {
 			snprintf(err, errlen, "out of memory");
@@ -78,11 +80,12 @@ int app_setup(const struct pd_cfg *cfg, struct loop *home, char *err, size_t err
 		    .key = pd_cfg_get(cfg, "adapter_key"),
 		    .lease_ttl_ms = lease * 1000,
 		    .request_timeout_ms = reqto,
-		    .nsps = g_broker.nsps,
-		    .nnsps = g_broker.nnsps,
-		    .loops = g_broker.loops,
-		    .workers = g_broker.workers,
-		    .nloops = g_broker.nloops,
+		    .nsps = b->nsps,
+		    .nnsps = b->nnsps,
+		    .loops = b->loops,
+		    .workers = b->workers,
+		    .nloops = b->nloops,
+		    .broker = b,
 		    .sharded = pd_emitter_mode(pd_cfg_get(cfg, "adapter_mode")) == PD_EMIT_SHARDED,
 		};
 		g_app.adapter = adapter_valkey_new(home, &cc, cfg, normal, ptl * 1000, g_app.main_idx, err,
@@ -103,8 +106,8 @@ int app_start(char *err, size_t errlen)
 {
 	if (g_app.adapter != NULL && g_app.adapter->ops->start(g_app.adapter, err, errlen) < 0)
 		return -1;
-	if (g_broker.profile == PROFILE_NORMAL && g_app.dash_idx != (size_t)-1 &&
-	    dashboard_start(&g_broker.loops[0]) < 0) {
+	if (g_app.broker->profile == PROFILE_NORMAL && g_app.dash_idx != (size_t)-1 &&
+	    dashboard_start(&g_app.broker->loops[0]) < 0) {
 		snprintf(err, errlen, "cannot start the dashboard timer");
 		return -1;
 	}
@@ -159,7 +162,7 @@ void app_publish(struct loop *from, const struct dbq_event *ev, size_t nev)
 	if (mark && nev > 0)
 		q = calloc(1, sizeof(*q));
 	for (size_t i = 0; i < nev; i++) {
-		int idx = sio_nsp_index(ev[i].nsp ? ev[i].nsp : "/");
+		int idx = sio_nsp_index(g_app.broker, ev[i].nsp ? ev[i].nsp : "/");
 		if (idx < 0) {
 			pd_log(LOG_WARNING, "outbox event for an unknown namespace id=%lld nsp=%s",
 			       ev[i].id, ev[i].nsp);

@@ -37,12 +37,13 @@ extern const size_t bench_nnsps;
 extern const struct eio_ops echo_eio_ops;
 
 struct app {
+	struct broker *broker;     /* the process's settings (app_setup's) */
 	struct dbpool *db;         /* NULL without database_url */
 	struct dbq_grants *grants; /* with db */
 	struct adapter *adapter;   /* every profile, once app_setup ran */
 	struct rl_rule rate_typing, rate_send, rate_status, rate_default;
 	long typing_timeout_ms, dashboard_interval_ms;
-	size_t dash_idx; /* index of "/dashboard" in g_broker.nsps */
+	size_t dash_idx; /* index of "/dashboard" in broker->nsps */
 	size_t main_idx; /* index of "/": where every handler emits (views see it) */
 	int dialect;     /* the `dialect` key: dia_table index for "/" */
 };
@@ -68,8 +69,10 @@ struct app_sock {
 /* Read the rate and timing keys, make the adapter (Valkey's for the main
  * and bench profiles with valkey_url, presence in it for the main one),
  * and the pool (main profile, database_url). Loops initialised, not yet
- * running. 0, or -1 with err. */
-int app_setup(const struct pd_cfg *cfg, struct loop *home, char *err, size_t errlen);
+ * running. b: the process's settings, kept for the life of the app.
+ * 0, or -1 with err. */
+int app_setup(const struct pd_cfg *cfg, struct loop *home, struct broker *b, char *err,
+	      size_t errlen);
 /* Start the adapter and the dashboard timer (home loop, before
  * it runs). 0 or -1 with err. */
 int app_start(char *err, size_t errlen);

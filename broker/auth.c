@@ -43,7 +43,7 @@ int auth_authorize(struct sio_client *c, const json_t *auth, struct sio_ident **
 	else if (c->es->hs_token != NULL)
 		token = c->es->hs_token;
 	struct pd_claims cl;
-	enum pd_jwt_status st = pd_jwt_verify(g_broker.jwt, token, time(NULL), &cl);
+	enum pd_jwt_status st = pd_jwt_verify(c->es->w->cfg->jwt, token, time(NULL), &cl);
 	if (st != PD_JWT_OK) {
 		*err = pd_jwt_status_code(st);
 		return -1;

@@ -46,9 +46,10 @@ struct worker {
 	/* the process's loops, for a fan-out from this one (room_emit) */
 	struct loop *loops;
 	int nloops;
-	size_t nnsps; /* entries of nsps (g_broker.nnsps) */
-	/* the process's settings (g_broker), passed to the modules that read
-	 * them through their loop (eio.c), and its connection count */
+	size_t nnsps; /* entries of nsps (cfg->nnsps) */
+	/* the process's settings (main.c's), passed to the modules that read
+	 * them through their loop (eio.c, sio.c, room.c ...), and its
+	 * connection count */
 	const struct broker *cfg;
 	atomic_long *nconn;
 	struct hmap sessions; /* sid -> eio_session (this loop's sessions) */
@@ -83,15 +84,13 @@ struct broker {
 	struct worker *workers;
 	atomic_long nconn;       /* Engine.IO sessions, all loops */
 	atomic_uint next_loop;   /* round robin for new WebSocket sessions */
-	struct recovery *recovery; /* connection state recovery; NULL = off */
+	struct recovery *recovery; /* connection state recovery (recovery_setup); NULL = off */
 	/* adapter_mode sharded (cluster_sharded.c): told on a loop when a room
 	 * gets its first member there (up 1) or loses its last (0); NULL
 	 * otherwise. Set before the loops run. */
 	void (*room_watch)(struct nsp_rt *n, const char *room, int up, void *ud);
 	void *room_watch_ud;
 };
-
-extern struct broker g_broker;
 
 static inline struct worker *worker_of(struct loop *l)
 {

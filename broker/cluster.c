@@ -84,9 +84,9 @@ static void c_release(struct cluster *c)
 		free(c);
 }
 
-static const char *nsp_name(size_t i)
+static const char *nsp_name(const struct cluster *c, size_t i)
 {
-	return g_broker.nsps[i].name;
+	return c->nsps[i].name;
 }
 
 /* ================= local queries, run on every loop ================= */
@@ -135,7 +135,7 @@ int cluster_gather(struct cluster *c, enum adapter_kind kind, json_t *arg, gathe
 	int n = c->nloops;
 	struct gather *g = calloc(1, sizeof(*g) + (size_t)n * sizeof(json_t *));
 	if (g == NULL || (g->arg = arg ? arg : json_object()) == NULL ||
-	    adapter_query_from_json(&g->q, kind, g->arg) < 0) {
+	    adapter_query_from_json(&g->q, kind, g->arg, c->nsps, c->nnsps) < 0) {
 		if (g != NULL)
 			adapter_query_clear(&g->q);
 		free(g);
@@ -165,7 +165,7 @@ static void on_broadcast(struct vk *v, const char *pattern, const char *ch, size
 	(void)pattern;
 	/* the pattern also matches K#N#...# of a namespace whose name starts
 	 * with ours followed by '#': check as the adapter does */
-	if (adapter_channel_room(c->key, nsp_name(ns->idx), ch, chlen, &room) != 1)
+	if (adapter_channel_room(c->key, nsp_name(c, ns->idx), ch, chlen, &room) != 1)
 		return;
 	struct adapter_broadcast b;
 	memset(&b, 0, sizeof(b));
@@ -192,7 +192,7 @@ static void on_broadcast(struct vk *v, const char *pattern, const char *ch, size
 		bins[i].p = b.packet.att[i].p;
 		bins[i].len = b.packet.att[i].len;
 	}
-	struct msg *m = sio_msg(2, nsp_name(ns->idx), -1, b.packet.data, bins, b.packet.natt);
+	struct msg *m = sio_msg(2, nsp_name(c, ns->idx), -1, b.packet.data, bins, b.packet.natt);
 	if (m == NULL) {
 		pd_log(LOG_ERR, "cluster broadcast dropped (out of memory)");
 		goto out;
@@ -284,7 +284,7 @@ int cluster_publish(struct cluster *c, size_t nsp_idx, const json_t *data, const
 	struct adapter_emit e = {
 	    .uid = c->uid,
 	    .type = 2,
-	    .nsp = nsp_name(nsp_idx),
+	    .nsp = nsp_name(c, nsp_idx),
 	    .id = -1,
 	    .data = data,
 	    .att = att,
@@ -304,7 +304,7 @@ int cluster_publish(struct cluster *c, size_t nsp_idx, const json_t *data, const
 	 * room may skip decoding */
 	int rc = adapter_broadcast_encode(&msg, &e);
 	if (rc == 0)
-		rc = pd_wire_channel_broadcast(&ch, c->key, nsp_name(nsp_idx),
+		rc = pd_wire_channel_broadcast(&ch, c->key, nsp_name(c, nsp_idx),
 					       nrooms == 1 ? rooms[0] : NULL);
 	if (rc == 0 && c->rec != NULL)
 		rc = c->rec->publish(c->rec_ud, nsp_idx, ch.data, ch.len, msg.data, msg.len, NULL, 0);
@@ -335,7 +335,7 @@ int cluster_emit(struct cluster *c, struct loop *from, size_t nsp_idx, const cha
 	if (c->rec != NULL)
 		prc = cluster_publish(c, nsp_idx, data, NULL, 0, rooms, nrooms, except, nexcept, 0);
 	if (c->rec == NULL || prc < 0) {
-		struct msg *m = sio_msg(2, nsp_name(nsp_idx), -1, data, NULL, 0);
+		struct msg *m = sio_msg(2, nsp_name(c, nsp_idx), -1, data, NULL, 0);
 		rc = -ENOMEM;
 		if (m != NULL) {
 			rc = room_emit(worker_of(from), nsp_idx, rooms, nrooms, except, nexcept, m,
@@ -367,7 +367,7 @@ static void send_response(struct cluster *c, size_t nsp_idx, const char *to_uid,
 	pd_buf_init(&ch, 0);
 	int rc = adapter_response_encode(&out, r);
 	if (rc == 0)
-		rc = pd_wire_channel_response(&ch, c->key, nsp_name(nsp_idx), to_uid);
+		rc = pd_wire_channel_response(&ch, c->key, nsp_name(c, nsp_idx), to_uid);
 	if (rc == 0)
 		rc = cluster_publish_bytes(c, ch.data, ch.len, out.data, out.len);
 	if (rc < 0 && rc != -ENOTCONN)
@@ -455,7 +455,7 @@ static void on_request(struct vk *v, const char *pattern, const char *ch, size_t
 	}
 	if (strcmp(q.uid, c->uid) == 0)
 		goto out;
-	const char *nsp = nsp_name(ns->idx);
+	const char *nsp = nsp_name(c, ns->idx);
 	int kind = -1;
 	json_t *arg = json_pack("{s:s}", "nsp", nsp);
 	switch (q.type) {
@@ -834,7 +834,7 @@ static void creq_begin(struct loop *l, void *p)
 		if (tok != NULL &&
 		    (c->sh != NULL ? csh_query_encode(c->sh, &out, &ch, q->id, q->kind, q->arg)
 				   : pd_wire_query_encode(&out, c->uid, q->id, q->kind, q->arg) ||
-					     pd_wire_channel_request(&ch, c->key, nsp_name(0))) == 0 &&
+					     pd_wire_channel_request(&ch, c->key, nsp_name(c, 0))) == 0 &&
 		    vk_command(c->vk, on_live_reply, tok, 4, argv, NULL) == 0) {
 			tok = NULL;
 			if (cluster_publish_raw(c, ch.data, ch.len, out.data, out.len) == 0)
@@ -867,7 +867,8 @@ int cluster_request(struct cluster *c, struct loop *reply_on, const struct adapt
 	if (q->kind > AK_STATS || (q->kind != AK_STATS && q->nsp_idx >= c->nnsps))
 		return -EINVAL; /* not on pushdesk's wire */
 	/* the wire's argument, which also holds the strings of the local part */
-	json_t *arg = q->kind == AK_STATS ? json_object() : adapter_query_to_json(q);
+	json_t *arg = q->kind == AK_STATS ? json_object()
+					  : adapter_query_to_json(q, c->nsps, c->nnsps);
 	struct creq_start *s = arg != NULL ? calloc(1, sizeof(*s)) : NULL;
 	if (s == NULL) {
 		json_decref(arg);
@@ -1087,7 +1088,7 @@ int cluster_start(struct cluster *c)
 	if (c->sh != NULL) /* sharded: csh's channels instead of these */
 		rc = csh_start(c->sh);
 	for (size_t i = 0; c->sh == NULL && i < c->nnsps && rc == 0; i++) {
-		const char *nsp = nsp_name(i);
+		const char *nsp = nsp_name(c, i);
 		if (c->nsps[i].view)
 			continue; /* fed by "/" (room.c): no channels of its own */
 		pd_buf_reset(&ch);

@@ -32,6 +32,7 @@ struct cluster;
 struct sio_bin;
 struct sio_nsp_def;
 struct worker;
+struct broker;
 
 #define CLUSTER_UID_LEN 16
 #define CLUSTER_REQUEST_EVENT "pushdesk:request"
@@ -51,6 +52,9 @@ struct cluster_cfg {
 	struct loop *loops;
 	struct worker *workers;
 	int nloops;
+	/* its settings, where this layer hooks in before the loops run:
+	 * the sharded room watch, the recovery (adapter_valkey_new) */
+	struct broker *broker;
 	/* adapter_mode sharded: SSUBSCRIBE/SPUBLISH in createShardedAdapter's
 	 * format, dynamic mode (cluster_sharded.c); 0: classic */
 	int sharded;

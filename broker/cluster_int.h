@@ -43,7 +43,7 @@ const struct cluster_rec_hooks *cluster_rec(const struct cluster *c, void **ud);
 
 /* ---- cluster_sharded.c, hooked into cluster.c ---- */
 
-/* Before the loops run (sets g_broker's room watch). NULL on ENOMEM. */
+/* Before the loops run (sets cfg->broker's room watch). NULL on ENOMEM. */
 struct csh *csh_new(struct cluster *c, const struct cluster_cfg *cfg);
 void csh_free(struct csh *s);
 /* The namespace and response channels of every namespace. 0 or -errno. */

@@ -5,7 +5,7 @@
  *   namespace, and requests) and K#NSP#UID# (responses to it), and a
  *   public room's own channel K#NSP#ROOM# while it has a local member in
  *   that room: room.c tells each loop's first join and last leave
- *   (g_broker.room_watch); home counts the loops per room, subscribes on
+ *   (the broker's room_watch); home counts the loops per room, subscribes on
  *   0 -> 1 and unsubscribes on 1 -> 0. Sockets' own ids are no rooms in
  *   room.c, so they never get a channel, as the adapter decides.
  * - publishes with SPUBLISH: one room (not a socket id, no ack) on the
@@ -40,6 +40,7 @@ struct csh {
 	const struct sio_nsp_def *nsps;
 	size_t nnsps, main_idx; /* main: "/", whose rooms a view's sockets join */
 	struct hmap rooms;      /* channel -> loops with a member (home only) */
+	struct broker *b;       /* cluster_cfg's: where the room watch is set */
 };
 
 struct csh_room {
@@ -115,7 +116,7 @@ int csh_sync(struct csh *s, void (*fn)(void *ud), void *ud)
 	return vkss_sync(s->ss, fn, ud);
 }
 
-/* g_broker.room_watch: any loop, the first member of a room on that loop
+/* The broker's room_watch: any loop, the first member of a room on that loop
  * joined (up 1) or its last left (0). */
 static void room_watch(struct nsp_rt *n, const char *room, int up, void *ud)
 {
@@ -421,6 +422,7 @@ struct csh *csh_new(struct cluster *c, const struct cluster_cfg *cfg)
 	if (s == NULL)
 		return NULL;
 	s->c = c;
+	s->b = cfg->broker;
 	s->nsps = cfg->nsps;
 	s->nnsps = cfg->nnsps;
 	for (size_t i = 0; i < s->nnsps; i++)
@@ -433,8 +435,8 @@ struct csh *csh_new(struct cluster *c, const struct cluster_cfg *cfg)
 	}
 	vkss_set_gap_fn(s->ss, on_gap, s);
 	/* before the loops run: read-only from then on */
-	g_broker.room_watch = room_watch;
-	g_broker.room_watch_ud = s;
+	s->b->room_watch = room_watch;
+	s->b->room_watch_ud = s;
 	return s;
 }
 
@@ -472,7 +474,7 @@ void csh_free(struct csh *s)
 {
 	if (s == NULL)
 		return;
-	g_broker.room_watch = NULL; /* the other loops have stopped */
+	s->b->room_watch = NULL; /* the other loops have stopped */
 	vkss_free(s->ss);
 	size_t i = 0;
 	struct hnode *cur = NULL, *h;

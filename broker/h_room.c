@@ -287,8 +287,9 @@ void h_auth(struct sio_socket *s, const json_t *arg, long long ack)
 	}
 	if (json_is_string(tok)) {
 		struct pd_claims cl;
-		if (g_broker.jwt == NULL ||
-		    pd_jwt_verify(g_broker.jwt, json_string_value(tok), time(NULL), &cl) != PD_JWT_OK ||
+		const struct pd_jwt *jwt = s->nsp->w->cfg->jwt;
+		if (jwt == NULL ||
+		    pd_jwt_verify(jwt, json_string_value(tok), time(NULL), &cl) != PD_JWT_OK ||
 		    strcmp(cl.sub, s->ident->sub) != 0 || strcmp(cl.org, s->ident->org) != 0) {
 			sio_error(s, ack, "FORBIDDEN", "token refused");
 			return;

@@ -65,6 +65,8 @@ static struct daemon_watch daemons[MAX_DAEMONS];
 static size_t ndaemons;
 static struct MHD_Daemon *eio_daemon;
 static struct loop *loop0;
+/* http_start's: the settings, and the round robin of new WebSockets */
+static struct broker *cfg;
 static size_t nsuspended;
 
 /* One line per kind of trouble per interval, however often it happens: a
@@ -274,9 +276,9 @@ static void list_waiting(struct hconn *h, int which)
 {
 	struct hlist *l = &lst.wait[which];
 	unlist(h);
-	if (g_broker.header_timeout <= 0)
+	if (cfg->header_timeout <= 0)
 		return;
-	h->due = loop0->now + (which == WAIT_NEW ? (uint64_t)g_broker.header_timeout : lst.kept_ms);
+	h->due = loop0->now + (which == WAIT_NEW ? (uint64_t)cfg->header_timeout : lst.kept_ms);
 	h->prev = l->tail;
 	*(l->tail ? &l->tail->next : &l->head) = h;
 	l->tail = h;
@@ -323,7 +325,7 @@ static void on_deadline(struct loop_timer *t)
 			pd_log(LOG_WARNING,
 			       "closed %lu connection(s) without a whole request head in time "
 			       "(header_timeout=%ldms, %llums when kept alive)",
-			       k, g_broker.header_timeout, (unsigned long long)lst.kept_ms);
+			       k, cfg->header_timeout, (unsigned long long)lst.kept_ms);
 	}
 	arm_deadline();
 }
@@ -416,19 +418,19 @@ static void on_listen(struct loop_watch *w, uint32_t events)
 			return; /* EAGAIN, or a listener error epoll reports again */
 		}
 		lst.pause_ms = 0;
-		if (g_broker.max_pending_per_ip > 0) {
+		if (cfg->max_pending_per_ip > 0) {
 			char key[INET6_ADDRSTRLEN];
 			addr_key((struct sockaddr *)&ss, key, sizeof(key));
 			struct hnode *n = hmap_get(&lst.ips, key, strlen(key));
 			if (n != NULL && container_of(n, struct pend_ip, hn)->n >=
-					     (unsigned long)g_broker.max_pending_per_ip) {
+					     (unsigned long)cfg->max_pending_per_ip) {
 				close(fd);
 				unsigned long k = ratelog_due(&lst.cap, loop0->now);
 				if (k > 0)
 					pd_log(LOG_WARNING,
 					       "refused %lu connection(s): max_pending_per_ip=%ld "
 					       "connections from %s have not sent a request yet",
-					       k, g_broker.max_pending_per_ip, key);
+					       k, cfg->max_pending_per_ip, key);
 				continue;
 			}
 		}
@@ -713,7 +715,7 @@ static void ws_session_start(struct loop *l, int fd, char *token, int dialect,
 	if (s == NULL) {
 		if (full)
 			pd_log(LOG_WARNING, "connection refused: broker_max_connections=%ld reached",
-			       g_broker.max_connections);
+			       worker_of(l)->cfg->max_connections);
 		wsconn_close(c, full ? 1013 : WS_CLOSE_INTERNAL);
 		return;
 	}
@@ -782,7 +784,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
 		goto out;
 	}
 	/* a new session: spread over the loops */
-	unsigned k = atomic_fetch_add(&g_broker.next_loop, 1) % (unsigned)g_broker.nloops;
+	unsigned k = atomic_fetch_add(&cfg->next_loop, 1) % (unsigned)cfg->nloops;
 	char *token = r->token;
 	r->token = NULL;
 	if (k == 0) {
@@ -801,7 +803,7 @@ static void on_upgrade(void *cls, struct MHD_Connection *conn, void *con_cls, co
 	h->nextra = extra_in_size;
 	if (extra_in_size)
 		memcpy(h->extra, extra, extra_in_size);
-	if (loop_post(&g_broker.loops[k], on_handoff, h) < 0) {
+	if (loop_post(&cfg->loops[k], on_handoff, h) < 0) {
 		close(fd);
 		free(token);
 		free(h);
@@ -857,7 +859,7 @@ static enum MHD_Result reply_upgrade(struct http_req *r)
 
 static char *handshake_token(struct MHD_Connection *c)
 {
-	if (g_broker.jwt == NULL)
+	if (cfg->jwt == NULL)
 		return NULL;
 	const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 	if (a != NULL && strncasecmp(a, "Bearer ", 7) == 0) {
@@ -867,7 +869,7 @@ static char *handshake_token(struct MHD_Connection *c)
 		if (*a && strlen(a) < 8192)
 			return strdup(a);
 	}
-	const char *ck = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, g_broker.token_cookie);
+	const char *ck = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, cfg->token_cookie);
 	if (ck != NULL && *ck && strlen(ck) < 8192)
 		return strdup(ck);
 	return NULL;
@@ -889,7 +891,7 @@ static int handshake_dialect(struct MHD_Connection *c)
 static int origin_admitted(struct MHD_Connection *c)
 {
 	const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
-	if (origin == NULL || g_broker.cors_any || g_broker.ncors == 0 ||
+	if (origin == NULL || cfg->cors_any || cfg->ncors == 0 ||
 	    broker_origin_allowed(origin))
 		return 1;
 	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
@@ -899,17 +901,17 @@ static int origin_admitted(struct MHD_Connection *c)
 
 static int path_ok(const char *url)
 {
-	size_t n = strlen(g_broker.path);
+	size_t n = strlen(cfg->path);
 	/* "/socket.io/" and "/socket.io" */
-	return strcmp(url, g_broker.path) == 0 ||
-	       (strncmp(url, g_broker.path, n - 1) == 0 && url[n - 1] == '\0');
+	return strcmp(url, cfg->path) == 0 ||
+	       (strncmp(url, cfg->path, n - 1) == 0 && url[n - 1] == '\0');
 }
 
 /* The socket.io-client file url names under broker_path, or NULL. */
 static const struct bundle_file *bundle_of(const char *url)
 {
-	size_t n = strlen(g_broker.path);
-	if (strncmp(url, g_broker.path, n) != 0)
+	size_t n = strlen(cfg->path);
+	if (strncmp(url, cfg->path, n) != 0)
 		return NULL;
 	for (size_t i = 0; i < bundle_nfiles; i++)
 		if (strcmp(url + n, bundle_files[i].name) == 0)
@@ -1016,7 +1018,7 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 			return reply_error(r, EIO_ERR_BAD_REQUEST);
 		}
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-		if (cl != NULL && strtoll(cl, NULL, 10) > g_broker.max_payload) {
+		if (cl != NULL && strtoll(cl, NULL, 10) > cfg->max_payload) {
 			pd_log(LOG_INFO, "eio payload too large sid=%s transport=polling", s->sid);
 			eio_abort(s, "payload too large");
 			r->kind = REQ_TOO_BIG;
@@ -1036,9 +1038,9 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 	if (eio == NULL || strcmp(eio, "4") != 0)
 		return reply_error(r, EIO_ERR_VERSION);
 	if (upgrade) {
-		if (atomic_load(&g_broker.nconn) >= g_broker.max_connections) {
+		if (atomic_load(&cfg->nconn) >= cfg->max_connections) {
 			pd_log(LOG_WARNING, "connection refused: broker_max_connections=%ld reached",
-			       g_broker.max_connections);
+			       cfg->max_connections);
 			return reply(r, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
 					  "{\"code\":3,\"message\":\"Bad request\"}", 34);
 		}
@@ -1052,7 +1054,7 @@ static enum MHD_Result start(struct http_req *r, const char *url, const char *me
 	if (s == NULL) {
 		if (full)
 			pd_log(LOG_WARNING, "connection refused: broker_max_connections=%ld reached",
-			       g_broker.max_connections);
+			       cfg->max_connections);
 		return reply(r, MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
 				  "{\"code\":3,\"message\":\"Bad request\"}", 34);
 	}
@@ -1180,7 +1182,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	case REQ_POST:
 		if (*upload_data_size > 0) {
 			if (!r->too_big &&
-			    r->body.len + *upload_data_size > (size_t)g_broker.max_payload)
+			    r->body.len + *upload_data_size > (size_t)cfg->max_payload)
 				r->too_big = 1;
 			if (!r->too_big && pd_buf_append(&r->body, upload_data, *upload_data_size) < 0)
 				r->too_big = 1;
@@ -1249,11 +1251,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
-int http_start(struct loop *l, int listen_fd, char *err, size_t errlen)
+int http_start(struct loop *l, struct broker *b, int listen_fd, char *err, size_t errlen)
 {
 	loop0 = l;
-	unsigned limit = (unsigned)(g_broker.max_connections + 256);
-	unsigned idle = (unsigned)((g_broker.ping_interval + g_broker.ping_timeout) / 1000 + 30);
+	cfg = b;
+	unsigned limit = (unsigned)(cfg->max_connections + 256);
+	unsigned idle = (unsigned)((cfg->ping_interval + cfg->ping_timeout) / 1000 + 30);
 	eio_daemon = MHD_start_daemon(
 	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG |
 		MHD_USE_NO_LISTEN_SOCKET,
@@ -1273,8 +1276,8 @@ int http_start(struct loop *l, int listen_fd, char *err, size_t errlen)
 	hmap_init(&lst.ips, pend_ip_key);
 	/* as libmicrohttpd's idle timeout, but for the whole wait */
 	lst.kept_ms = (uint64_t)idle * 1000;
-	if (lst.kept_ms < (uint64_t)g_broker.header_timeout)
-		lst.kept_ms = (uint64_t)g_broker.header_timeout;
+	if (lst.kept_ms < (uint64_t)cfg->header_timeout)
+		lst.kept_ms = (uint64_t)cfg->header_timeout;
 	loop_timer_init(&lst.resume, on_resume_accept);
 	loop_timer_init(&lst.deadline, on_deadline);
 	lst.watch.fn = on_listen;

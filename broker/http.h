@@ -15,6 +15,7 @@
 
 #include "loop.h"
 
+struct broker;
 struct http_poll;
 
 /* Answer a pending long-poll GET with a 200 text/plain body (copied); the
@@ -29,8 +30,9 @@ int http_bound_port(int fd);
 
 /* Run daemon d from l: its epoll fd joins l's epoll, MHD_run each turn. */
 int http_attach(struct loop *l, struct MHD_Daemon *d);
-/* Start the Engine.IO daemon on loop l (loop 0) listening on fd. */
-int http_start(struct loop *l, int listen_fd, char *err, size_t errlen);
+/* Start the Engine.IO daemon on loop l (loop 0) listening on fd, for
+ * broker b (kept: its settings; its next_loop turns). */
+int http_start(struct loop *l, struct broker *b, int listen_fd, char *err, size_t errlen);
 /* Shutdown step 1: no new connections. */
 void http_quiesce(void);
 /* Shutdown step 2: stop every daemon (all polls must be answered first). */

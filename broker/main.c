@@ -27,7 +27,9 @@
 
 #define SHUTDOWN_GRACE_MS 3000
 
-struct broker g_broker;
+/* The process's settings: passed on from here (the workers' cfg,
+ * app_setup, http_start, admin_start), named nowhere else. */
+static struct broker g_broker;
 
 static struct loop_watch sigwatch;
 static int sigfd = -1;
@@ -532,6 +534,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < g_broker.nloops; i++) {
 		struct loop *l = &g_broker.loops[i];
 		struct worker *w = &g_broker.workers[i];
+		w->cfg = &g_broker; /* sio_worker_init reads the namespaces there */
 		int rc = loop_init(l, i);
 		if (rc < 0 || sio_worker_init(w) < 0) {
 			fprintf(stderr, "pushdesk-broker: loop init: %s\n", strerror(rc < 0 ? -rc : ENOMEM));
@@ -541,13 +544,12 @@ int main(int argc, char **argv)
 		w->loops = g_broker.loops;
 		w->nloops = g_broker.nloops;
 		w->nnsps = g_broker.nnsps;
-		w->cfg = &g_broker;
 		w->nconn = &g_broker.nconn;
 		hmap_init(&w->sessions, eio_session_key);
 		l->data = w;
 	}
 	struct loop *l0 = &g_broker.loops[0];
-	if (app_setup(cfg, l0, err, sizeof(err)) < 0) {
+	if (app_setup(cfg, l0, &g_broker, err, sizeof(err)) < 0) {
 		fprintf(stderr, "pushdesk-broker: %s\n", err);
 		return 1;
 	}
@@ -555,14 +557,14 @@ int main(int argc, char **argv)
 	const char *la = pd_cfg_get(cfg, "broker_listen");
 	int lfd = http_listen(la, err, sizeof(err));
 	if (lfd < 0 || loop_watch_add(l0, sigfd, EPOLLIN, &sigwatch) < 0 ||
-	    http_start(l0, lfd, err, sizeof(err)) < 0) {
+	    http_start(l0, &g_broker, lfd, err, sizeof(err)) < 0) {
 		fprintf(stderr, "pushdesk-broker: %s\n", err);
 		return 1;
 	}
 	pd_log(LOG_NOTICE, "listening addr=%s port=%d profile=%s loops=%d path=%s", la,
 	       http_bound_port(lfd), profile ? profile : "main", g_broker.nloops, g_broker.path);
 	const char *aa = pd_cfg_get(cfg, "broker_admin_listen");
-	if (aa[0] != '\0' && admin_start(l0, aa, err, sizeof(err)) < 0) {
+	if (aa[0] != '\0' && admin_start(l0, &g_broker, aa, err, sizeof(err)) < 0) {
 		fprintf(stderr, "pushdesk-broker: %s\n", err);
 		return 1;
 	}

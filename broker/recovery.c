@@ -98,6 +98,7 @@ struct rec_loop {
 
 struct recovery {
 	struct cluster *c;
+	const struct broker *cfg; /* its namespaces and loops */
 	struct loop *home;
 	long window_ms, max_events, grace_ms;
 	struct rec_nsp *ns;
@@ -232,7 +233,7 @@ static int ids_has(const struct rec_id *v, size_t n, struct rec_id id)
 static void emit_item(struct recovery *r, size_t nsp_idx, const struct rec_item *it, int gap)
 {
 	const struct adapter_broadcast *b = &it->b;
-	struct msg *m = event_msg(g_broker.nsps[nsp_idx].name, b, b->packet.data);
+	struct msg *m = event_msg(r->cfg->nsps[nsp_idx].name, b, b->packet.data);
 	if (m == NULL)
 		return;
 	(gap ? room_emit_gap : room_emit)(worker_of(r->home), nsp_idx,
@@ -323,7 +324,7 @@ static void on_catchup_reply(struct vk *v, const redisReply *rep, void *ud)
 		}
 	} else {
 		pd_log(LOG_WARNING, "recovery catch-up failed nsp=%s",
-		       g_broker.nsps[cu->nsp_idx].name);
+		       r->cfg->nsps[cu->nsp_idx].name);
 	}
 	catchup_done(r, cu->nsp_idx);
 	free(cu);
@@ -334,7 +335,7 @@ static void catchup_fire(struct loop_timer *t)
 	struct recovery *r = container_of(t, struct recovery, catchup);
 	char sk[PD_KEYS_MAX], from[ADAPTER_MAX_OFFSET + 2], count[24];
 	snprintf(count, sizeof(count), "%ld", r->max_events);
-	for (size_t i = 0; i < g_broker.nnsps; i++) {
+	for (size_t i = 0; i < r->cfg->nnsps; i++) {
 		struct rec_nsp *ns = &r->ns[i];
 		if (!ns->catching)
 			continue;
@@ -343,7 +344,7 @@ static void catchup_fire(struct loop_timer *t)
 		const char *argv[] = {"XRANGE", sk, from, "+", "COUNT", count};
 		if (cu == NULL ||
 		    pd_keys_recovery_stream(sk, sizeof(sk), cluster_key(r->c),
-					    g_broker.nsps[i].name) < 0) {
+					    r->cfg->nsps[i].name) < 0) {
 			free(cu);
 			catchup_done(r, i);
 			continue;
@@ -364,7 +365,7 @@ static void on_state(void *ud, int up)
 		return; /* sharded: the channels' gap (on_gap) instead */
 	/* hold live events from now on until the gap was read from the stream */
 	int any = 0;
-	for (size_t i = 0; i < g_broker.nnsps; i++)
+	for (size_t i = 0; i < r->cfg->nnsps; i++)
 		if (r->ns[i].last[0] != '\0') {
 			r->ns[i].catching = 1;
 			any = 1;
@@ -444,9 +445,9 @@ static void gap_restart(struct gap_read *g)
 	snprintf(from, sizeof(from), "%llu-0",
 		 (unsigned long long)(g->since_ms > REC_GAP_MARGIN_MS ? g->since_ms - REC_GAP_MARGIN_MS
 								     : 0));
-	for (size_t i = 0; i < g_broker.nnsps; i++) {
+	for (size_t i = 0; i < g->r->cfg->nnsps; i++) {
 		snprintf(g->ns[i].from, sizeof(g->ns[i].from), "%s", from);
-		g->ns[i].state = g_broker.nsps[i].view ? 2 : 0;
+		g->ns[i].state = g->r->cfg->nsps[i].view ? 2 : 0;
 	}
 	g->again = 0;
 	g->failed = 0;
@@ -461,7 +462,7 @@ static void on_gap_reply(struct vk *v, const redisReply *rep, void *ud)
 	struct gap_read *g = r->gap;
 	size_t idx = p->nsp_idx;
 	struct rec_nsp *ns = &r->ns[idx];
-	const char *nsp = g_broker.nsps[idx].name;
+	const char *nsp = r->cfg->nsps[idx].name;
 	struct pd_buf ch;
 	(void)v;
 	free(p);
@@ -514,7 +515,7 @@ static void on_gap_reply(struct vk *v, const redisReply *rep, void *ud)
 static void gap_retry(struct loop_timer *t)
 {
 	struct gap_read *g = container_of(t, struct gap_read, retry);
-	for (size_t i = 0; i < g_broker.nnsps; i++)
+	for (size_t i = 0; i < g->r->cfg->nnsps; i++)
 		if (g->ns[i].state == 3)
 			g->ns[i].state = 0;
 	g->failed = 0;
@@ -528,14 +529,14 @@ static void gap_send(struct recovery *r)
 	char sk[PD_KEYS_MAX], count[24];
 	int pending = 0;
 	snprintf(count, sizeof(count), "%ld", r->max_events);
-	for (size_t i = 0; i < g_broker.nnsps; i++) {
+	for (size_t i = 0; i < r->cfg->nnsps; i++) {
 		struct gap_part *p;
 		if (g->ns[i].state == 1 || g->ns[i].state == 3)
 			pending = 1;
 		if (g->ns[i].state != 0)
 			continue;
 		const char *argv[] = {"XRANGE", sk, g->ns[i].from, "+", "COUNT", count};
-		if (pd_keys_recovery_stream(sk, sizeof(sk), cluster_key(r->c), g_broker.nsps[i].name) <
+		if (pd_keys_recovery_stream(sk, sizeof(sk), cluster_key(r->c), r->cfg->nsps[i].name) <
 			0 ||
 		    (p = malloc(sizeof(*p))) == NULL) {
 			g->ns[i].state = 2;
@@ -578,7 +579,7 @@ static void on_gap(void *ud, const char *const *channels, size_t n, uint64_t sin
 	int fresh = g == NULL;
 	if (fresh) {
 		g = calloc(1, sizeof(*g));
-		if (g == NULL || (g->ns = calloc(g_broker.nnsps, sizeof(*g->ns))) == NULL) {
+		if (g == NULL || (g->ns = calloc(r->cfg->nnsps, sizeof(*g->ns))) == NULL) {
 			free(g);
 			pd_log(LOG_ERR, "recovery gap read: out of memory");
 			return;
@@ -653,7 +654,7 @@ static void pub_fallback(struct rec_pub *p)
 	char err[128];
 	if (adapter_broadcast_decode((const uint8_t *)p->data, p->len, &b, err, sizeof(err)) < 0)
 		return;
-	struct msg *m = event_msg(g_broker.nsps[p->nsp_idx].name, &b, b.packet.data);
+	struct msg *m = event_msg(p->r->cfg->nsps[p->nsp_idx].name, &b, b.packet.data);
 	if (m != NULL)
 		room_emit(worker_of(p->r->home), p->nsp_idx, (const char *const *)b.rooms.v,
 			  b.rooms.n, (const char *const *)b.except.v, b.except.n, m,
@@ -708,7 +709,7 @@ static void pub_on_home(struct loop *l, void *arg)
 	const char *xargv[] = {"XADD", sk, "MAXLEN", "~", max, "*", "m", p->data};
 	size_t xlens[] = {4, 0, 6, 1, strlen(max), 1, 1, p->len};
 	if (pd_keys_recovery_stream(sk, sizeof(sk), cluster_key(r->c),
-				    g_broker.nsps[p->nsp_idx].name) < 0) {
+				    r->cfg->nsps[p->nsp_idx].name) < 0) {
 		on_pub_reply(NULL, NULL, p);
 		return;
 	}
@@ -870,7 +871,7 @@ static void tick(struct loop_timer *t)
 	struct recovery *r = rl->r;
 	struct worker *w = worker_of(rl->loop);
 	uint64_t now = rl->loop->now, refresh = (uint64_t)r->window_ms / 3;
-	for (size_t i = 0; w->nsps != NULL && i < g_broker.nnsps; i++)
+	for (size_t i = 0; w->nsps != NULL && i < r->cfg->nnsps; i++)
 		for (struct sio_socket *s = w->nsps[i].head; s != NULL; s = s->nnext)
 			if (s->pid[0] != '\0' && s->connected &&
 			    (rooms_sig(s) != s->rec_sig || now - s->rec_at >= refresh))
@@ -1128,7 +1129,7 @@ static void restore_read(void *ud)
 	const char *argv[] = {"EVAL", lua_restore, "2", kk, sk, w->offset, count};
 	if (pd_keys_recovery_session(kk, sizeof(kk), cluster_key(r->c), w->pid) < 0 ||
 	    pd_keys_recovery_stream(sk, sizeof(sk), cluster_key(r->c),
-				    g_broker.nsps[w->nsp_idx].name) < 0)
+				    r->cfg->nsps[w->nsp_idx].name) < 0)
 		goto fail;
 	if (w->held == NULL) { /* sharded: waiting since the session was read */
 		w->next = r->waits;
@@ -1222,18 +1223,20 @@ int recovery_connect(struct recovery *r, struct sio_client *c, size_t nsp_idx,
 
 /* ---------------- life ---------------- */
 
-struct recovery *recovery_new(struct cluster *c, long window_ms, long max_events, long grace_ms)
+struct recovery *recovery_new(struct cluster *c, const struct broker *b, long window_ms,
+			      long max_events, long grace_ms)
 {
 	struct recovery *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return NULL;
 	r->c = c;
+	r->cfg = b;
 	r->home = cluster_home(c);
 	r->window_ms = window_ms;
 	r->max_events = max_events;
 	r->grace_ms = grace_ms < window_ms ? grace_ms : window_ms;
-	r->ns = calloc(g_broker.nnsps ? g_broker.nnsps : 1, sizeof(*r->ns));
-	r->loops = calloc((size_t)g_broker.nloops, sizeof(*r->loops));
+	r->ns = calloc(b->nnsps ? b->nnsps : 1, sizeof(*r->ns));
+	r->loops = calloc((size_t)b->nloops, sizeof(*r->loops));
 	if (r->ns == NULL || r->loops == NULL) {
 		free(r->ns);
 		free(r->loops);
@@ -1241,14 +1244,14 @@ struct recovery *recovery_new(struct cluster *c, long window_ms, long max_events
 		return NULL;
 	}
 	loop_timer_init(&r->catchup, catchup_fire);
-	for (int i = 0; i < g_broker.nloops; i++) {
+	for (int i = 0; i < b->nloops; i++) {
 		r->loops[i].r = r;
-		r->loops[i].loop = &g_broker.loops[i];
+		r->loops[i].loop = &b->loops[i];
 		loop_timer_init(&r->loops[i].t, tick);
 	}
 	r->sharded = cluster_is_sharded(c);
-	for (size_t i = 0; r->sharded && i < g_broker.nnsps; i++)
-		if (!g_broker.nsps[i].view && /* views offer no recovery */
+	for (size_t i = 0; r->sharded && i < b->nnsps; i++)
+		if (!b->nsps[i].view && /* views offer no recovery */
 		    (r->ns[i].recent = calloc(REC_RECENT, sizeof(struct rec_id))) == NULL) {
 			recovery_free(r);
 			return NULL;
@@ -1257,7 +1260,8 @@ struct recovery *recovery_new(struct cluster *c, long window_ms, long max_events
 	return r;
 }
 
-int recovery_setup(struct cluster *c, const struct pd_cfg *cfg, char *err, size_t errlen)
+int recovery_setup(struct cluster *c, struct broker *b, const struct pd_cfg *cfg, char *err,
+		   size_t errlen)
 {
 	long window, max, grace;
 	if (pd_emitter_recovery_cfg(cfg, &window, &max, NULL, err, errlen) != 0 ||
@@ -1265,7 +1269,7 @@ int recovery_setup(struct cluster *c, const struct pd_cfg *cfg, char *err, size_
 		return -1;
 	if (window == 0)
 		return 0;
-	if ((g_broker.recovery = recovery_new(c, window, max, grace)) == NULL) {
+	if ((b->recovery = recovery_new(c, b, window, max, grace)) == NULL) {
 		snprintf(err, errlen, "connection state recovery: out of memory");
 		return -1;
 	}
@@ -1275,8 +1279,8 @@ int recovery_setup(struct cluster *c, const struct pd_cfg *cfg, char *err, size_
 
 int recovery_start(struct recovery *r)
 {
-	for (int i = 0; i < g_broker.nloops; i++)
-		if (loop_post(&g_broker.loops[i], arm_tick, &r->loops[i]) < 0)
+	for (int i = 0; i < r->cfg->nloops; i++)
+		if (loop_post(&r->cfg->loops[i], arm_tick, &r->loops[i]) < 0)
 			return -ENOMEM;
 	return 0;
 }
@@ -1287,11 +1291,11 @@ void recovery_free(struct recovery *r)
 		return;
 	/* the loops stopped: take our timers out of their heaps */
 	loop_timer_cancel(r->home, &r->catchup);
-	for (int i = 0; r->loops != NULL && i < g_broker.nloops; i++)
-		loop_timer_cancel(&g_broker.loops[i], &r->loops[i].t);
+	for (int i = 0; r->loops != NULL && i < r->cfg->nloops; i++)
+		loop_timer_cancel(&r->cfg->loops[i], &r->loops[i].t);
 	gap_free(r->gap);
 	r->gap = NULL;
-	for (size_t i = 0; r->ns != NULL && i < g_broker.nnsps; i++) {
+	for (size_t i = 0; r->ns != NULL && i < r->cfg->nnsps; i++) {
 		ilist_clear(&r->ns[i].queue);
 		free(r->ns[i].recent);
 		free(r->ns[i].gapset);

@@ -43,6 +43,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+struct broker;
 struct cluster;
 struct sio_client;
 struct sio_socket;
@@ -54,16 +55,19 @@ struct recovery_stats {
 	uint64_t recovered, missed, replayed, caught_up;
 };
 
-/* On the cluster's home loop before the loops run. window_ms > 0;
- * grace_ms: how long a dropped socket still counts in presence (capped at
- * window_ms). NULL on ENOMEM. Registers the cluster's recovery hooks. */
-struct recovery *recovery_new(struct cluster *c, long window_ms, long max_events, long grace_ms);
+/* On the cluster's home loop before the loops run, for broker b (its
+ * namespaces and loops; kept). window_ms > 0; grace_ms: how long a dropped
+ * socket still counts in presence (capped at window_ms). NULL on ENOMEM.
+ * Registers the cluster's recovery hooks. */
+struct recovery *recovery_new(struct cluster *c, const struct broker *b, long window_ms,
+			      long max_events, long grace_ms);
 /* Arm the per-loop session timers (posts to every loop). 0 or -ENOMEM. */
 int recovery_start(struct recovery *r);
-/* From the configuration (pd_emitter_recovery_cfg): g_broker.recovery
- * set, or left NULL when recovery_window is 0. 0, or -1 with err. */
+/* From the configuration (pd_emitter_recovery_cfg): b->recovery set, or
+ * left NULL when recovery_window is 0. 0, or -1 with err. */
 struct pd_cfg;
-int recovery_setup(struct cluster *c, const struct pd_cfg *cfg, char *err, size_t errlen);
+int recovery_setup(struct cluster *c, struct broker *b, const struct pd_cfg *cfg, char *err,
+		   size_t errlen);
 /* After the loops stopped. NULL ok. */
 void recovery_free(struct recovery *r);
 void recovery_get_stats(const struct recovery *r, struct recovery_stats *out);

@@ -69,6 +69,7 @@ int room_join(struct sio_socket *s, const char *name)
 		s->caprooms = (uint16_t)cap;
 	}
 	struct nsp_rt *n = s->nsp;
+	const struct broker *b = n->w->cfg; /* its room watch */
 	struct room *r = room_find(n, name);
 	if (r == NULL) {
 		r = calloc(1, sizeof(*r) + len + 1);
@@ -82,16 +83,16 @@ int room_join(struct sio_socket *s, const char *name)
 		}
 		METRIC_ADD(n->w, rooms, 1);
 		atomic_fetch_add_explicit(&n->nrooms, 1, memory_order_relaxed);
-		if (g_broker.room_watch != NULL) /* sharded: the room's channel */
-			g_broker.room_watch(n, r->name, 1, g_broker.room_watch_ud);
+		if (b->room_watch != NULL) /* sharded: the room's channel */
+			b->room_watch(n, r->name, 1, b->room_watch_ud);
 	}
 	if (r->n == r->cap) {
 		uint32_t cap = r->cap ? r->cap * 2 : 2;
 		struct sio_socket **m = realloc(r->m, cap * sizeof(*m));
 		if (m == NULL) {
 			if (r->n == 0) {
-				if (g_broker.room_watch != NULL)
-					g_broker.room_watch(n, r->name, 0, g_broker.room_watch_ud);
+				if (b->room_watch != NULL)
+					b->room_watch(n, r->name, 0, b->room_watch_ud);
 				hmap_del(&n->rooms, &r->hn);
 				METRIC_SUB(n->w, rooms, 1);
 				atomic_fetch_sub_explicit(&n->nrooms, 1, memory_order_relaxed);
@@ -129,8 +130,9 @@ static void leave_at(struct sio_socket *s, size_t i)
 	}
 	s->rooms[i] = s->rooms[--s->nrooms];
 	if (r->n == 0) {
-		if (g_broker.room_watch != NULL)
-			g_broker.room_watch(r->nsp, r->name, 0, g_broker.room_watch_ud);
+		const struct broker *b = r->nsp->w->cfg;
+		if (b->room_watch != NULL)
+			b->room_watch(r->nsp, r->name, 0, b->room_watch_ud);
 		hmap_del(&r->nsp->rooms, &r->hn);
 		METRIC_SUB(r->nsp->w, rooms, 1);
 		atomic_fetch_sub_explicit(&r->nsp->nrooms, 1, memory_order_relaxed);
@@ -322,10 +324,11 @@ static void ev_unref(struct room_ev *e)
 /* m with the recovery offset for a socket of namespace nsp, m's reference
  * passed on: the views of "/" (contract 7.1) offer no recovery, their
  * clients get the packet as before. DROPPED on ENOMEM. */
-static struct msg *room_offset_msg(struct msg *m, const char *off, const char *nsp)
+static struct msg *room_offset_msg(const struct broker *b, struct msg *m, const char *off,
+				   const char *nsp)
 {
-	for (size_t i = 0; i < g_broker.nnsps; i++)
-		if (g_broker.nsps[i].view && strcmp(g_broker.nsps[i].name, nsp) == 0)
+	for (size_t i = 0; i < b->nnsps; i++)
+		if (b->nsps[i].view && strcmp(b->nsps[i].name, nsp) == 0)
 			return m;
 	struct msg *om = msg_splice_arg(m, off);
 	msg_unref(m);
@@ -333,7 +336,7 @@ static struct msg *room_offset_msg(struct msg *m, const char *off, const char *n
 }
 
 /* The msg of dialect d for e, or NULL when d drops it. */
-static struct msg *ev_msg(struct room_ev *e, int d)
+static struct msg *ev_msg(const struct broker *b, struct room_ev *e, int d)
 {
 	struct msg *m = atomic_load_explicit(&e->enc[d], memory_order_acquire);
 	if (m != NULL)
@@ -351,7 +354,7 @@ static struct msg *ev_msg(struct room_ev *e, int d)
 	}
 	json_decref(out);
 	if (m != DROPPED && m != e->m && e->off[0] != '\0') /* recovery hook: offset */
-		m = room_offset_msg(m, e->off, dl->nsp);
+		m = room_offset_msg(b, m, e->off, dl->nsp);
 	struct msg *prev = NULL;
 	if (!atomic_compare_exchange_strong_explicit(&e->enc[d], &prev, m, memory_order_acq_rel,
 						     memory_order_acquire)) {
@@ -397,7 +400,7 @@ static int send_ev(struct nsp_rt *n, struct sio_socket *s, struct room_ev *e)
 				 (e->off_ms == s->rec_until_ms && e->off_seq <= s->rec_until_seq)))
 		return -1;
 	/* every dialect, helpdesk included, may drop an internal event */
-	if (e->xlate && (m = ev_msg(e, s->dialect)) == NULL)
+	if (e->xlate && (m = ev_msg(n->w->cfg, e, s->dialect)) == NULL)
 		return -1;
 	int rc = sio_send(s, m);
 	if (rc == 0 && s->watch && n->def->on_delivered != NULL)

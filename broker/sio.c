@@ -18,10 +18,10 @@ const char *sio_socket_key(const struct hnode *n)
 	return container_of(n, struct sio_socket, hn)->id;
 }
 
-int sio_nsp_index(const char *name)
+int sio_nsp_index(const struct broker *b, const char *name)
 {
-	for (size_t i = 0; i < g_broker.nnsps; i++)
-		if (strcmp(g_broker.nsps[i].name, name) == 0)
+	for (size_t i = 0; i < b->nnsps; i++)
+		if (strcmp(b->nsps[i].name, name) == 0)
 			return (int)i;
 	return -1;
 }
@@ -29,13 +29,13 @@ int sio_nsp_index(const char *name)
 int sio_worker_init(struct worker *w)
 {
 	hmap_init(&w->sockets, sio_socket_key);
-	if (g_broker.nnsps == 0)
+	if (w->cfg->nnsps == 0)
 		return 0;
-	w->nsps = calloc(g_broker.nnsps, sizeof(*w->nsps));
+	w->nsps = calloc(w->cfg->nnsps, sizeof(*w->nsps));
 	if (w->nsps == NULL)
 		return -ENOMEM;
-	for (size_t i = 0; i < g_broker.nnsps; i++) {
-		w->nsps[i].def = &g_broker.nsps[i];
+	for (size_t i = 0; i < w->cfg->nnsps; i++) {
+		w->nsps[i].def = &w->cfg->nsps[i];
 		w->nsps[i].idx = i;
 		w->nsps[i].w = w;
 		hmap_init(&w->nsps[i].rooms, room_key);
@@ -45,7 +45,7 @@ int sio_worker_init(struct worker *w)
 
 void sio_worker_fini(struct worker *w)
 {
-	for (size_t i = 0; w->nsps != NULL && i < g_broker.nnsps; i++)
+	for (size_t i = 0; w->nsps != NULL && i < w->cfg->nnsps; i++)
 		hmap_fini(&w->nsps[i].rooms);
 	free(w->nsps);
 	w->nsps = NULL;
@@ -232,7 +232,7 @@ static void socket_close(struct sio_socket *s, const char *reason)
 	if (!s->connected)
 		return;
 	if (s->pid[0] != '\0') /* recovery hook: keep or forget the session */
-		recovery_socket_closed(g_broker.recovery, s, reason);
+		recovery_socket_closed(n->w->cfg->recovery, s, reason);
 	if (n->def->on_disconnect != NULL)
 		n->def->on_disconnect(s, reason);
 	s->connected = 0;
@@ -305,14 +305,15 @@ static void connect_error(struct sio_client *c, const char *nsp, const char *mes
 
 static void on_connect_packet(struct sio_client *c, const struct sio_packet *pk)
 {
-	int idx = sio_nsp_index(pk->nsp);
+	const struct broker *b = c->es->w->cfg;
+	int idx = sio_nsp_index(b, pk->nsp);
 	if (idx < 0) {
 		connect_error(c, pk->nsp, "Invalid namespace", NULL);
 		return;
 	}
 	if (find_socket(c, pk->nsp) != NULL)
 		return; /* already connected: the reference server ignores it too */
-	const struct sio_nsp_def *def = &g_broker.nsps[idx];
+	const struct sio_nsp_def *def = &b->nsps[idx];
 	json_t *empty = NULL;
 	const json_t *auth = pk->data;
 	if (auth == NULL)
@@ -328,8 +329,8 @@ static void on_connect_packet(struct sio_client *c, const struct sio_packet *pk)
 		return;
 	}
 	/* recovery hook: {pid, offset} in auth, answered when Valkey replied */
-	if (g_broker.recovery != NULL && !def->view &&
-	    recovery_connect(g_broker.recovery, c, (size_t)idx, auth, ident) == 1) {
+	if (b->recovery != NULL && !def->view &&
+	    recovery_connect(b->recovery, c, (size_t)idx, auth, ident) == 1) {
 		json_decref(empty);
 		return;
 	}
@@ -340,8 +341,8 @@ static void on_connect_packet(struct sio_client *c, const struct sio_packet *pk)
 struct sio_socket *sio_connect_finish(struct sio_client *c, size_t nsp_idx, const json_t *auth,
 				      struct sio_ident *ident, const char *sid, const char *pid)
 {
-	const struct sio_nsp_def *def = &g_broker.nsps[nsp_idx];
 	struct worker *w = c->es->w;
+	const struct sio_nsp_def *def = &w->cfg->nsps[nsp_idx];
 	struct nsp_rt *n = &w->nsps[nsp_idx];
 	struct hnode *old = sid != NULL && strlen(sid) == EIO_SID_LEN
 				    ? hmap_get(&w->sockets, sid, EIO_SID_LEN)
@@ -367,7 +368,7 @@ struct sio_socket *sio_connect_finish(struct sio_client *c, size_t nsp_idx, cons
 		do {
 			broker_random_id(s->id, EIO_SID_LEN);
 		} while (hmap_get(&w->sockets, s->id, EIO_SID_LEN) != NULL);
-	if (g_broker.recovery != NULL && !def->view) {
+	if (w->cfg->recovery != NULL && !def->view) {
 		if (pid != NULL && strlen(pid) == EIO_SID_LEN)
 			memcpy(s->pid, pid, EIO_SID_LEN + 1);
 		else
@@ -410,7 +411,7 @@ struct sio_socket *sio_connect_finish(struct sio_client *c, size_t nsp_idx, cons
 	if (def->on_connect != NULL)
 		def->on_connect(s, auth);
 	if (s->connected && s->pid[0] != '\0') /* recovery hook: persist the session */
-		recovery_socket_opened(g_broker.recovery, s);
+		recovery_socket_opened(w->cfg->recovery, s);
 	return s->connected ? s : NULL;
 }
 
@@ -495,7 +496,7 @@ static int on_message(struct eio_session *es, int binary, const uint8_t *p, size
 		if (c->pend == NULL)
 			return -1;
 		c->pend_bytes += n;
-		if (c->pend_bytes > (size_t)g_broker.max_payload)
+		if (c->pend_bytes > (size_t)es->w->cfg->max_payload)
 			return -1;
 		uint8_t *copy = malloc(n ? n : 1);
 		if (copy == NULL)

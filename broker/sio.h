@@ -124,11 +124,11 @@ struct sio_nsp_def {
 extern const struct eio_ops sio_eio_ops;
 
 const char *sio_socket_key(const struct hnode *n);
-/* Set up worker w's namespaces (g_broker.nsps). 0 or -ENOMEM. */
+/* Set up worker w's namespaces (w->cfg->nsps: cfg set first). 0 or -ENOMEM. */
 int sio_worker_init(struct worker *w);
 void sio_worker_fini(struct worker *w);
-/* The definition index of a namespace name, or -1. */
-int sio_nsp_index(const char *name);
+/* The definition index of a namespace name in b's table, or -1. */
+int sio_nsp_index(const struct broker *b, const char *name);
 
 /* Encode one packet into a msg (type EVENT or ACK; becomes BINARY_* with
  * attachments). NULL on ENOMEM. */

@@ -299,7 +299,7 @@ struct wsconn *wsconn_new(struct loop *l, int fd, struct eio_session *s)
 	c->fd = fd;
 	c->s = s;
 	loop_timer_init(&c->timer, on_timer);
-	c->parser = ws_parser_new((size_t)g_broker.max_payload, 1);
+	c->parser = ws_parser_new((size_t)worker_of(l)->cfg->max_payload, 1);
 	if (c->parser == NULL)
 		goto fail;
 	int rc = loop_watch_add(l, fd, EPOLLIN, &c->watch);

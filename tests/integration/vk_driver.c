@@ -49,7 +49,7 @@ static struct fsock *mksock(const char *id, const char *user, const char *org, c
 
 /* ---------------- harness ---------------- */
 
-#define L (g_broker.loops[0])
+#define L (fb_broker()->loops[0])
 static int failures, checks;
 static int port;
 static pid_t redis_pid;
@@ -277,11 +277,12 @@ int main(void)
 
 	char url[64], err[256];
 	snprintf(url, sizeof(url), "redis://127.0.0.1:%d/0", port);
+	struct broker *fb = fb_broker();
 	struct cluster_cfg cfg = {.valkey_url = url, .key = "vkt", .lease_ttl_ms = 3000,
 				  .request_timeout_ms = 20000, .command_timeout_ms = 1000,
-				  .nsps = g_broker.nsps, .nnsps = g_broker.nnsps,
-				  .loops = g_broker.loops, .workers = g_broker.workers,
-				  .nloops = g_broker.nloops};
+				  .nsps = fb->nsps, .nnsps = fb->nnsps,
+				  .loops = fb->loops, .workers = fb->workers,
+				  .nloops = fb->nloops, .broker = fb};
 	A = cluster_new(&L, &cfg, err, sizeof(err));
 	B = cluster_new(&L, &cfg, err, sizeof(err));
 	if (A == NULL || B == NULL) {

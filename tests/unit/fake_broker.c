@@ -10,7 +10,7 @@
 #include "msg.h"
 #include "room.h"
 
-struct broker g_broker;
+static struct broker fb; /* what every fake loop's worker carries */
 
 static const struct sio_nsp_def defs[] = {
     {.name = "/"}, {.name = "/tickets", .view = 1}, {.name = "/dashboard"}};
@@ -58,19 +58,21 @@ static const char *sock_key(const struct hnode *n)
 
 void fb_init(int nloops)
 {
-	g_broker.nsps = defs;
-	g_broker.nnsps = NDEFS;
-	g_broker.nloops = nloops;
-	g_broker.loops = calloc((size_t)nloops, sizeof(struct loop));
-	g_broker.workers = calloc((size_t)nloops, sizeof(struct worker));
+	fb.nsps = defs;
+	fb.nnsps = NDEFS;
+	fb.nloops = nloops;
+	fb.loops = calloc((size_t)nloops, sizeof(struct loop));
+	fb.workers = calloc((size_t)nloops, sizeof(struct worker));
 	for (int i = 0; i < nloops; i++) {
-		struct loop *l = &g_broker.loops[i];
-		struct worker *w = &g_broker.workers[i];
+		struct loop *l = &fb.loops[i];
+		struct worker *w = &fb.workers[i];
 		loop_init(l, i);
 		w->loop = l;
-		w->loops = g_broker.loops;
+		w->loops = fb.loops;
 		w->nloops = nloops;
 		w->nnsps = NDEFS;
+		w->cfg = &fb;
+		w->nconn = &fb.nconn;
 		l->data = w;
 		hmap_init(&w->sessions, sock_key);
 		hmap_init(&w->sockets, sock_key);
@@ -92,19 +94,19 @@ static void *loop_thread(void *arg)
 
 void fb_start(void)
 {
-	for (int i = 1; i < g_broker.nloops; i++)
-		pthread_create(&g_broker.loops[i].thread, NULL, loop_thread, &g_broker.loops[i]);
+	for (int i = 1; i < fb.nloops; i++)
+		pthread_create(&fb.loops[i].thread, NULL, loop_thread, &fb.loops[i]);
 }
 
 static void on_limit(struct loop_timer *t)
 {
 	(void)t;
-	loop_stop(&g_broker.loops[0]);
+	loop_stop(&fb.loops[0]);
 }
 
 int fb_run(long ms)
 {
-	struct loop *l = &g_broker.loops[0];
+	struct loop *l = &fb.loops[0];
 	done_flag = 0;
 	l->stop = 0;
 	loop_timer_init(&limit_t, on_limit);
@@ -117,18 +119,23 @@ int fb_run(long ms)
 void fb_done(void)
 {
 	done_flag = 1;
-	loop_stop(&g_broker.loops[0]);
+	loop_stop(&fb.loops[0]);
+}
+
+struct broker *fb_broker(void)
+{
+	return &fb;
 }
 
 struct worker *fb_worker(int i)
 {
-	return &g_broker.workers[i];
+	return &fb.workers[i];
 }
 
 struct fsock *fb_sock(int loop, size_t nsp, const char *id, const char *user, const char *org,
 		      const char *room1)
 {
-	struct worker *w = &g_broker.workers[loop];
+	struct worker *w = &fb.workers[loop];
 	struct nsp_rt *n = &w->nsps[nsp];
 	struct fsock *f = calloc(1, sizeof(*f));
 	snprintf(f->s.id, sizeof(f->s.id), "%s", id);

@@ -29,6 +29,8 @@ void fb_start(void);
 /* Run loop 0 until fb_done() is called on it (or ms pass): 0 when done. */
 int fb_run(long ms);
 void fb_done(void);
+/* The settings every fake loop's worker carries (cfg). */
+struct broker *fb_broker(void);
 struct worker *fb_worker(int i);
 
 /* A socket of namespace nsp on loop, of user in org, in rooms user:<user>

@@ -17,7 +17,7 @@
 
 static struct loop *L0(void)
 {
-	return &g_broker.loops[0];
+	return &fb_broker()->loops[0];
 }
 
 /* ---- the typed query ---- */
@@ -41,14 +41,15 @@ START_TEST(test_query_json)
 	json_t *arg = json_pack("{s:s, s:[s, s], s:[s], s:[s, i], s:b}", "nsp", "/dashboard",
 				"rooms", "r1", "r2", "except", "x", "targets", "t1", 7, "close", 1);
 	struct adapter_query q;
-	ck_assert_int_eq(adapter_query_from_json(&q, AK_JOIN, arg), 0);
+	const struct broker *b = fb_broker();
+	ck_assert_int_eq(adapter_query_from_json(&q, AK_JOIN, arg, b->nsps, b->nnsps), 0);
 	ck_assert_uint_eq(q.nsp_idx, 2);
 	ck_assert_uint_eq(q.nrooms, 2);
 	ck_assert_str_eq(q.rooms[1], "r2");
 	ck_assert_uint_eq(q.nexcept, 1);
 	ck_assert_uint_eq(q.ntargets, 1); /* the number is no name */
 	ck_assert_int_eq(q.close, 1);
-	json_t *back = adapter_query_to_json(&q);
+	json_t *back = adapter_query_to_json(&q, b->nsps, b->nnsps);
 	ck_assert_str_eq(json_string_value(json_object_get(back, "nsp")), "/dashboard");
 	ck_assert_uint_eq(json_array_size(json_object_get(back, "rooms")), 2);
 	ck_assert(json_is_true(json_object_get(back, "close")));
@@ -58,11 +59,11 @@ START_TEST(test_query_json)
 
 	/* an unknown namespace: only stats has a part */
 	arg = json_pack("{s:s, s:s}", "nsp", "/nope", "org", "o1");
-	ck_assert_int_eq(adapter_query_from_json(&q, AK_ONLINE, arg), 0);
+	ck_assert_int_eq(adapter_query_from_json(&q, AK_ONLINE, arg, b->nsps, b->nnsps), 0);
 	ck_assert_uint_eq(q.nsp_idx, ADAPTER_NO_NSP);
 	ck_assert_str_eq(q.id, "o1");
 	ck_assert_ptr_null(adapter_local_part(fb_worker(0), &q));
-	ck_assert_ptr_null(adapter_query_to_json(&q));
+	ck_assert_ptr_null(adapter_query_to_json(&q, b->nsps, b->nnsps));
 	q.kind = AK_STATS;
 	json_t *st = adapter_local_part(fb_worker(0), &q);
 	ck_assert(json_is_object(st));

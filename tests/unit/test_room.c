@@ -168,8 +168,8 @@ static void barrier_done(struct loop *l, struct loop_each *e)
 static void barrier(void)
 {
 	static struct loop_each e;
-	loop_each(&e, g_broker.loops, g_broker.nloops, &g_broker.loops[0], barrier_each,
-		  barrier_done, &g_broker.loops[0]);
+	struct broker *b = fb_broker();
+	loop_each(&e, b->loops, b->nloops, &b->loops[0], barrier_each, barrier_done, &b->loops[0]);
 	ck_assert_int_eq(fb_run(5000), 0);
 }
 
