@@ -27,6 +27,7 @@
 #include "loop.h"
 #include "msg.h"
 #include "pd_emitter.h"
+#include "pd_keys.h"
 #include "pd_log.h"
 #include "presence.h"
 #include "room.h"
@@ -59,9 +60,9 @@ static char dir[64];
 	do {                                                                                       \
 		checks++;                                                                          \
 		if (cond) {                                                                        \
-			printf("ok   ");                                                           \
+			printf("ok %d - ", checks);                                                \
 		} else {                                                                           \
-			printf("FAIL ");                                                           \
+			printf("not ok %d - ", checks);                                            \
 			failures++;                                                                \
 		}                                                                                  \
 		printf(__VA_ARGS__);                                                               \
@@ -437,7 +438,9 @@ int main(void)
 		const char *rooms[1] = {"r1"};
 		struct pd_emit e = {.nsp = "/", .event = "after-outage", .rooms = rooms, .nrooms = 1};
 		pd_emitter_publish(sc, "vkt", &e);
-		redisReply *hr = redisCommand(sc, "HGET vkt:presence:u1 status");
+		char hk[PD_KEYS_MAX];
+		pd_keys_presence_user(hk, sizeof(hk), "vkt", "u1");
+		redisReply *hr = redisCommand(sc, "HGET %s status", hk);
 		CHECK(hr && hr->type == REDIS_REPLY_STRING && strcmp(hr->str, "online") == 0,
 		      "presence hash rewritten (status=%s)", hr && hr->str ? hr->str : "nil");
 		freeReplyObject(hr);
@@ -462,12 +465,23 @@ int main(void)
 	CHECK(count(s1, "[\"user:offline\",\"u1\"]") == 1, "user:offline u1 on last disconnect (%zu)",
 	      count(s1, "[\"user:offline\",\"u1\"]"));
 
-	/* graceful leave removes the lease at once */
+	/* graceful leave removes the lease at once (the same key holds A's
+	 * lease before: the check below reads the right key) */
+	char bk[PD_KEYS_MAX];
+	pd_keys_brokers(bk, sizeof(bk), "vkt");
+	{
+		redisContext *sc = sync_ctx();
+		redisReply *zr = redisCommand(sc, "ZCARD %s", bk);
+		CHECK(zr && zr->type == REDIS_REPLY_INTEGER && zr->integer >= 1,
+		      "a running broker holds a lease in %s (%lld)", bk, zr ? zr->integer : -1);
+		freeReplyObject(zr);
+		redisFree(sc);
+	}
 	cluster_stop(A);
 	run_until(NULL, 300);
 	{
 		redisContext *sc = sync_ctx();
-		redisReply *zr = redisCommand(sc, "ZCARD vkt:brokers");
+		redisReply *zr = redisCommand(sc, "ZCARD %s", bk);
 		CHECK(zr && zr->type == REDIS_REPLY_INTEGER && zr->integer == 0,
 		      "graceful stop leaves no lease (%lld)", zr ? zr->integer : -1);
 		freeReplyObject(zr);
@@ -482,6 +496,6 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup failed\n");
-	printf("%d checks, %d failed\n", checks, failures);
+	printf("1..%d\n# %d checks, %d failed\n", checks, checks, failures);
 	return failures ? 1 : 0;
 }
