@@ -175,10 +175,13 @@ describe('per connection on the stack\'s broker (default helpdesk)', () => {
     const rooms = await openAs(c, 'rooms');
     await join(rooms, `ticket:${t.id}`);
     const presence = await openAs(c, 'presence', { token: foreignToken(c, { role: 'CLIENT' }) });
-    presence.emit('join_conversation', { conversationId: t.id });
     const workspace = await openAs(c, 'workspace', { token: foreignToken(c, { role: 'CLIENT' }) });
-    workspace.emit('join_conversation', t.id);
-    await sleep(500);
+    // acknowledged: the joins are access-checked in the database, and the
+    // message below needs them done (not a fixed wait)
+    for (const [s, arg] of [[presence, { conversationId: t.id }], [workspace, t.id]]) {
+      const jr = await ack(s, 'join_conversation', arg);
+      assert.ok(!(jr && jr.error), `join_conversation: ${JSON.stringify(jr)}`);
+    }
     const all = { helpdesk, tickets, rooms, presence, workspace };
     const ms = Object.fromEntries(Object.entries(all).map(([k, s]) => [k, mark(s)]));
     const p = await must(201, 'POST', `/tickets/${t.id}/messages`, { content: 'to every dialect' }, w.agent2);
@@ -239,8 +242,8 @@ describe('rate limits configured for internal events bind their aliases', () => 
     await limitedAfter(r, 3, () => r.emit('typing:start', 'typing-room'), 'rooms typing:start');
     await limitedAfter(r, 2, (i) => r.emit('presence', i % 2 ? 'away' : 'busy'), 'rooms presence');
     const p = await openAs(w.customer, 'presence', { url: b.url, token: foreignToken(w.customer, { role: 'CLIENT' }) });
-    p.emit('join_conversation', { conversationId: t.id });
-    await sleep(300);
+    const jr = await ack(p, 'join_conversation', { conversationId: t.id });
+    assert.ok(!(jr && jr.error), `join_conversation: ${JSON.stringify(jr)}`);
     await limitedAfter(p, 2, (i) => p.emit('send_message', { conversationId: t.id, content: `p${i}` }), 'send_message');
   });
 });
