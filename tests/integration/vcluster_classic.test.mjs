@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import {
   T, world, mkTicket, must, open, closeAll, ack, mark, next, assertOkAck, brokerConfig, sleep,
 } from './lib/rt.mjs';
-import { startBroker, freePort, tmpDir } from './lib/broker.mjs';
+import { startBroker, clusterPorts, tmpDir } from './lib/broker.mjs';
 import { ctl, env, stack, waitFor } from './lib/pd.mjs';
 import { clusterOk, restartMidTraffic, restartApi, restartApiOn } from './lib/vcluster.mjs';
 
@@ -55,7 +55,7 @@ async function valkeyUps(b) {
 }
 
 before(async () => {
-  ports = [await freePort(), await freePort(), await freePort()];
+  ports = await clusterPorts();
   dir = tmpDir('pd-vcluster-');
   stack('pd_start_vcluster', dir, ...ports);
   url = `redis://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`;
