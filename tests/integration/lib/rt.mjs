@@ -31,7 +31,10 @@ export { sleep, withTimeout, requireNode, uniq, env };
 
 const { io } = requireNode('socket.io-client');
 
-export const WAIT = 5000;             // the bound of every single wait
+// The bound of every single wait: ten seconds, as an ASan daemon is 2-4
+// times slower and CI runs three files at once on two cores (lib/seeds.mjs's
+// W is 15 s); a wait that holds returns at once.
+export const WAIT = 10_000;
 export const T = { timeout: 90_000 }; // per test
 
 // ---- users and objects -------------------------------------------------------
