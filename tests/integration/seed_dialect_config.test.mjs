@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { world, must, mkTicket, ack, quiet, env, brokerConfig } from './lib/rt.mjs';
 import { startBroker } from './lib/broker.mjs';
+import { waitFor } from './lib/pd.mjs';
 import {
   TT, seedSocket, dialectSocket, openAs, connected, refused, got, errorOf, exactly, closeSeeds,
   mark, seen, sleep, loginCookie, foreignToken, SEED_ROLE,
@@ -91,10 +92,14 @@ describe('a deployment configured with only its dialect', () => {
     await join(s, `project:${randomUUID().slice(0, 8)}`);
     const m = mark(s);
     s.emit('presence', 'away');
-    await sleep(500);
+    // no acknowledgement: wait for the status to be stored (not a fixed time)
+    let st;
+    await waitFor(async () => {
+      st = (await must(200, 'GET', `/presence?userIds=${u.id}`, undefined, w.agent)).data[0].status;
+      return st === 'away';
+    }, { what: `${u.id} away in GET /presence` }).catch(() => {});
     assert.deepEqual(seen(s, 'error', () => true, m), []);
-    const r = await must(200, 'GET', `/presence?userIds=${u.id}`, undefined, w.agent);
-    assert.equal(r.data[0].status, 'away');
+    assert.equal(st, 'away');
   });
 
   test('PUSHDESK_DIALECT=workspace: seed 004\'s client (auth.token, no query); MISSING_TOKEN; the staff feed', TT, async () => {
