@@ -155,6 +155,8 @@ pick_port() {
 	# below the ephemeral range (32768-60999) that the clients' ports come from
 	for i in $(seq 200); do
 		p=$((20000 + RANDOM % 12000))
+		# reserved by a test stack or test (tests/lib/stack.sh, pd_free_port)
+		[ -e "/tmp/pushdesk-ports/$p" ] && continue
 		port_busy "$p" || { echo "$p"; return 0; }
 	done
 	return 1

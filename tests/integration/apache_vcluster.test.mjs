@@ -22,7 +22,7 @@ import path from 'node:path';
 import {
   T, world, mkTicket, client, outcome, closeAll, ack, mark, seen, assertOkAck, brokerConfig, sleep,
 } from './lib/rt.mjs';
-import { startBroker, freePort, tmpDir } from './lib/broker.mjs';
+import { startBroker, freePort, clusterPorts, tmpDir } from './lib/broker.mjs';
 import { ctl, stack, waitFor } from './lib/pd.mjs';
 
 const ROUTES = ['b1', 'b2'];
@@ -92,7 +92,7 @@ function assertSticky(sid, min = 1) {
 }
 
 before(async () => {
-  ports = [await freePort(), await freePort(), await freePort()];
+  ports = await clusterPorts();
   vdir = tmpDir('pd-apache-vcluster-nodes-');
   stack('pd_start_vcluster', vdir, ...ports);
   url = `redis://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]},127.0.0.1:${ports[2]}`;

@@ -112,8 +112,12 @@ test('POST /auth/login sets the token as an HttpOnly SameSite=Lax cookie; a clie
   // the broker takes it at the handshake, without auth.token (section 2)
   const s = await connect({ extraHeaders: { Cookie: parts[0] } });
   s.emit('presence:ping');
-  const online = await api('GET', `/presence?userIds=${id}`, undefined, w.admin.tok);
-  assert.equal(online.json.data[0].status, 'online');
+  // the broker writes the user's presence after its CONNECT reply: wait for
+  // it (as below for the list) rather than read once
+  await waitFor(async () => {
+    const online = await api('GET', `/presence?userIds=${id}`, undefined, w.admin.tok);
+    return online.json.data[0].status === 'online';
+  }, { what: `user ${id} online through the cookie's connection` });
   close(s);
   // a failed login sets nothing
   r = await api('POST', '/auth/login', { email, password: 'wrong horse' });

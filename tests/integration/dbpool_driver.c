@@ -678,7 +678,9 @@ static void check_outbox(struct dbpool *p, const long long *ids, size_t n)
 static void check_pool_limits(const char *url, struct fixture *f)
 {
 	struct dbpool_opts o = {.url = url, .nthreads = 1, .queue_max = 2};
-	struct sleep_job s = {0.6}, quick = {0};
+	/* long enough that a loop held by it would answer far past the bound
+	 * below (under ASan on a loaded machine too) */
+	struct sleep_job s = {1.5}, quick = {0};
 	int err;
 	struct dbpool *p = dbpool_new(&o, &err);
 	long n0 = ndone();
@@ -691,7 +693,15 @@ static void check_pool_limits(const char *url, struct fixture *f)
 		return;
 	}
 	r1 = dbpool_submit(p, &L1, sleep_run, on_done, &s);
-	sleep_ms(150); /* the thread took it: the queue is empty again */
+	/* the thread took it: the queue is empty again (polled: a fixed 150 ms
+	 * was not always enough for the thread to start under load) */
+	for (int i = 0; i < 500; i++) {
+		struct dbpool_stats st;
+		dbpool_get_stats(p, &st);
+		if (st.queued == 0)
+			break;
+		sleep_ms(10);
+	}
 	r2 = dbpool_submit(p, &L1, sleep_run, on_done, &quick);
 	r3 = dbpool_submit(p, &L1, sleep_run, on_done, &quick);
 	r4 = dbpool_submit(p, &L1, sleep_run, on_done, &quick);
@@ -699,12 +709,19 @@ static void check_pool_limits(const char *url, struct fixture *f)
 	/* While a DB thread waits on PostgreSQL, the loop answers at once. */
 	t0 = now_ms();
 	loop_post(&L1, posted, &t_post);
-	sleep_ms(100);
-	pthread_mutex_lock(&MU);
-	t_posted = t_post;
-	pthread_mutex_unlock(&MU);
-	ok(t_posted != 0 && t_posted - t0 < 100,
-	   "the loop keeps running while a job waits on the database");
+	/* the answer, or 800 ms: a loop held by the job answers only when it
+	 * ends (1.5 s); a fixed 100 ms missed a loop thread scheduled late */
+	for (;;) {
+		pthread_mutex_lock(&MU);
+		t_posted = t_post;
+		pthread_mutex_unlock(&MU);
+		if (t_posted != 0 || now_ms() - t0 >= 800)
+			break;
+		sleep_ms(5);
+	}
+	ok(t_posted != 0 && t_posted - t0 < 800,
+	   "the loop keeps running while a job waits on the database (%llu ms)",
+	   t_posted != 0 ? t_posted - t0 : 0ULL);
 	ok(wait_done(n0 + 3, 10), "every accepted job answered once");
 	{
 		struct dbpool_stats st;

@@ -15,11 +15,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, cpSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, cpSync } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
 import { SRC, launchBrowser, openPage, signIn, screenshot, pageLog, bannerText } from './lib/browser.mjs';
+import { freePort } from './lib/broker.mjs';
 
 const W = 20_000; // one wait for something to show on a page
 const q = (s) => JSON.stringify(s);
@@ -43,30 +43,6 @@ function stack(cmd, timeout) {
   return { ok: r.status === 0, out: `${r.stdout || ''}${r.stderr || ''}${r.error ? `\n${r.error.message}` : ''}`, secs };
 }
 
-// A loopback port nobody listens on, reserved as tests/lib/stack.sh's
-// pd_free_port does (/tmp/pushdesk-ports/PORT, owner this process) so that
-// the stacks of other runs never take it; released by cleanup().
-const PORTS = '/tmp/pushdesk-ports';
-const reserved = [];
-const busy = (port) => new Promise((resolve) => {
-  const s = net.connect({ port, host: '127.0.0.1' });
-  s.on('connect', () => { s.destroy(); resolve(true); });
-  s.on('error', () => resolve(false));
-});
-async function reservePort() {
-  mkdirSync(PORTS, { recursive: true, mode: 0o1777 });
-  for (let tries = 0; tries < 500; tries++) {
-    const port = 20000 + Math.floor(Math.random() * 12000);
-    const lock = path.join(PORTS, String(port));
-    try { mkdirSync(lock); } catch { continue; }
-    writeFileSync(path.join(lock, 'owner'), `${process.pid}\n`);
-    if (await busy(port)) { rmSync(lock, { recursive: true, force: true }); continue; }
-    reserved.push(lock);
-    return port;
-  }
-  throw new Error('no free loopback port found');
-}
-
 before(async () => {
   const isGit = spawnSync('git', ['-C', SRC, 'rev-parse', '--is-inside-work-tree'], { encoding: 'utf8' });
   if (isGit.status === 0 && existsSync(path.join(SRC, '.git'))) {
@@ -83,7 +59,9 @@ before(async () => {
     assert.equal(r.status, 0, `chmod -R u+w: ${r.stderr}`);
   }
   const ports = [];
-  while (ports.length < 5) ports.push(await reservePort());
+  // reserved as tests/lib/stack.sh's pd_free_port does: the stacks of other
+  // runs never take them (lib/broker.mjs)
+  while (ports.length < 5) ports.push(await freePort());
   const [http, pg, redis, broker, admin] = ports;
   Object.assign(stackEnv, {
     PUSHDESK_HTTP_PORT: String(http), PUSHDESK_PG_PORT: String(pg), PUSHDESK_REDIS_PORT: String(redis),
@@ -105,7 +83,6 @@ function cleanup() {
     const d = stack('down', 120_000);
     if (!d.ok) console.log(`# scripts/stack down failed:\n${d.out}`);
   }
-  for (const lock of reserved) rmSync(lock, { recursive: true, force: true });
   if (process.env.PD_KEEP !== '1') rmSync(root, { recursive: true, force: true });
 }
 process.on('exit', cleanup);

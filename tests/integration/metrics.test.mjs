@@ -75,6 +75,19 @@ async function scrape(url = bench.adminUrl) {
   return parse(r.body);
 }
 
+// Scrapes until pred(m) holds (at most ms), and returns the last scrape:
+// the broker counts a WebSocket write, and the deliveries it carried in the
+// latency histogram, after the write, so a client can read its last frame
+// before the counters move.
+async function scrapeUntil(pred, ms = 5000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const m = await scrape();
+    if (pred(m) || Date.now() > end) return m;
+    await sleep(50);
+  }
+}
+
 const val = (m, key) => {
   assert.ok(m.samples.has(key), `metric ${key} missing`);
   return m.samples.get(key);
@@ -190,7 +203,7 @@ test('connections by transport, events and the delivery latency histogram', T, a
   }
   await withTimeout((async () => { while (got.some((g) => g < N)) await sleep(20); })(), 10000, 'every tick');
 
-  const m3 = await scrape();
+  const m3 = await scrapeUntil((m) => histogram(m, 'pushdesk_delivery_latency_seconds').count - h0.count >= 5 * N);
   // counters only grow, by at least what this test did
   const d = (k) => val(m3, k) - val(m0, k);
   assert.ok(d('pushdesk_broker_messages_received_total') >= 5 + N,
@@ -244,7 +257,7 @@ test('acks produced in one loop turn leave in one write', T, async () => {
       assert.equal(m[1], m[2], 'each ack carries its own echo');
       acks.add(Number(m[1]));
     }
-    const m1 = await scrape();
+    const m1 = await scrapeUntil((m) => val(m, 'pushdesk_broker_websocket_writes_total') > val(m0, 'pushdesk_broker_websocket_writes_total'));
     const d = (k) => val(m1, k) - val(m0, k);
     assert.ok(d('pushdesk_broker_events_sent_total') >= N, `events out +${d('pushdesk_broker_events_sent_total')}`);
     const writes = d('pushdesk_broker_websocket_writes_total');

@@ -9,11 +9,10 @@
 // org sees no user:offline / user:online for the moved users.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { T, world, client, outcome, closeAll, sleep, brokerConfig, mark, seen } from './lib/rt.mjs';
 import { startBroker } from './lib/broker.mjs';
 import { waitFor } from './lib/pd.mjs';
-import { startNginx, sampleRoutes } from './lib/nginx_cluster.mjs';
+import { startNginx, sampleRoutes, spreadKeys } from './lib/nginx_cluster.mjs';
 import { publisher, ticks, assertMoved, metric } from './lib/recovery.mjs';
 
 const w = world();
@@ -41,10 +40,10 @@ for (const transports of [['websocket'], ['polling']]) {
     const socks = [];
     const users = Array.from({ length: 12 }, () => w.user('agent')); // before any socket: ctl blocks
     const watcher = client(w.user('agent'), { url: A.url }); // the org's user:online / user:offline
+    const keys = await spreadKeys(ngx, 12); // six clients on each broker
     for (let i = 0; i < 12; i++) {
-      const key = `r${i}-${randomBytes(4).toString('hex')}`;
       const s = client(users[i], {
-        url: ngx.url, transports, extraHeaders: { cookie: `pushdesk_route=${key}` },
+        url: ngx.url, transports, extraHeaders: { cookie: `pushdesk_route=${keys[i]}` },
         reconnection: true, reconnectionDelay: 200, reconnectionDelayMax: 500,
       });
       s.t = ticks(s, run);

@@ -12,7 +12,7 @@ import http from 'node:http';
 import { randomUUID } from 'node:crypto';
 import {
   T, world, must, mkTicket, messagesOf, open, close, closeAll, ack, mark, seen, next, nextEntry, quiet,
-  assertOkAck, hasKeys, sleep, brokerConfig, confValue, requireNode, env, MESSAGE,
+  assertOkAck, hasKeys, sleep, brokerConfig, confValue, requireNode, env, MESSAGE, presenceConns,
 } from './lib/rt.mjs';
 import { startBroker } from './lib/broker.mjs';
 import { stack } from './lib/pd.mjs';
@@ -80,7 +80,9 @@ describe('cross-broker', () => {
     const n = await onA(w.user('agent'));
     const sync = await next(n, 'presence:sync');
     assert.ok(Array.isArray(sync) && sync.includes(u.id), `presence:sync on A names the user: ${JSON.stringify(sync)}`);
-    await sleep(800);
+    // A writes d2's connection after its CONNECT reply: until Valkey holds
+    // both, B may see d1 leave as the user's last connection
+    await presenceConns(u.id, 2);
     close(d1);
     await sleep(1500);
     for (let i = 0; i < obs.length; i++) {
@@ -98,6 +100,9 @@ describe('cross-broker', () => {
   test('presence:status on A: presence:update on B; presence:subscribe on B sees a user of A', T, async () => {
     const u = w.user('agent');
     const [s, peer] = await Promise.all([onA(u), onB(w.agent2)]);
+    // A writes u's presence after its CONNECT reply: B's presence:list reads
+    // Valkey (it once said offline here, 420 ms into the test)
+    await presenceConns(u.id, 1);
     const m = mark(peer);
     peer.emit('presence:subscribe', { userIds: [u.id] });
     const list = await next(peer, 'presence:list', () => true, { since: m });

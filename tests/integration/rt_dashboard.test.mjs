@@ -5,9 +5,10 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   T, world, must, mkTicket, open, client, close, closeAll, ack, mark, next, nextEntry, outcome,
-  assertOkAck, sleep,
+  assertOkAck,
 } from './lib/rt.mjs';
 import { sql } from './api_lib.mjs';
+import { waitFor } from './lib/pd.mjs';
 
 const w = world();
 const o = world();
@@ -34,7 +35,13 @@ before(async () => {
   main.push(sa, sa2, sa3, sad, sc);
   assertOkAck(await ack(sa2, 'presence:status', { status: 'away' }));
   assertOkAck(await ack(sa3, 'presence:status', { status: 'busy' }));
-  await sleep(500);
+  // the broker writes presence after the CONNECT reply and the status ack:
+  // wait until Valkey (what metrics:agents reads) holds the fixture
+  const want = { [w.agent.id]: 'online', [w.agent2.id]: 'away', [staff.agent3.id]: 'busy', [w.admin.id]: 'online', [w.customer.id]: 'online' };
+  await waitFor(async () => {
+    const r = await must(200, 'GET', `/presence?userIds=${Object.keys(want).join(',')}`, undefined, w.admin);
+    return r.data.every((x) => want[x.userId] === x.status);
+  }, { what: `the fixture's presence in Valkey: ${JSON.stringify(want)}` });
 });
 after(() => { for (const s of main) close(s); });
 afterEach(() => closeAll());

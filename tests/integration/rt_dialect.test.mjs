@@ -280,8 +280,10 @@ describe('alias rooms from a backend (@socket.io/redis-emitter)', () => {
       const cust = await open(w.customer, { query: { dialect: 'workspace' } });
       const oth = await open(o.agent, { query: { dialect: 'workspace' } });
       let m = mark(wsAgent);
-      wsAgent.emit('join_conversation', t.id);
-      await sleep(300);
+      // acknowledged: the join is access-checked in the database, and the
+      // emitter's conv:<id> event below needs it done (not a fixed wait)
+      const jr = await ack(wsAgent, 'join_conversation', t.id);
+      assert.ok(!(jr && jr.error), `join_conversation accepted: ${JSON.stringify(jr)}`);
       assert.equal(seen(wsAgent, 'error', () => true, m).length, 0, 'join_conversation accepted');
       const em = new Emitter(rc, { key: KEY });
       const ms = [wsAgent, hdAgent, cust, oth].map(mark);
@@ -361,9 +363,12 @@ describe('presence dialect (seed 003)', () => {
     ag.emit('heartbeat');
     // a conversation: join (object or bare id), send_message, message:sent, new_message
     const t = await mkTicket(x.customer);
-    ag.emit('join_conversation', { conversationId: t.id });
-    cu.emit('join_conversation', t.id);
-    await sleep(500);
+    // acknowledged: the joins are access-checked in the database, and
+    // new_message below needs them done (not a fixed wait)
+    for (const [s, arg] of [[ag, { conversationId: t.id }], [cu, t.id]]) {
+      const jr = await ack(s, 'join_conversation', arg);
+      assert.ok(!(jr && jr.error), `join_conversation: ${JSON.stringify(jr)}`);
+    }
     const ma = mark(ag); const mc = mark(cu);
     cu.emit('send_message', { conversationId: t.id, content: 'hi agent' });
     const sent = await next(cu, 'message:sent', () => true, { since: mc });

@@ -9,6 +9,7 @@ import {
   T, world, mkTicket, messagesOf, open, closeAll, ack, mark, seen, next, quiet, errorEvent,
   assertErrAck, assertErrEvent, assertOkAck, sleep,
 } from './lib/rt.mjs';
+import { waitFor } from './lib/pd.mjs';
 
 afterEach(() => closeAll());
 const w = world();
@@ -84,7 +85,12 @@ test('message:send: 5 per 1 s; the 6th RATE_LIMITED (ack and event), not stored;
   limited(await errorEvent(s, m), 1, '6th message:send without ack');
   await sleep(500);
   assert.equal(errors(s, m).length, 1, 'one error');
-  assert.equal((await messagesOf(t.id, w.customer)).filter((x) => x.content.startsWith('burst2 ')).length, 5);
+  // without acks nothing says when the five are stored: wait for them, then
+  // a moment for a sixth that must not come
+  const burst2 = async () => (await messagesOf(t.id, w.customer)).filter((x) => x.content.startsWith('burst2 ')).length;
+  await waitFor(async () => (await burst2()) >= 5, { timeout: 10_000, what: 'the five burst2 messages stored' });
+  await sleep(300);
+  assert.equal(await burst2(), 5, 'the five, not the sixth');
   // another socket is not affected
   const s2 = await open(w.customer);
   assertOkAck(await ack(s2, 'message:send', { ticketId: t.id, content: 'other socket' }));

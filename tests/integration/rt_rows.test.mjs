@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import {
   T, WAIT, world, call, must, mkTicket, messagesOf, open, client, close, closeAll, ack, mark, seen,
   next, nextEntry, quiet, errorEvent, assertErrAck, assertErrEvent, assertOkAck, hasKeys, sleep,
-  SUMMARY, MESSAGE, outcome,
+  SUMMARY, MESSAGE, outcome, presenceConns,
 } from './lib/rt.mjs';
 import { sql } from './api_lib.mjs';
 
@@ -115,7 +115,9 @@ describe('3.1 client to server', () => {
     const s = await open(w.agent2);
     assertOkAck(await ack(s, 'ticket:join', t.id));
     close(c1); close(c2);
-    await sleep(500);
+    // the broker left the customer's rooms once it saw both disconnects: it
+    // removes their presence in Valkey then (a fixed wait was a guess)
+    await presenceConns(c.id, 0);
     r = await ack(s, 'message:send', { ticketId: t.id, content: 'nobody else' });
     assertOkAck(r);
     assert.equal(r.delivered, false, 'customer and assignee offline, nobody else in the room');
@@ -123,7 +125,7 @@ describe('3.1 client to server', () => {
     r = await ack(s, 'message:send', { ticketId: t.id, content: 'customer online' });
     assert.equal(r.delivered, true, 'the ticket\'s customer has a live connection');
     close(cNotInRoom);
-    await sleep(500);
+    await presenceConns(c.id, 0);
     const assignee = await open(a);
     r = await ack(s, 'message:send', { ticketId: t.id, content: 'assignee online' });
     assert.equal(r.delivered, true, 'the ticket\'s assignee has a live connection');
@@ -231,6 +233,7 @@ describe('3.1 client to server', () => {
     const never = w.user('customer');
     const later = w.user('agent');
     const [ws, os] = await Promise.all([open(watcher), open(on)]);
+    await presenceConns(on.id, 1); // written after on's CONNECT reply
     let m = mark(ws);
     ws.emit('presence:subscribe', { userIds: [on.id, never.id, later.id] });
     const list = await next(ws, 'presence:list', () => true, { since: m });
@@ -326,7 +329,9 @@ describe('3.1 server to client', () => {
     const [sa, sb] = await Promise.all([open(a), open(b)]);
     const sg = await open(gone); close(sg);
     const sf = await open(o.agent2);
-    await sleep(500);
+    // what presence:sync reads: the brokers write it after CONNECT (and after
+    // a disconnect), so wait for it rather than for a fixed time
+    for (const [u, k] of [[a, 1], [b, 1], [gone, 0], [o.agent2, 1]]) await presenceConns(u.id, k);
     const n = client(w.user('agent'));
     assert.equal((await outcome(n)).ok, true);
     const ids = await next(n, 'presence:sync');
@@ -344,7 +349,7 @@ describe('3.1 server to client', () => {
     const d1 = await open(u);
     await next(obs, 'user:online', (x) => x === u.id, { since: m });
     const d2 = await open(u, { transports: ['polling'] });
-    await sleep(800);
+    await presenceConns(u.id, 2); // written after d2's CONNECT reply
     close(d1);
     await sleep(800);
     assert.equal(seen(obs, 'user:offline', (x) => x === u.id, m).length, 0, 'still connected on the second device');

@@ -25,7 +25,7 @@ import {
   W, TT, ISO, dialectSocket, openAs, refused, got, errorOf, errorsSince, exactly, closeSeeds,
   mark, seen, sleep, twoBrokers,
 } from './lib/seeds.mjs';
-import { confValue } from './lib/rt.mjs';
+import { confValue, presenceConns } from './lib/rt.mjs';
 
 const w = world();
 const o = world();
@@ -369,26 +369,6 @@ describe('seed 001 across two brokers', () => {
     for (const [i, s] of [[0, aMain], [1, cTk], [3, chatB]]) await exactly(s, 'message:new', 1, (y) => y.id === r.message.id, ms[i], `message:new ${i}`);
   });
 
-  // Until the user's presence holds two connections in Valkey (the key of
-  // broker/presence.c, shared/pd_keys.c: <adapter_key>:presence:<user>:conns).
-  async function bothConns(userId) {
-    const { requireNode } = await import('./lib/broker.mjs');
-    const { createClient } = requireNode('redis');
-    const { env } = await import('./lib/rt.mjs');
-    const c = createClient({ url: env.redisUrl });
-    await c.connect();
-    try {
-      const key = `${confValue('adapter_key') || 'socket.io'}:{presence}:${userId}:conns`;
-      for (let t0 = Date.now(); Date.now() - t0 < W;) {
-        if ((await c.zCard(key)) >= 2) return;
-        await sleep(50);
-      }
-      assert.fail(`${key}: the second connection never reached Valkey`);
-    } finally {
-      await c.quit();
-    }
-  }
-
   test('/presence across brokers: a teammate on A sees the user come online on B, change status, go offline once', TT, async () => {
     const team = mkTeam(w.org);
     const mate = w.user('agent', { team });
@@ -404,7 +384,7 @@ describe('seed 001 across two brokers', () => {
     // Valkey holds both connections, as a second device that is really
     // there would be (otherwise B may see the first leave before A's join).
     const su2 = await nsp(u, '/presence', { url: br.A.url });
-    await bothConns(u.id);
+    await presenceConns(u.id, 2);
     su.disconnect();
     await sleep(2000);
     assert.equal(seen(sm, 'presence:update', (x) => x.userId === u.id && x.status === 'offline', m).length, 0, 'still connected on A');

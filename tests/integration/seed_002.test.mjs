@@ -196,8 +196,10 @@ describe('seed 002 on one broker (dialect rooms, through nginx)', () => {
     assert.equal(up.userId, u.id);
     s.emit('presence', 'sleeping');                                // 2
     await errorOf(s, m, 'BAD_REQUEST', 'presence with an unknown status');
+    const m35 = mark(peer);
     for (const st of ['away', 'online', 'busy']) s.emit('presence', st); // 3, 4, 5
-    await got(peer, 'presence:update', (x) => x.userId === u.id && x.status === 'online', mp);
+    // the 5th reached the org (GET /presence below reads what it stored)
+    await got(peer, 'presence:update', (x) => x.userId === u.id && x.status === 'busy', m35);
     await sleep(500);
     assert.equal(seen(s, 'error', () => true, m).length, 1, 'only the bad status was an error so far');
     const m6 = mark(s);

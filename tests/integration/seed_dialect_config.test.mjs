@@ -12,6 +12,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { world, must, mkTicket, ack, quiet, env, brokerConfig } from './lib/rt.mjs';
 import { startBroker } from './lib/broker.mjs';
+import { waitFor } from './lib/pd.mjs';
 import {
   TT, seedSocket, dialectSocket, openAs, connected, refused, got, errorOf, exactly, closeSeeds,
   mark, seen, sleep, loginCookie, foreignToken, SEED_ROLE,
@@ -91,10 +92,14 @@ describe('a deployment configured with only its dialect', () => {
     await join(s, `project:${randomUUID().slice(0, 8)}`);
     const m = mark(s);
     s.emit('presence', 'away');
-    await sleep(500);
+    // no acknowledgement: wait for the status to be stored (not a fixed time)
+    let st;
+    await waitFor(async () => {
+      st = (await must(200, 'GET', `/presence?userIds=${u.id}`, undefined, w.agent)).data[0].status;
+      return st === 'away';
+    }, { what: `${u.id} away in GET /presence` }).catch(() => {});
     assert.deepEqual(seen(s, 'error', () => true, m), []);
-    const r = await must(200, 'GET', `/presence?userIds=${u.id}`, undefined, w.agent);
-    assert.equal(r.data[0].status, 'away');
+    assert.equal(st, 'away');
   });
 
   test('PUSHDESK_DIALECT=workspace: seed 004\'s client (auth.token, no query); MISSING_TOKEN; the staff feed', TT, async () => {
@@ -175,10 +180,13 @@ describe('per connection on the stack\'s broker (default helpdesk)', () => {
     const rooms = await openAs(c, 'rooms');
     await join(rooms, `ticket:${t.id}`);
     const presence = await openAs(c, 'presence', { token: foreignToken(c, { role: 'CLIENT' }) });
-    presence.emit('join_conversation', { conversationId: t.id });
     const workspace = await openAs(c, 'workspace', { token: foreignToken(c, { role: 'CLIENT' }) });
-    workspace.emit('join_conversation', t.id);
-    await sleep(500);
+    // acknowledged: the joins are access-checked in the database, and the
+    // message below needs them done (not a fixed wait)
+    for (const [s, arg] of [[presence, { conversationId: t.id }], [workspace, t.id]]) {
+      const jr = await ack(s, 'join_conversation', arg);
+      assert.ok(!(jr && jr.error), `join_conversation: ${JSON.stringify(jr)}`);
+    }
     const all = { helpdesk, tickets, rooms, presence, workspace };
     const ms = Object.fromEntries(Object.entries(all).map(([k, s]) => [k, mark(s)]));
     const p = await must(201, 'POST', `/tickets/${t.id}/messages`, { content: 'to every dialect' }, w.agent2);
@@ -239,8 +247,8 @@ describe('rate limits configured for internal events bind their aliases', () => 
     await limitedAfter(r, 3, () => r.emit('typing:start', 'typing-room'), 'rooms typing:start');
     await limitedAfter(r, 2, (i) => r.emit('presence', i % 2 ? 'away' : 'busy'), 'rooms presence');
     const p = await openAs(w.customer, 'presence', { url: b.url, token: foreignToken(w.customer, { role: 'CLIENT' }) });
-    p.emit('join_conversation', { conversationId: t.id });
-    await sleep(300);
+    const jr = await ack(p, 'join_conversation', { conversationId: t.id });
+    assert.ok(!(jr && jr.error), `join_conversation: ${JSON.stringify(jr)}`);
     await limitedAfter(p, 2, (i) => p.emit('send_message', { conversationId: t.id, content: `p${i}` }), 'send_message');
   });
 });

@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import {
   T, world, mkTicket, must, open, closeAll, ack, mark, next, assertOkAck, brokerConfig, sleep,
 } from './lib/rt.mjs';
-import { startBroker, freePort, tmpDir } from './lib/broker.mjs';
+import { startBroker, clusterPorts, tmpDir } from './lib/broker.mjs';
 import { ctl, env, stack, waitFor } from './lib/pd.mjs';
 import { clusterOk, restartMidTraffic, restartApi, restartApiOn } from './lib/vcluster.mjs';
 
@@ -55,7 +55,7 @@ async function valkeyUps(b) {
 }
 
 before(async () => {
-  ports = [await freePort(), await freePort(), await freePort()];
+  ports = await clusterPorts();
   dir = tmpDir('pd-vcluster-');
   stack('pd_start_vcluster', dir, ...ports);
   url = `redis://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`;
@@ -147,10 +147,15 @@ test('the API on the cluster: its outbox relay\'s events reach members on both b
   const e2 = await next(ad, 'message:new', (x) => x.id === posted.id, { since: ms[1] });
   assert.equal(e1.content, 'from the API');
   assert.equal(e2.eventId, e1.eventId);
-  // GET /presence reads the presence hashes on their node (a redirect)
-  const pres = await must(200, 'GET', `/presence?userIds=${w.agent.id}`, undefined, w.admin);
-  const mine = (pres.data || pres).find((x) => x.userId === w.agent.id);
-  assert.ok(mine && mine.status !== 'offline', `agent online through the cluster: ${JSON.stringify(pres)}`);
+  // GET /presence reads the presence hashes on their node (a redirect); the
+  // broker writes them after the CONNECT reply: polled, not read once
+  let pres;
+  const online = () => (pres.data || pres).find((x) => x.userId === w.agent.id && x.status !== 'offline');
+  await waitFor(async () => {
+    pres = await must(200, 'GET', `/presence?userIds=${w.agent.id}`, undefined, w.admin);
+    return online();
+  }, { timeout: 10_000, what: 'the agent online through the cluster' }).catch(() => {});
+  assert.ok(online(), `agent online through the cluster: ${JSON.stringify(pres)}`);
 });
 
 test('the seed the brokers subscribe on restarted: they move to the other seed, events flow again', T, async (tc) => {

@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import {
   T, world, mkTicket, must, open, closeAll, ack, mark, assertOkAck, brokerConfig, confValue, sleep,
 } from './lib/rt.mjs';
-import { startBroker, freePort, tmpDir } from './lib/broker.mjs';
+import { startBroker, clusterPorts, tmpDir } from './lib/broker.mjs';
 import { restartApi, restartApiOn, shardSubs as shardSubsOn } from './lib/vcluster.mjs';
 import { ctl, env, stack, waitFor } from './lib/pd.mjs';
 
@@ -38,7 +38,7 @@ function accepted() {
 }
 
 before(async () => {
-  ports = [await freePort(), await freePort(), await freePort()];
+  ports = await clusterPorts();
   dir = tmpDir('pd-vcluster-kvc-');
   stack('pd_start_vcluster', dir, ...ports);
   url = `redis://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`;

@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { T, world, mkTicket, must } from './lib/rt.mjs';
-import { freePort, tmpDir } from './lib/broker.mjs';
+import { clusterPorts, tmpDir } from './lib/broker.mjs';
 import { startShardedNode, got, restartApi, restartApiOn } from './lib/vcluster.mjs';
 import { ctl, env, stack, waitFor } from './lib/pd.mjs';
 
@@ -20,7 +20,7 @@ const sharded = (...args) => ctl(...args, {
 });
 
 before(async () => {
-  ports = [await freePort(), await freePort(), await freePort()];
+  ports = await clusterPorts();
   dir = tmpDir('pd-vcluster-sh-');
   stack('pd_start_vcluster', dir, ...ports);
   url = `redis://127.0.0.1:${ports[0]}`; // one seed: the rest is found by MOVED

@@ -12,12 +12,11 @@
 //   channels it did not hold), recovered, with every event once, in order.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { T, world, client, outcome, closeAll, sleep, brokerConfig } from './lib/rt.mjs';
-import { startBroker, freePort, tmpDir } from './lib/broker.mjs';
+import { startBroker, clusterPorts, tmpDir } from './lib/broker.mjs';
 import { clusterOk, shardSubs as shardSubsOn } from './lib/vcluster.mjs';
 import { ctlAsync, stack, waitFor } from './lib/pd.mjs';
-import { startNginx, sampleRoutes } from './lib/nginx_cluster.mjs';
+import { startNginx, sampleRoutes, spreadKeys } from './lib/nginx_cluster.mjs';
 import { ticks, assertExact, assertMoved, metric } from './lib/recovery.mjs';
 
 const w = world();
@@ -49,7 +48,7 @@ const conf = (extra = {}) => brokerConfig({
 });
 
 before(async () => {
-  ports = [await freePort(), await freePort(), await freePort()];
+  ports = await clusterPorts();
   dir = tmpDir('pd-vcluster-shrec-');
   stack('pd_start_vcluster', dir, ...ports);
   url = `redis://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`;
@@ -125,9 +124,10 @@ test('sharded: kill -9 of a broker; its clients are recovered on the other, whic
   try {
     const run = `kill-${Date.now()}`;
     const users = Array.from({ length: 8 }, () => w.user('agent'));
-    const socks = users.map((u) => {
+    const keys = await spreadKeys(ngx, 8); // four clients on each broker
+    const socks = users.map((u, i) => {
       const s = client(u, {
-        url: ngx.url, extraHeaders: { cookie: `pushdesk_route=r-${randomBytes(4).toString('hex')}` },
+        url: ngx.url, extraHeaders: { cookie: `pushdesk_route=${keys[i]}` },
         reconnection: true, reconnectionDelay: 200, reconnectionDelayMax: 500,
       });
       s.t = ticks(s, run);

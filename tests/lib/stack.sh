@@ -649,6 +649,11 @@ pd_stack_start() {
 		PD_HTTP_PORT=$(pd_free_port) && PD_BROKER_PORT=$(pd_free_port) &&
 		PD_BROKER_ADMIN_PORT=$(pd_free_port) || return 1
 	PD_PORTS="$PD_PG_PORT $PD_REDIS_PORT $PD_HTTP_PORT $PD_BROKER_PORT $PD_BROKER_ADMIN_PORT"
+	# PD_VALKEY=cluster: three nodes from PD_REDIS_PORT on, their bus ports too
+	if [ "${PD_VALKEY:-}" = cluster ] && [ -z "${PD_VCLUSTER_PORTS:-}" ]; then
+		PD_REDIS_PORT=$(pd_free_cluster_port) || return 1
+		PD_PORTS="$PD_PORTS $(pd__cluster_port_set "$PD_REDIS_PORT")"
+	fi
 
 	PD_PGBIN=$(pd_pgbin) || return 1
 	PD_PG_OSUSER=$(pd_pg_osuser) || return 1
@@ -740,6 +745,47 @@ pd_stack_stop() {
 # slots (nodes-PORT.conf) but no data, as a single redis-server here does.
 
 pd_vcluster_ports() { echo "${PD_VCLUSTER_PORTS:-$PD_REDIS_PORT $((PD_REDIS_PORT + 1)) $((PD_REDIS_PORT + 2))}"; }
+
+# pd__take_port PORT: reserves PORT as pd_free_port does; 1 if another live
+# process holds it or something listens there.
+pd__take_port() {
+	local lock=/tmp/pushdesk-ports/$1 owner
+	if ! mkdir "$lock" 2>/dev/null; then
+		owner=$(cat "$lock/owner" 2>/dev/null || echo)
+		{ [ -n "$owner" ] && ! kill -0 "$owner" 2>/dev/null; } || return 1
+		rm -rf "$lock"
+		mkdir "$lock" 2>/dev/null || return 1
+	fi
+	echo "$$" >"$lock/owner"
+	if pd__port_busy "$1"; then
+		rm -rf "$lock"
+		return 1
+	fi
+}
+
+pd__cluster_port_set() { echo "$1 $(($1 + 1)) $(($1 + 2)) $(($1 + 10000)) $(($1 + 10001)) $(($1 + 10002))"; }
+
+# pd_free_cluster_port: a PORT for pd_vcluster_ports' three nodes (PORT,
+# +1, +2), reserved with their cluster bus ports (+10000), all below the
+# ephemeral range: pd_free_port's port was reserved alone, and a bus port up
+# to 42001 could be held by another stack or an outgoing connection (a node
+# then did not start: "timed out ... waiting for cluster node").
+pd_free_cluster_port() {
+	local p q tries=0 got
+	mkdir -p /tmp/pushdesk-ports 2>/dev/null && chmod 1777 /tmp/pushdesk-ports 2>/dev/null
+	while ((tries++ < 500)); do
+		p=$((20000 + RANDOM % 1998))
+		got=()
+		for q in $(pd__cluster_port_set "$p"); do
+			pd__take_port "$q" || break
+			got+=("$q")
+		done
+		[ ${#got[@]} -eq 6 ] && { echo "$p"; return 0; }
+		for q in "${got[@]}"; do rm -rf "/tmp/pushdesk-ports/$q"; done
+	done
+	pd__say "no free loopback ports for a Valkey Cluster found"
+	return 1
+}
 
 # pd_vcluster_url PORT...: redis://127.0.0.1:P1,127.0.0.1:P2,...
 pd_vcluster_url() {

@@ -10,7 +10,7 @@
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { createHmac } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import net from 'node:net';
 import http from 'node:http';
@@ -49,17 +49,85 @@ export function waitEvent(emitter, event, ms = 5000) {
   });
 }
 
-// A free TCP port on 127.0.0.1 (the kernel's choice; released at once).
+// Loopback ports are reserved as tests/lib/stack.sh's pd_free_port does:
+// a lock folder /tmp/pushdesk-ports/PORT owned by this process (removed at
+// exit; one whose owner died is taken over), PORT in 20000-31999, below the
+// kernel's ephemeral range. The kernel's own choice (listen on port 0, close,
+// let the daemon bind it) left a window in which another of the parallel
+// stacks could take the port, and a Valkey Cluster node's bus port (PORT +
+// 10000) was neither checked nor, above 55535, possible at all.
+const PORTS = '/tmp/pushdesk-ports';
+const reserved = [];
+process.on('exit', () => {
+  for (const lock of reserved) { try { rmSync(lock, { recursive: true, force: true }); } catch { /* gone */ } }
+});
+
+const listening = (port) => new Promise((resolve) => {
+  const s = net.connect({ port, host: '127.0.0.1' });
+  s.on('connect', () => { s.destroy(); resolve(true); });
+  s.on('error', () => resolve(false));
+});
+
+function alive(pid) {
+  try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; }
+}
+
+// Takes the lock of port; false when another live process holds it.
+function lockPort(port) {
+  const lock = path.join(PORTS, String(port));
+  try {
+    mkdirSync(lock);
+  } catch {
+    let owner = 0;
+    try { owner = Number(readFileSync(path.join(lock, 'owner'), 'utf8').trim()); } catch { /* not written yet */ }
+    if (!owner || alive(owner)) return false;
+    rmSync(lock, { recursive: true, force: true });
+    try { mkdirSync(lock); } catch { return false; }
+  }
+  writeFileSync(path.join(lock, 'owner'), `${process.pid}\n`);
+  reserved.push(lock);
+  return true;
+}
+
+function unlockPort(port) {
+  const lock = path.join(PORTS, String(port));
+  const i = reserved.indexOf(lock);
+  if (i >= 0) reserved.splice(i, 1);
+  rmSync(lock, { recursive: true, force: true });
+}
+
+// A port nobody listens on with, for each of offsets, port + offset free
+// too, all reserved; port in [lo, hi).
+async function reserve(offsets = [], lo = 20000, hi = 32000) {
+  mkdirSync(PORTS, { recursive: true });
+  try { chmodSync(PORTS, 0o1777); } catch { /* another user's: it did the same */ }
+  for (let tries = 0; tries < 500; tries++) {
+    const port = lo + Math.floor(Math.random() * (hi - lo));
+    const all = [port, ...offsets.map((o) => port + o)];
+    const taken = [];
+    let ok = true;
+    for (const p of all) {
+      if (lockPort(p)) taken.push(p);
+      else { ok = false; break; }
+    }
+    if (ok) for (const p of all) if (await listening(p)) { ok = false; break; }
+    if (ok) return port;
+    for (const p of taken) unlockPort(p);
+  }
+  throw new Error('no free loopback port found');
+}
+
+// A free TCP port on 127.0.0.1, reserved for this process.
 export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+  return reserve();
+}
+
+// n ports for the nodes of a Valkey Cluster: each node's bus port (its port
+// + 10000) is free and reserved too, and below the ephemeral range as well.
+export async function clusterPorts(n = 3) {
+  const ports = [];
+  while (ports.length < n) ports.push(await reserve([10000], 20000, 22000));
+  return ports;
 }
 
 function httpGetStatus(url, ms) {

@@ -11,7 +11,9 @@
 //   const n = await startNginx(['127.0.0.1:P1', '127.0.0.1:P2']);
 //   n.url, n.log() -> [{cookie, upstream, upstreams, status, method, transport, sid, upgrade}]
 //   await n.stop();
+//   const keys = await spreadKeys(n, 8); // routing cookie values, half on each broker
 import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { SRC, freePort, tmpDir } from './broker.mjs';
 import { runFront } from './front_proc.mjs';
@@ -120,4 +122,31 @@ ${location}
     },
     stop: () => p.stop(),
   };
+}
+
+// n values of the routing cookie (pushdesk_route), alternately routed to the
+// first and the second broker: a raw handshake through nginx n (closed at
+// once) tells by its sid's ".ROUTE" suffix where a key goes. Random keys
+// may all hash to one broker (8 of them about once in a hundred runs),
+// and a test that kills one broker needs clients on both.
+export async function spreadKeys(n, count) {
+  const routes = sampleRoutes();
+  const on = routes.map(() => []);
+  const want = (i) => Math.ceil((count - i) / routes.length); // keys route i needs
+  for (let k = 0; on.some((l, i) => l.length < want(i)); k++) {
+    if (k >= 50 * count) throw new Error(`routing keys: ${on.map((l) => l.length)} of ${count} after ${k} handshakes`);
+    const key = `r${k}-${randomBytes(4).toString('hex')}`;
+    const headers = { cookie: `pushdesk_route=${key}` };
+    const r = await fetch(`${n.url}/socket.io/?EIO=4&transport=polling`, { headers, signal: AbortSignal.timeout(5000) });
+    const text = await r.text();
+    if (r.status !== 200) throw new Error(`handshake through nginx: ${r.status} ${text}`);
+    const { sid } = JSON.parse(text.slice(1));
+    const c = await fetch(`${n.url}/socket.io/?EIO=4&transport=polling&sid=${encodeURIComponent(sid)}`, {
+      method: 'POST', headers: { ...headers, 'content-type': 'text/plain;charset=UTF-8' }, body: '1', signal: AbortSignal.timeout(5000),
+    });
+    await c.text();
+    const i = routes.indexOf(sid.slice(sid.indexOf('.') + 1));
+    if (i >= 0 && on[i].length < want(i)) on[i].push(key);
+  }
+  return Array.from({ length: count }, (_, j) => on[j % routes.length][Math.floor(j / routes.length)]);
 }

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { must, sleep } from './rt.mjs';
+import { waitFor } from './pd.mjs';
 
 // POST /emit of `rec:tick` {run, n} to target ({users: [...]} or {} for
 // the whole org), every `every` ms, until stop();
@@ -67,6 +68,18 @@ export async function metric(adminUrl, name) {
   const r = await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(3000) });
   const m = new RegExp(`^pushdesk_broker_${name} (\\d+)$`, 'm').exec(await r.text());
   return m ? Number(m[1]) : 0;
+}
+
+// Asserts that the counter reaches exactly want. The broker counts a
+// recovery (or a miss) after it wrote the CONNECT reply, so a read made as
+// soon as the client is connected can come before the count: wait for it
+// (up to 5 s), then check it did not overshoot.
+export async function assertMetric(adminUrl, name, want, what = name) {
+  let v = await metric(adminUrl, name);
+  if (v < want) {
+    await waitFor(async () => (v = await metric(adminUrl, name)) >= want, { timeout: 5000, what }).catch(() => {});
+  }
+  assert.equal(v, want, what);
 }
 
 // A Lua script of shared/pd_keys.c (its one home), from its C string literal.

@@ -18,6 +18,8 @@
 //   quiet(s, event, pred, ms, since)    asserts none arrives within ms
 //   mark(s)                     a position in s.log for `since`
 //   closeAll()                  disconnects every socket made here
+//   presenceConns(userId, n)    waits until Valkey holds n presence connections
+//                               of the user (a broker writes them after CONNECT)
 //   brokerConfig(overrides)     a copy of $PD_CONF with keys changed
 import assert from 'node:assert/strict';
 import { writeFileSync, readFileSync } from 'node:fs';
@@ -29,7 +31,10 @@ export { sleep, withTimeout, requireNode, uniq, env };
 
 const { io } = requireNode('socket.io-client');
 
-export const WAIT = 5000;             // the bound of every single wait
+// The bound of every single wait: ten seconds, as an ASan daemon is 2-4
+// times slower and CI runs three files at once on two cores (lib/seeds.mjs's
+// W is 15 s); a wait that holds returns at once.
+export const WAIT = 10_000;
 export const T = { timeout: 90_000 }; // per test
 
 // ---- users and objects -------------------------------------------------------
@@ -178,6 +183,29 @@ export function assertErrEvent(e, codes, what = '') {
 
 export function assertOkAck(res, what = '') {
   assert.ok(res && res.ok === true, `${what}: expected {ok:true,...}, got ${JSON.stringify(res)?.slice(0, 400)}`);
+}
+
+// Waits until Valkey holds exactly n presence connections of the user (the
+// zset of shared/pd_keys.h, <adapter_key>:{presence}:<user>:conns). A broker
+// writes a connection after its CONNECT reply and removes it after the
+// disconnect it saw: a socket being connected (or closed) says nothing yet
+// about what presence:sync, GET /presence or another broker's departure
+// check read there.
+export async function presenceConns(userId, n, ms = 2 * WAIT) {
+  const { createClient } = requireNode('redis');
+  const c = createClient({ url: env.redisUrl });
+  await c.connect();
+  try {
+    const key = `${confValue('adapter_key') || 'socket.io'}:{presence}:${userId}:conns`;
+    let have;
+    for (const t0 = Date.now(); Date.now() - t0 < ms;) {
+      if ((have = await c.zCard(key)) === n) return;
+      await sleep(50);
+    }
+    assert.fail(`${key}: ${have} connections in Valkey after ${ms} ms, ${n} expected`);
+  } finally {
+    await c.quit();
+  }
 }
 
 // ---- brokers of our own ------------------------------------------------------

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { freePort, requireNode, withTimeout, sleep, startBroker, tmpDir } from './broker.mjs';
+import { freePort, clusterPorts, requireNode, withTimeout, sleep, startBroker, tmpDir } from './broker.mjs';
 import { brokerConfig } from './rt.mjs';
 import { env, stack, waitFor } from './pd.mjs';
 
@@ -128,7 +128,7 @@ export const valkeyUps = (b) => (b.log.match(/valkey up/g) || []).length;
 // A 3-master cluster under a new folder (prefix) and two brokers on it in
 // adapter_mode sharded, both connected: {ports, dir, url, A, B}.
 export async function shardedPair(prefix) {
-  const ports = [await freePort(), await freePort(), await freePort()];
+  const ports = await clusterPorts();
   const dir = tmpDir(prefix);
   stack('pd_start_vcluster', dir, ...ports);
   const url = `redis://127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`;
