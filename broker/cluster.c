@@ -1261,3 +1261,8 @@ void cluster_get_stats(const struct cluster *c, struct cluster_stats *o)
 	G(lease_failures);
 #undef G
 }
+
+uint64_t cluster_sh_gap_pending(const struct cluster *c)
+{
+	return c->sh != NULL ? csh_gap_pending(c->sh) : 0;
+}

@@ -178,6 +178,10 @@ int cluster_sync(struct cluster *c, void (*fn)(void *ud), void *ud);
 /* The shard channel a broadcast to rooms of namespace nsp goes on (the
  * room's own for one room, else the namespace's), appended to out.
  * 0 or -errno. */
+/* Home, sharded: wall ms of a loss of shard subscriptions not yet
+ * reported to the recovery's gap read (vkss_gap_pending); 0 when none,
+ * and always 0 in classic mode. */
+uint64_t cluster_sh_gap_pending(const struct cluster *c);
 struct pd_buf;
 int cluster_sh_channel(const struct cluster *c, struct pd_buf *out, const char *nsp,
 		       const char *const *rooms, size_t nrooms);

@@ -57,6 +57,8 @@ int csh_publish(struct csh *s, size_t nsp_idx, const struct adapter_emit *e);
 void csh_watch(struct csh *s, size_t nsp_idx, const char *room, int up);
 /* Home: the cluster refused commands (CLUSTERDOWN): vkss_doubt. */
 void csh_doubt(struct csh *s);
+/* vkss_gap_pending of its shard subscriptions. */
+uint64_t csh_gap_pending(const struct csh *s);
 /* Home: vkss_sync. */
 int csh_sync(struct csh *s, void (*fn)(void *ud), void *ud);
 /* Our query as SERVER_SIDE_EMIT ["pushdesk:request", kind, arg] with

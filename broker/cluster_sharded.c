@@ -145,6 +145,11 @@ int csh_spublish(struct vk *v, const char *ch, size_t chlen, const char *data, s
 	return vk_command(v, NULL, NULL, 3, argv, lens);
 }
 
+uint64_t csh_gap_pending(const struct csh *s)
+{
+	return vkss_gap_pending(s->ss);
+}
+
 int cluster_sh_channel(const struct cluster *c, struct pd_buf *out, const char *nsp,
 		       const char *const *rooms, size_t nrooms)
 {

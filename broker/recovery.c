@@ -107,6 +107,11 @@ struct recovery {
 	struct loop_timer catchup;
 	int sharded;
 	struct gap_read *gap; /* sharded: the gap read under way, or NULL */
+	/* sharded: live events held since a loss not yet reported (a channel
+	 * can be subscribed again, and deliver newer events, before vkss
+	 * reports the gap); pend_for is that loss, held once */
+	uint64_t pend_for;
+	struct loop_timer pend;
 	atomic_ullong recovered, missed, replayed, caught_up;
 };
 
@@ -271,6 +276,20 @@ static void deliver_live(struct recovery *r, size_t nsp_idx, struct rec_item *it
 	emit_item(r, nsp_idx, it, 0);
 }
 
+static void catchup_done(struct recovery *r, size_t nsp_idx);
+
+/* The loss was not reported within REC_GAP_HOLD_MS (a node still down):
+ * what was held flows, unless a gap read has it now. */
+static void pend_fire(struct loop_timer *t)
+{
+	struct recovery *r = container_of(t, struct recovery, pend);
+	if (r->gap != NULL)
+		return;
+	for (size_t i = 0; i < r->cfg->nnsps; i++)
+		if (r->ns[i].catching)
+			catchup_done(r, i);
+}
+
 static int on_broadcast(void *ud, size_t nsp_idx, struct adapter_broadcast *b)
 {
 	struct recovery *r = ud;
@@ -278,6 +297,16 @@ static int on_broadcast(void *ud, size_t nsp_idx, struct adapter_broadcast *b)
 	struct rec_item *it = item_take(b);
 	if (it == NULL)
 		return 0;
+	uint64_t lost;
+	if (r->sharded && r->gap == NULL && !ns->catching &&
+	    (lost = cluster_sh_gap_pending(r->c)) != 0 && lost != r->pend_for) {
+		/* newer than what the coming gap read may find: wait for it */
+		r->pend_for = lost;
+		for (size_t i = 0; i < r->cfg->nnsps; i++)
+			if (!r->cfg->nsps[i].view)
+				r->ns[i].catching = 1;
+		loop_timer_set(r->home, &r->pend, r->home->now + REC_GAP_HOLD_MS);
+	}
 	for (struct rec_wait *w = r->waits; w != NULL; w = w->next)
 		if (w->nsp_idx == nsp_idx)
 			ilist_push(&w->live, it);
@@ -1244,6 +1273,7 @@ struct recovery *recovery_new(struct cluster *c, const struct broker *b, long wi
 		return NULL;
 	}
 	loop_timer_init(&r->catchup, catchup_fire);
+	loop_timer_init(&r->pend, pend_fire);
 	for (int i = 0; i < b->nloops; i++) {
 		r->loops[i].r = r;
 		r->loops[i].loop = &b->loops[i];
@@ -1291,6 +1321,7 @@ void recovery_free(struct recovery *r)
 		return;
 	/* the loops stopped: take our timers out of their heaps */
 	loop_timer_cancel(r->home, &r->catchup);
+	loop_timer_cancel(r->home, &r->pend);
 	for (int i = 0; r->loops != NULL && i < r->cfg->nloops; i++)
 		loop_timer_cancel(&r->cfg->loops[i], &r->loops[i].t);
 	gap_free(r->gap);

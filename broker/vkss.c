@@ -615,6 +615,11 @@ void vkss_doubt(struct vkss *s)
 	sync_try(s);
 }
 
+uint64_t vkss_gap_pending(const struct vkss *s)
+{
+	return s->gap_since;
+}
+
 void vkss_set_gap_fn(struct vkss *s, vkss_gap_fn fn, void *ud)
 {
 	s->gap_fn = fn;

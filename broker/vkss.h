@@ -56,6 +56,10 @@ int vkss_sync(struct vkss *s, vkss_sync_fn fn, void *ud);
  * stream. */
 typedef void (*vkss_gap_fn)(const char *const *channels, size_t n, uint64_t since_ms, void *ud);
 void vkss_set_gap_fn(struct vkss *s, vkss_gap_fn fn, void *ud);
+/* Wall ms of the first subscription loss not yet reported to gap_fn, 0
+ * when none: messages that arrive meanwhile on a channel subscribed again
+ * may be newer than ones the gap read will find. */
+uint64_t vkss_gap_pending(const struct vkss *s);
 
 /* The cluster refused commands (CLUSTERDOWN) while the subscriptions
  * stood: a publisher's SPUBLISH may have been refused after its XADD, so
